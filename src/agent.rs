@@ -1,0 +1,308 @@
+//! Agent presets, command templates and the environment an agent runs in (SPEC §4).
+//!
+//! A template is a list of arguments; placeholders (`{prompt}`, `{prompt_file}`, `{task}`,
+//! `{branch}`, `{worktree}`, `{base}`) may stand alone or inside a larger argument.
+//! Substitution is a single left-to-right pass: text that came from a value is never
+//! looked at again, so a prompt containing `{task}` arrives as written.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::config::AgentChoice;
+use crate::error::Error;
+
+pub struct Preset {
+    pub name: &'static str,
+    pub command: &'static [&'static str],
+    /// Extra environment the CLI needs to run unattended.
+    pub env: &'static [(&'static str, &'static str)],
+    pub note: &'static str,
+}
+
+/// Non-interactive invocations of the agent CLIs we know (see README).
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "claude",
+        command: &[
+            "claude",
+            "-p",
+            "{prompt}",
+            "--permission-mode",
+            "acceptEdits",
+        ],
+        env: &[],
+        note: "Claude Code, print mode, edits accepted without asking",
+    },
+    Preset {
+        name: "codex",
+        command: &["codex", "exec", "--sandbox", "workspace-write", "{prompt}"],
+        env: &[],
+        note: "OpenAI Codex CLI, exec mode, may write inside the worktree",
+    },
+    Preset {
+        name: "aider",
+        command: &["aider", "--yes-always", "--message", "{prompt}"],
+        env: &[],
+        note: "aider, one message then exit; it commits by itself",
+    },
+    Preset {
+        name: "gemini",
+        command: &["gemini", "--approval-mode", "auto_edit", "-p", "{prompt}"],
+        env: &[],
+        note: "Gemini CLI, prompt mode, edits approved",
+    },
+    Preset {
+        name: "opencode",
+        command: &["opencode", "run", "{prompt}"],
+        env: &[],
+        note: "opencode run; permissions come from opencode.json",
+    },
+    Preset {
+        name: "cursor-agent",
+        command: &["cursor-agent", "--print", "--force", "{prompt}"],
+        env: &[],
+        note: "Cursor's agent CLI, print mode, changes allowed",
+    },
+    Preset {
+        name: "goose",
+        command: &["goose", "run", "-t", "{prompt}"],
+        env: &[("GOOSE_MODE", "auto")],
+        note: "goose run with GOOSE_MODE=auto",
+    },
+    Preset {
+        name: "amp",
+        command: &["amp", "--dangerously-allow-all", "-x", "{prompt}"],
+        env: &[],
+        note: "Amp, execute mode, all tools allowed",
+    },
+];
+
+pub const PRESET_NAMES: &[&str] = &[
+    "claude",
+    "codex",
+    "aider",
+    "gemini",
+    "opencode",
+    "cursor-agent",
+    "goose",
+    "amp",
+];
+
+pub fn is_preset(name: &str) -> bool {
+    PRESETS.iter().any(|p| p.name == name)
+}
+
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// A resolved agent: its template, the program located on PATH, extra environment.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub template: Vec<String>,
+    pub program: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Agent {
+    /// Resolve a choice (or, with none, the first preset on PATH) and locate its program.
+    pub fn resolve(choice: Option<&AgentChoice>) -> Result<Agent, Error> {
+        let (template, env): (Vec<String>, Vec<(String, String)>) = match choice {
+            Some(AgentChoice::Command(c)) => (c.clone(), Vec::new()),
+            Some(AgentChoice::Preset(name)) => {
+                let p = preset(name).ok_or_else(|| {
+                    Error::usage(format!(
+                        "unknown agent {name:?}; expected one of {}",
+                        PRESET_NAMES.join(", ")
+                    ))
+                })?;
+                (
+                    p.command.iter().map(|s| s.to_string()).collect(),
+                    p.env
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                )
+            }
+            None => {
+                let found = PRESETS.iter().find(|p| which::which(p.command[0]).is_ok());
+                let p = found.ok_or_else(|| {
+                    Error::usage("no agent CLI found on PATH and none configured").with_hint(
+                        "install one (claude, codex, aider, ...), or pass --agent NAME or --command CMD",
+                    )
+                })?;
+                (
+                    p.command.iter().map(|s| s.to_string()).collect(),
+                    p.env
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                )
+            }
+        };
+        let program = which::which(&template[0]).map_err(|_| {
+            Error::usage(format!("agent program {:?} not found on PATH", template[0]))
+                .with_hint("install it, or choose another with --agent NAME or --command CMD")
+        })?;
+        Ok(Agent {
+            template,
+            program,
+            env,
+        })
+    }
+
+    /// Whether the prompt goes on stdin (the template names neither prompt placeholder).
+    pub fn prompt_on_stdin(&self) -> bool {
+        !uses_prompt(&self.template)
+    }
+}
+
+pub fn uses_prompt(template: &[String]) -> bool {
+    template
+        .iter()
+        .any(|a| a.contains("{prompt}") || a.contains("{prompt_file}"))
+}
+
+/// Values for the placeholders.
+pub struct Vars<'a> {
+    pub prompt: &'a str,
+    pub prompt_file: &'a str,
+    pub task: &'a str,
+    pub branch: &'a str,
+    pub worktree: &'a str,
+    pub base: &'a str,
+}
+
+/// Substitute placeholders in one pass; unknown `{…}` are left as written.
+pub fn expand(arg: &str, v: &Vars) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[1..close];
+            let val = match name {
+                "prompt" => v.prompt,
+                "prompt_file" => v.prompt_file,
+                "task" => v.task,
+                "branch" => v.branch,
+                "worktree" => v.worktree,
+                "base" => v.base,
+                _ => return None,
+            };
+            Some((val, close))
+        });
+        match value {
+            Some((val, close)) => {
+                out.push_str(val);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `GIT_AGENTS_*` variables (and `COMPOSE_PROJECT_NAME`) for one attempt.
+pub struct AgentEnv<'a> {
+    pub task: &'a str,
+    pub branch: &'a str,
+    pub worktree: &'a str,
+    pub base: &'a str,
+    pub attempt: u32,
+    pub notes: &'a str,
+    pub port: Option<u16>,
+    pub index: usize,
+    pub repo_name: &'a str,
+}
+
+pub fn environment(e: &AgentEnv, user: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+    set("GIT_AGENTS_TASK", e.task.into());
+    set("GIT_AGENTS_BRANCH", e.branch.into());
+    set("GIT_AGENTS_WORKTREE", e.worktree.into());
+    set("GIT_AGENTS_BASE", e.base.into());
+    set("GIT_AGENTS_ATTEMPT", e.attempt.to_string());
+    set("GIT_AGENTS_NOTES", e.notes.into());
+    set("GIT_AGENTS_INDEX", e.index.to_string());
+    if let Some(p) = e.port {
+        set("GIT_AGENTS_PORT", p.to_string());
+    }
+    if std::env::var_os("COMPOSE_PROJECT_NAME").is_none()
+        && !user.contains_key("COMPOSE_PROJECT_NAME")
+    {
+        set("COMPOSE_PROJECT_NAME", compose_name(e.repo_name, e.task));
+    }
+    env
+}
+
+/// Docker compose project names allow `[a-z0-9_-]`, starting with a letter or digit.
+fn compose_name(repo: &str, task: &str) -> String {
+    let raw = format!("{repo}-{task}").to_ascii_lowercase();
+    let mut s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while s.starts_with(['-', '_']) {
+        s.remove(0);
+    }
+    if s.is_empty() { "agents".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(prompt: &'a str) -> Vars<'a> {
+        Vars {
+            prompt,
+            prompt_file: "/p.md",
+            task: "t1",
+            branch: "agent/t1",
+            worktree: "/w/t1",
+            base: "main",
+        }
+    }
+
+    #[test]
+    fn expansion_is_one_pass() {
+        assert_eq!(expand("--message={prompt}", &vars("hi")), "--message=hi");
+        assert_eq!(expand("{task}", &vars("{branch}")), "t1");
+        assert_eq!(
+            expand("{prompt}", &vars("see {task} and {x}")),
+            "see {task} and {x}"
+        );
+        assert_eq!(expand("{unknown} {", &vars("x")), "{unknown} {");
+        assert_eq!(expand("{{task}}", &vars("x")), "{t1}");
+        assert_eq!(expand("{base}..{branch}", &vars("x")), "main..agent/t1");
+    }
+
+    #[test]
+    fn presets_are_complete() {
+        assert_eq!(PRESETS.len(), PRESET_NAMES.len());
+        for (p, n) in PRESETS.iter().zip(PRESET_NAMES) {
+            assert_eq!(p.name, *n);
+            assert!(uses_prompt(
+                &p.command.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+            ));
+        }
+    }
+
+    #[test]
+    fn compose_names() {
+        assert_eq!(compose_name("My.Repo", "fix-1"), "my-repo-fix-1");
+        assert_eq!(compose_name("_x", "a.b"), "x-a-b");
+    }
+}

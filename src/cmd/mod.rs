@@ -1,0 +1,96 @@
+//! One module per subcommand, plus what they share: the opened [`Workspace`] and the
+//! task report (table rows and SPEC §6 JSON).
+
+pub mod logs;
+pub mod path;
+pub mod spawn;
+
+use anyhow::Result;
+use std::path::PathBuf;
+
+use crate::cli::Ctx;
+use crate::config::{self, Flags, GitConfig, Global};
+use crate::error::Error;
+use crate::git::Repo;
+use crate::manifest::{self, Manifest};
+use crate::store::{Record, Store};
+
+/// The repository, its state store, its git config and (if there is one) its manifest.
+pub struct Workspace {
+    pub repo: Repo,
+    pub store: Store,
+    pub git: GitConfig,
+    pub manifest: Option<Manifest>,
+}
+
+impl Workspace {
+    pub fn open(ctx: &Ctx) -> Result<Workspace> {
+        let repo = Repo::discover()?;
+        let git = GitConfig::load(&repo.local());
+        let manifest = match manifest_path(ctx, &repo, &git)? {
+            Some(p) => Some(manifest::load(&p)?),
+            None => None,
+        };
+        let store = Store::new(&repo.common_dir);
+        Ok(Workspace {
+            repo,
+            store,
+            git,
+            manifest,
+        })
+    }
+
+    pub fn global(&self, flags: &Flags) -> Result<Global, Error> {
+        config::resolve_global(
+            flags,
+            &self.git,
+            self.manifest.as_ref(),
+            &self.repo.root,
+            &self.repo.name(),
+        )
+    }
+
+    /// A task's record, or a usage error naming the id.
+    pub fn record(&self, id: &str) -> Result<Record> {
+        match self.store.load(id)? {
+            Some(r) => Ok(r),
+            None => Err(Error::usage(format!(
+                "no task {id:?} has been spawned in this repository"
+            ))
+            .with_hint("see the tasks with: git agents list")
+            .into()),
+        }
+    }
+}
+
+/// `--manifest` (relative to the current directory) > `agents.manifest` (relative to the
+/// main worktree root) > `agents.yaml`, else `.agents.yaml`, at the root. A named file
+/// that does not exist is an error; a missing default just means "no manifest".
+fn manifest_path(ctx: &Ctx, repo: &Repo, git: &GitConfig) -> Result<Option<PathBuf>> {
+    if let Some(p) = &ctx.manifest {
+        let p = std::path::absolute(p)?;
+        if !p.is_file() {
+            return Err(Error::usage(format!("manifest {} not found", p.display())).into());
+        }
+        return Ok(Some(p));
+    }
+    if let Some(p) = git.get(config::keys::MANIFEST) {
+        let p = repo.root.join(p);
+        if !p.is_file() {
+            return Err(Error::usage(format!(
+                "manifest {} (from git config {}) not found",
+                p.display(),
+                config::keys::MANIFEST
+            ))
+            .into());
+        }
+        return Ok(Some(p));
+    }
+    for name in ["agents.yaml", ".agents.yaml"] {
+        let p = repo.root.join(name);
+        if p.is_file() {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}

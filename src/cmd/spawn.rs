@@ -1,0 +1,936 @@
+//! `git agents spawn`: a worktree and branch per task, its agent run there, what it left
+//! committed, the check run, failures retried in a fresh worktree.
+//!
+//! Everything that can be wrong with the request (manifest, ids, agent programs, base,
+//! taken branches or paths) is found before anything is created. Tasks are then claimed
+//! in the store under its lock, so two spawns never run one task twice.
+
+use anyhow::{Context as _, Result};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::agent::{self, Agent, AgentEnv, Vars};
+use crate::cli::{Ctx, exit_for};
+use crate::config::{self, AgentChoice, Flags, TaskSettings};
+use crate::error::{Error, Exit};
+use crate::git::{self, Repo};
+use crate::manifest::Layer;
+use crate::report;
+use crate::store::{Attempt, Proc, Record, Store};
+use crate::supervise::{self, Job, Outcome};
+use crate::task::{State, TaskId};
+use crate::ui::{Progress, table};
+
+use super::Workspace;
+
+/// Create a worktree and branch per task and run its agent there, in parallel.
+///
+/// Without IDs, spawns every task of the manifest that was never spawned. With -p, runs
+/// one ad-hoc task (its id derived from the prompt unless given).
+#[derive(Debug, clap::Args)]
+pub struct SpawnArgs {
+    /// Tasks to spawn (default: every manifest task never spawned)
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Run an ad-hoc task with this prompt (at most one ID)
+    #[arg(short, long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// Agent preset to run
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(agent::PRESET_NAMES), conflicts_with = "command")]
+    pub agent: Option<String>,
+
+    /// Agent command template, split like a shell (e.g. "my-agent --task {prompt}")
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// Agents running at once
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+
+    /// Branch or revision to start from (default: the branch checked out)
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// Time limit per attempt, e.g. 45s, 30m, 2h
+    #[arg(long, value_name = "DUR", value_parser = crate::time::parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Extra attempts after a failed one
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Shell command run in the worktree after the agent; exit 0 = pass
+    #[arg(long, value_name = "CMD", conflicts_with = "no_check")]
+    pub check: Option<String>,
+
+    /// Run no check, whatever the config says
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Keep the worktree and branch of a task whose agent changed nothing
+    #[arg(long)]
+    pub keep_empty: bool,
+
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A task ready to run: everything resolved and checked.
+struct Planned {
+    id: TaskId,
+    prompt: String,
+    settings: TaskSettings,
+    agent: Agent,
+    base_name: String,
+    base_commit: String,
+    branch: String,
+    worktree: PathBuf,
+}
+
+pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
+    let ws = Workspace::open(ctx)?;
+    let command = match &args.command {
+        Some(c) => Some(
+            crate::manifest::split_command(c)
+                .map_err(|e| Error::usage(format!("--command: {e}")))?,
+        ),
+        None => None,
+    };
+    let flags = Flags {
+        agent: args.agent.clone(),
+        command,
+        base: args.base.clone(),
+        timeout: args.timeout,
+        retries: args.retries,
+        check: if args.no_check {
+            Some(None)
+        } else {
+            args.check.clone().map(Some)
+        },
+        jobs: args.jobs.map(usize::from),
+        merge_strategy: None,
+    };
+    let global = ws.global(&flags)?;
+    let plan = plan(&ws, &args, &flags, &global)?;
+    if plan.is_empty() {
+        ctx.ui
+            .status("nothing to spawn: every task in the manifest has been spawned");
+        if args.json {
+            ctx.ui.out(&report::document(Vec::new()));
+        }
+        return Ok(Exit::Ok);
+    }
+
+    claim(&ws, &plan)?;
+    exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
+    supervise::install_interrupt_handler();
+
+    let progress = Progress::new(&ctx.ui, plan.len());
+    let runner = Runner {
+        repo: &ws.repo,
+        store: &ws.store,
+        progress: &progress,
+        keep_empty: args.keep_empty,
+        port_range: global.port_range,
+        repo_name: ws.repo.name(),
+    };
+    let order: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+    let queue = Mutex::new(plan.into_iter().collect::<VecDeque<_>>());
+    let jobs = global.jobs.min(order.len());
+    std::thread::scope(|s| {
+        for slot in 0..jobs {
+            let runner = &runner;
+            let queue = &queue;
+            s.spawn(move || {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(task) = next else { break };
+                    if supervise::interrupted() {
+                        runner.unclaim(&task);
+                        continue;
+                    }
+                    if let Err(e) = runner.run_task(&task, slot) {
+                        runner.crashed(&task, &e);
+                    }
+                }
+            });
+        }
+    });
+    progress.finish();
+
+    // The summary: every task of this run, in the order asked.
+    let mut all_ok = true;
+    let mut rows = Vec::new();
+    let mut docs = Vec::new();
+    for id in &order {
+        let Some(rec) = ws.store.load(id)? else {
+            // Never started (interrupted before its turn): its claim was withdrawn.
+            continue;
+        };
+        all_ok &= rec.state.is_success();
+        let live = report::live(&ws.repo, &rec);
+        if args.json {
+            docs.push(report::task_json(&ws.store, &rec, &live));
+        } else {
+            rows.push(vec![
+                rec.id.clone(),
+                ctx.ui.state(rec.state),
+                if rec.state == State::Empty && !args.keep_empty {
+                    "-".into()
+                } else {
+                    rec.branch.clone()
+                },
+                live.ahead
+                    .map(|a| format!("+{a}"))
+                    .unwrap_or_else(|| "-".into()),
+                rec.check.clone().unwrap_or_else(|| "-".into()),
+                report::elapsed(&rec)
+                    .map(crate::time::short)
+                    .unwrap_or_else(|| "-".into()),
+                rec.detail.clone().unwrap_or_default(),
+            ]);
+        }
+    }
+    if args.json {
+        ctx.ui.out(&report::document(docs));
+    } else {
+        ctx.ui.out(&table(
+            &[
+                "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "DETAIL",
+            ],
+            &rows,
+        ));
+    }
+    Ok(exit_for(all_ok, supervise::interrupted()))
+}
+
+/// Resolve and check every task before anything is created.
+fn plan(
+    ws: &Workspace,
+    args: &SpawnArgs,
+    flags: &Flags,
+    global: &config::Global,
+) -> Result<Vec<Planned>> {
+    let empty = Layer::default();
+    let top = ws.manifest.as_ref().map(|m| &m.top).unwrap_or(&empty);
+    // (id, prompt, task layer)
+    let mut wanted: Vec<(TaskId, String, Option<&Layer>)> = Vec::new();
+
+    if let Some(prompt) = &args.prompt {
+        if prompt.trim().is_empty() {
+            return Err(Error::usage("the prompt given with -p is empty").into());
+        }
+        if args.ids.len() > 1 {
+            return Err(
+                Error::usage("-p/--prompt runs one ad-hoc task: give at most one ID")
+                    .with_hint("put several tasks in agents.yaml instead")
+                    .into(),
+            );
+        }
+        let in_manifest = |id: &str| ws.manifest.as_ref().is_some_and(|m| m.task(id).is_some());
+        let id = match args.ids.first() {
+            Some(id) => {
+                let id = TaskId::parse(id).map_err(Error::usage)?;
+                if in_manifest(id.as_str()) {
+                    return Err(Error::usage(format!(
+                        "task {id:?} is in the manifest; -p is for tasks that are not"
+                    ))
+                    .with_hint(format!("run it with: git agents spawn {id}"))
+                    .into());
+                }
+                id
+            }
+            None => TaskId::slug(prompt, |s| {
+                in_manifest(s)
+                    || ws.store.record_path(s).exists()
+                    || ws
+                        .repo
+                        .branch_exists(&format!("{}{s}", global.branch_prefix))
+                    || global.worktree_dir.join(s).exists()
+            }),
+        };
+        wanted.push((id, prompt.clone(), None));
+    } else {
+        let Some(m) = &ws.manifest else {
+            return Err(Error::usage(
+                "no manifest found (agents.yaml or .agents.yaml at the repository root)",
+            )
+            .with_hint(
+                "write one (see README), or run one task with: git agents spawn -p \"PROMPT\"",
+            )
+            .into());
+        };
+        if args.ids.is_empty() {
+            for t in &m.tasks {
+                if ws.store.record_path(t.id.as_str()).exists() {
+                    continue;
+                }
+                wanted.push((t.id.clone(), t.prompt.clone(), Some(&t.layer)));
+            }
+        } else {
+            let mut seen = HashSet::new();
+            for raw in &args.ids {
+                let id = TaskId::parse(raw).map_err(Error::usage)?;
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                let t = m.task(id.as_str()).ok_or_else(|| {
+                    Error::usage(format!("no task {id:?} in {}", m.path.display()))
+                        .with_hint("add it to the manifest, or give a prompt with -p")
+                })?;
+                wanted.push((id, t.prompt.clone(), Some(&t.layer)));
+            }
+        }
+    }
+
+    if global.worktree_dir.exists() && !global.worktree_dir.is_dir() {
+        return Err(Error::usage(format!(
+            "worktree dir {} exists and is not a directory",
+            global.worktree_dir.display()
+        ))
+        .with_hint("move it away, or set another with: git config agents.worktreeDir <dir>")
+        .into());
+    }
+
+    let mut bases: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    for (id, prompt, layer) in wanted {
+        let settings = config::resolve_task(flags, layer, &ws.git, top)?;
+        let agent = Agent::resolve(settings.agent.as_ref()).map_err(|e| {
+            if let Some(AgentChoice::Command(c)) = &settings.agent {
+                Error::usage(format!(
+                    "task {id}: agent program {:?} not found on PATH",
+                    c[0]
+                ))
+                .with_hint("check the command, or put the program on PATH")
+            } else {
+                e
+            }
+        })?;
+        let base_name = match &settings.base {
+            Some(b) => b.clone(),
+            None => match ws.repo.head_branch() {
+                Some(b) => b,
+                None => ws
+                    .repo
+                    .resolve_commit("HEAD")
+                    .map(|c| c.to_string())
+                    .ok_or_else(|| {
+                        Error::usage("HEAD does not point at a commit yet")
+                            .with_hint("make a first commit, or pass --base REV")
+                    })?,
+            },
+        };
+        let base_commit = match bases.get(&base_name) {
+            Some(c) => c.clone(),
+            None => {
+                let c = ws
+                    .repo
+                    .resolve_commit(&base_name)
+                    .ok_or_else(|| {
+                        Error::usage(format!(
+                            "task {id}: base {base_name:?} does not name a commit"
+                        ))
+                        .with_hint("pass --base with an existing branch or revision")
+                    })?
+                    .to_string();
+                bases.insert(base_name.clone(), c.clone());
+                c
+            }
+        };
+        let branch = format!("{}{}", global.branch_prefix, id);
+        let worktree = global.worktree_dir.join(id.as_str());
+        if let Some(rec) = ws.store.load(id.as_str())?
+            && (!rec.pruned || rec.worktree.exists() || ws.repo.branch_exists(&rec.branch))
+        {
+            return Err(Error::usage(format!(
+                "task {id} was already spawned (state {})",
+                rec.state
+            ))
+            .with_hint(format!("prune it first: git agents prune {id}"))
+            .into());
+        }
+        if ws.repo.branch_exists(&branch) {
+            return Err(
+                Error::usage(format!("task {id}: branch {branch} already exists"))
+                    .with_hint("delete or rename that branch, or give the task another id")
+                    .into(),
+            );
+        }
+        if worktree.exists() {
+            return Err(
+                Error::usage(format!("task {id}: {} already exists", worktree.display()))
+                    .with_hint("move it away, or give the task another id")
+                    .into(),
+            );
+        }
+        out.push(Planned {
+            id,
+            prompt,
+            settings,
+            agent,
+            base_name,
+            base_commit,
+            branch,
+            worktree,
+        });
+    }
+    Ok(out)
+}
+
+/// Write a pending record per task under the lock, refusing tasks another process
+/// claimed since we planned.
+fn claim(ws: &Workspace, plan: &[Planned]) -> Result<()> {
+    let store = &ws.store;
+    let _lock = store.lock()?;
+    for p in plan {
+        if let Some(rec) = store.load(p.id.as_str())?
+            && !rec.pruned
+        {
+            return Err(Error::usage(format!(
+                "task {} was just spawned by another git agents process",
+                p.id
+            ))
+            .into());
+        }
+    }
+    store.prepare()?;
+    let now = crate::time::now();
+    for p in plan {
+        let id = p.id.as_str();
+        crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
+        File::create(store.log_path(id))?;
+        store.save(&Record {
+            version: crate::store::RECORD_VERSION,
+            id: id.to_string(),
+            state: State::Pending,
+            branch: p.branch.clone(),
+            base: p.base_name.clone(),
+            base_commit: p.base_commit.clone(),
+            worktree: p.worktree.clone(),
+            prompt: p.prompt.clone(),
+            command: p.agent.template.clone(),
+            check_command: p.settings.check.clone(),
+            check: None,
+            exit_code: None,
+            head: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            attempts: Vec::new(),
+            owner: Some(Proc::current()),
+            child: None,
+            port: None,
+            detail: None,
+            pruned: false,
+            pr_url: None,
+        })?;
+    }
+    Ok(())
+}
+
+/// Keep the worktree dir out of `git status` through `.git/info/exclude` (never a
+/// tracked `.gitignore`), when it lies inside the main worktree.
+fn exclude_worktree_dir(repo: &Repo, dir: &Path) -> Result<()> {
+    let Ok(rel) = dir.strip_prefix(&repo.root) else {
+        return Ok(());
+    };
+    let pattern = format!("/{}/", rel.to_string_lossy().trim_end_matches('/'));
+    let info = repo.common_dir.join("info");
+    let path = info.join("exclude");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current.lines().any(|l| l.trim() == pattern) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&info)?;
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# git-agents worktrees\n");
+    text.push_str(&pattern);
+    text.push('\n');
+    crate::store::write_atomic(&path, text.as_bytes())
+}
+
+struct Runner<'a> {
+    repo: &'a Repo,
+    store: &'a Store,
+    progress: &'a Progress,
+    keep_empty: bool,
+    port_range: (u16, u16),
+    repo_name: String,
+}
+
+/// Why an attempt did not succeed.
+struct Failure {
+    state: State,
+    exit_code: Option<i32>,
+    detail: String,
+}
+
+impl Runner<'_> {
+    fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
+        let id = t.id.as_str();
+        let attempts = 1 + t.settings.retries;
+        let mut log = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.store.log_path(id))?;
+        for n in 1..=attempts {
+            if n > 1 {
+                self.progress.phase(id, &format!("retry {n}/{attempts}"));
+                self.discard(t)?;
+            }
+            let port = self.store.reserve_port(id, self.port_range)?;
+            let now = crate::time::now();
+            self.store.update(id, |r| {
+                r.state = State::Running;
+                r.started_at.get_or_insert(now);
+                r.finished_at = None;
+                r.port = port;
+                r.owner = Some(Proc::current());
+                r.attempts.push(Attempt {
+                    n,
+                    started_at: now,
+                    finished_at: None,
+                    state: State::Running,
+                    exit_code: None,
+                    head: None,
+                    detail: None,
+                });
+            })?;
+            let _ = writeln!(log, "==> git-agents: {id}, attempt {n} of {attempts}");
+            let result = self.attempt(t, n, slot, port, &mut log);
+            let head = self.repo.branch_tip(&t.branch).map(|h| h.to_string());
+            let now = crate::time::now();
+            match result {
+                Ok(check) => {
+                    let empty = head.as_deref() == Some(t.base_commit.as_str());
+                    let state = if empty {
+                        State::Empty
+                    } else {
+                        State::Succeeded
+                    };
+                    if empty && !self.keep_empty {
+                        self.remove_worktree_and_branch(t)?;
+                    }
+                    self.store.update(id, |r| {
+                        finish(r, n, state, Some(0), head.clone(), None, now);
+                        r.check = check;
+                        r.exit_code = Some(0);
+                    })?;
+                    self.progress.done(id, state, "");
+                    return Ok(());
+                }
+                Err(f) => {
+                    let tail = tail_of_log(&self.store.log_path(id), 30);
+                    let last = n == attempts || f.state == State::Interrupted;
+                    self.store.update(id, |r| {
+                        finish(
+                            r,
+                            n,
+                            f.state,
+                            f.exit_code,
+                            head.clone(),
+                            Some(f.detail.clone()),
+                            now,
+                        );
+                        if f.detail.starts_with("check") {
+                            r.check = Some("failed".into());
+                        }
+                        if !last {
+                            r.state = State::Running;
+                            r.finished_at = None;
+                        }
+                    })?;
+                    if f.state != State::Interrupted {
+                        append_notes(&self.store.notes_path(id), n, &f, &tail)?;
+                    }
+                    if last {
+                        self.progress.done(id, f.state, &f.detail);
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One attempt: worktree, copy, setup, agent, commit, check. `Ok` carries the check
+    /// result (`passed`, or none when no check ran).
+    fn attempt(
+        &self,
+        t: &Planned,
+        n: u32,
+        slot: usize,
+        port: Option<u16>,
+        log: &mut File,
+    ) -> Result<Option<String>, Failure> {
+        let id = t.id.as_str();
+        let deadline = t.settings.timeout.map(|d| Instant::now() + d);
+        let fail = |state: State, code: Option<i32>, detail: String| Failure {
+            state,
+            exit_code: code,
+            detail,
+        };
+        let internal = |e: anyhow::Error| fail(State::Failed, None, format!("{e:#}"));
+
+        self.progress.phase(id, "worktree");
+        if let Some(parent) = t.worktree.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| internal(e.into()))?;
+        }
+        git::run(
+            &self.repo.root,
+            &[
+                "worktree".as_ref(),
+                "add".as_ref(),
+                "--quiet".as_ref(),
+                "-b".as_ref(),
+                t.branch.as_ref(),
+                t.worktree.as_os_str(),
+                t.base_commit.as_ref(),
+            ] as &[&std::ffi::OsStr],
+        )
+        .map_err(internal)?;
+
+        if !t.settings.copy.is_empty() {
+            self.progress.phase(id, "copy");
+            for entry in &t.settings.copy {
+                copy_entry(&self.repo.root, &t.worktree, entry).map_err(internal)?;
+            }
+        }
+
+        let notes = self.store.notes_path(id);
+        let prompt_file = self.store.prompt_path(id);
+        let worktree = t.worktree.to_string_lossy().into_owned();
+        let mut env = agent::environment(
+            &AgentEnv {
+                task: id,
+                branch: &t.branch,
+                worktree: &worktree,
+                base: &t.base_name,
+                attempt: n,
+                notes: &notes.to_string_lossy(),
+                port,
+                index: slot,
+                repo_name: &self.repo_name,
+            },
+            &t.settings.env,
+        );
+
+        for cmd in &t.settings.setup {
+            self.progress.phase(id, "setup");
+            let _ = writeln!(log, "==> setup: {cmd}");
+            match self.shell(id, cmd, &t.worktree, &env, deadline, log)? {
+                Outcome::Exited(0) => {}
+                Outcome::Exited(c) => {
+                    return Err(fail(
+                        State::Failed,
+                        Some(c),
+                        format!("setup `{cmd}` exited {c}"),
+                    ));
+                }
+                Outcome::TimedOut => {
+                    return Err(fail(State::TimedOut, None, "timed out in setup".into()));
+                }
+                Outcome::Interrupted => {
+                    return Err(fail(State::Interrupted, None, "interrupted".into()));
+                }
+            }
+        }
+
+        self.progress.phase(id, "agent");
+        let vars = Vars {
+            prompt: &t.prompt,
+            prompt_file: &prompt_file.to_string_lossy(),
+            task: id,
+            branch: &t.branch,
+            worktree: &worktree,
+            base: &t.base_name,
+        };
+        let args: Vec<String> = t.agent.template[1..]
+            .iter()
+            .map(|a| agent::expand(a, &vars))
+            .collect();
+        env.extend(t.agent.env.iter().cloned());
+        let stdin = t
+            .agent
+            .prompt_on_stdin()
+            .then(|| t.prompt.as_bytes().to_vec());
+        let _ = writeln!(log, "==> agent: {}", t.agent.template.join(" "));
+        let outcome = self.supervised(
+            id,
+            Job {
+                program: t.agent.program.as_os_str(),
+                args: &args,
+                dir: &t.worktree,
+                env: &env,
+                stdin,
+                deadline,
+            },
+            log,
+        )?;
+        if outcome == Outcome::Interrupted {
+            return Err(fail(State::Interrupted, None, "interrupted".into()));
+        }
+
+        // What the agent left is committed whatever its exit, so a later retry that
+        // discards this worktree discards nothing that is not in a logged commit.
+        self.progress.phase(id, "commit");
+        self.commit_leftovers(t).map_err(internal)?;
+
+        match outcome {
+            Outcome::Exited(0) => {}
+            Outcome::Exited(c) => {
+                return Err(fail(State::Failed, Some(c), format!("agent exited {c}")));
+            }
+            Outcome::TimedOut => return Err(fail(State::TimedOut, None, "timed out".into())),
+            Outcome::Interrupted => unreachable!("handled above"),
+        }
+
+        let head = self.repo.branch_tip(&t.branch).map(|h| h.to_string());
+        if head.as_deref() == Some(t.base_commit.as_str()) {
+            return Ok(None); // empty: nothing to check
+        }
+        let Some(check) = &t.settings.check else {
+            return Ok(None);
+        };
+        self.progress.phase(id, "check");
+        let _ = writeln!(log, "==> check: {check}");
+        match self.shell(id, check, &t.worktree, &env, deadline, log)? {
+            Outcome::Exited(0) => Ok(Some("passed".into())),
+            Outcome::Exited(c) => Err(fail(State::Failed, Some(c), format!("check exited {c}"))),
+            Outcome::TimedOut => Err(fail(State::TimedOut, None, "timed out in check".into())),
+            Outcome::Interrupted => Err(fail(State::Interrupted, None, "interrupted".into())),
+        }
+    }
+
+    fn shell(
+        &self,
+        id: &str,
+        cmd: &str,
+        dir: &Path,
+        env: &[(String, String)],
+        deadline: Option<Instant>,
+        log: &mut File,
+    ) -> Result<Outcome, Failure> {
+        let args = vec!["-c".to_string(), cmd.to_string()];
+        self.supervised(
+            id,
+            Job {
+                program: "sh".as_ref(),
+                args: &args,
+                dir,
+                env,
+                stdin: None,
+                deadline,
+            },
+            log,
+        )
+    }
+
+    /// Run a child with its pid recorded (so others can tell it is alive) and its last
+    /// output line on the progress display.
+    fn supervised(&self, id: &str, job: Job, log: &mut File) -> Result<Outcome, Failure> {
+        let outcome = supervise::run(
+            job,
+            log,
+            |pid| {
+                let _ = self.store.update(id, |r| r.child = Some(Proc::of(pid)));
+            },
+            |line| self.progress.output(id, line),
+        );
+        let _ = self.store.update(id, |r| r.child = None);
+        outcome.map_err(|e| Failure {
+            state: State::Failed,
+            exit_code: None,
+            detail: format!("{e:#}"),
+        })
+    }
+
+    /// Commit whatever the agent left uncommitted, with the user's identity; files the
+    /// task copied in (`copy`) are never part of it.
+    fn commit_leftovers(&self, t: &Planned) -> Result<()> {
+        let wt = &t.worktree;
+        let mut add: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
+        for entry in &t.settings.copy {
+            add.push(format!(":(exclude,top){}", entry.trim_start_matches('/')));
+        }
+        git::run(wt, &add)?;
+        let staged = git::output(wt, &["diff", "--cached", "--quiet"])?;
+        if staged.status.success() {
+            return Ok(());
+        }
+        let subject = t
+            .prompt
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("agent task")
+            .to_string();
+        git::run(
+            wt,
+            &[
+                "commit",
+                "--no-verify",
+                "--quiet",
+                "-m",
+                &subject,
+                "-m",
+                &format!("Agent-Task: {}", t.id),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Throw away a failed attempt's worktree and branch; a tip with commits beyond the
+    /// base is logged to pruned.log first so it can be brought back.
+    fn discard(&self, t: &Planned) -> Result<()> {
+        if let Some(tip) = self.repo.branch_tip(&t.branch)
+            && tip != t.base_commit
+        {
+            self.store
+                .log_discarded(t.id.as_str(), &t.branch, &tip.to_string())?;
+        }
+        self.remove_worktree_and_branch(t)
+    }
+
+    fn remove_worktree_and_branch(&self, t: &Planned) -> Result<()> {
+        if t.worktree.exists() {
+            git::run(
+                &self.repo.root,
+                &[
+                    "worktree".as_ref(),
+                    "remove".as_ref(),
+                    "--force".as_ref(),
+                    t.worktree.as_os_str(),
+                ] as &[&std::ffi::OsStr],
+            )?;
+        }
+        let _ = git::run(&self.repo.root, &["worktree", "prune"]);
+        if self.repo.branch_exists(&t.branch) {
+            git::run(&self.repo.root, &["branch", "-D", "--quiet", &t.branch])?;
+        }
+        Ok(())
+    }
+
+    /// Interrupted before its turn: withdraw the claim so a later spawn runs it.
+    fn unclaim(&self, t: &Planned) {
+        let id = t.id.as_str();
+        let _ = std::fs::remove_file(self.store.record_path(id));
+        let _ = std::fs::remove_file(self.store.log_path(id));
+        self.progress.done(id, State::Pending, "not started");
+    }
+
+    /// An error of ours (not the agent's) ended the task: record it as failed.
+    fn crashed(&self, t: &Planned, e: &anyhow::Error) {
+        let detail = format!("{e:#}");
+        let now = crate::time::now();
+        let _ = self.store.update(t.id.as_str(), |r| {
+            r.state = State::Failed;
+            r.finished_at = Some(now);
+            r.detail = Some(detail.clone());
+            r.child = None;
+            r.port = None;
+        });
+        self.progress.done(t.id.as_str(), State::Failed, &detail);
+    }
+}
+
+fn finish(
+    r: &mut Record,
+    n: u32,
+    state: State,
+    exit_code: Option<i32>,
+    head: Option<String>,
+    detail: Option<String>,
+    now: u64,
+) {
+    r.state = state;
+    r.exit_code = exit_code;
+    r.head = head.clone();
+    r.detail = detail.clone();
+    r.finished_at = Some(now);
+    r.child = None;
+    r.port = None;
+    if let Some(a) = r.attempts.iter_mut().find(|a| a.n == n) {
+        a.state = state;
+        a.exit_code = exit_code;
+        a.finished_at = Some(now);
+        a.head = head;
+        a.detail = detail;
+    }
+}
+
+/// Copy one `copy` entry (a file or directory of the main worktree) into the new
+/// worktree, keeping symlinks as symlinks and file modes.
+fn copy_entry(root: &Path, worktree: &Path, entry: &str) -> Result<()> {
+    let rel = Path::new(entry.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::usage(format!(
+            "copy entry {entry:?} must be a path inside the repository"
+        ))
+        .into());
+    }
+    let from = root.join(rel);
+    if std::fs::symlink_metadata(&from).is_err() {
+        return Ok(()); // Nothing to copy: the entry is optional by nature (.env).
+    }
+    copy_tree(&from, &worktree.join(rel))
+}
+
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from)?;
+        let _ = std::fs::remove_file(to);
+        std::os::unix::fs::symlink(target, to)?;
+    } else if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        std::fs::set_permissions(to, meta.permissions())?;
+        for e in std::fs::read_dir(from)? {
+            let e = e?;
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to).with_context(|| format!("cannot copy {}", from.display()))?;
+    }
+    Ok(())
+}
+
+fn tail_of_log(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    // Only this attempt's part of the log.
+    let part = match text.rfind("==> git-agents: ") {
+        Some(i) => &text[i..],
+        None => &text[..],
+    };
+    let all: Vec<&str> = part.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn append_notes(path: &Path, n: u32, f: &Failure, tail: &str) -> Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    writeln!(file, "## Attempt {n} failed: {}\n", f.detail)?;
+    writeln!(file, "Last lines of its output:\n")?;
+    for line in tail.lines() {
+        writeln!(file, "    {line}")?;
+    }
+    writeln!(file)?;
+    Ok(())
+}

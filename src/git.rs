@@ -1,0 +1,184 @@
+//! Git access: gix for reading (refs, revisions, config, ahead/behind), and one wrapper
+//! around the `git` program for what gix does not do (worktree add/remove, commits of an
+//! agent's leftovers with the user's hooks-free identity, branch deletion).
+//!
+//! Every `git` process runs with `LC_ALL=C`, stdin closed, and without the variables
+//! that would pin it to another repository; its argv and stderr go into the error.
+
+use anyhow::{Context as _, Result, anyhow};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::error::Error;
+
+/// Environment variables that tie a git process to one repository. Children working in
+/// a worktree must find their repository from their own directory.
+pub const REPO_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+];
+
+/// The repository git-agents works on.
+pub struct Repo {
+    pub gix: gix::ThreadSafeRepository,
+    /// Root of the main worktree (where `agents.yaml` and `.worktrees/` live by default).
+    pub root: PathBuf,
+    /// The git common dir, canonicalised (shared by all worktrees).
+    pub common_dir: PathBuf,
+}
+
+impl Repo {
+    /// Find the repository containing the current directory, honouring `GIT_DIR` and
+    /// friends like git does.
+    pub fn discover() -> Result<Repo> {
+        let repo = gix::discover_with_environment_overrides(".").map_err(|e| {
+            Error::usage(format!("not a git repository (or any parent): {e}"))
+                .with_hint("run git agents inside a git repository, or pass -C <path>")
+        })?;
+        let main = repo.main_repo().context("cannot open the main worktree")?;
+        let root = main
+            .workdir()
+            .ok_or_else(|| {
+                Error::usage("this repository has no working tree (bare repository)")
+                    .with_hint("git agents needs a non-bare repository to make worktrees from")
+            })?
+            .to_path_buf();
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let common_dir = std::fs::canonicalize(repo.common_dir())
+            .with_context(|| format!("cannot resolve {}", repo.common_dir().display()))?;
+        Ok(Repo {
+            gix: main.into_sync(),
+            root,
+            common_dir,
+        })
+    }
+
+    pub fn local(&self) -> gix::Repository {
+        self.gix.to_thread_local()
+    }
+
+    /// The repository directory's name, for `{repo}` in `agents.worktreeDir`.
+    pub fn name(&self) -> String {
+        self.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repo".into())
+    }
+
+    /// Resolve a revision to a commit id, or `None` if it does not name a commit.
+    pub fn resolve_commit(&self, rev: &str) -> Option<gix::ObjectId> {
+        let repo = self.local();
+        let id = repo.rev_parse_single(rev).ok()?;
+        let obj = id.object().ok()?;
+        let commit = obj.peel_to_commit().ok()?;
+        Some(commit.id)
+    }
+
+    /// The short name of the branch checked out in the main worktree, if any.
+    pub fn head_branch(&self) -> Option<String> {
+        let repo = self.local();
+        let name = repo.head_name().ok()??;
+        Some(name.shorten().to_string())
+    }
+
+    pub fn branch_exists(&self, short: &str) -> bool {
+        let repo = self.local();
+        repo.try_find_reference(format!("refs/heads/{short}").as_str())
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// The commit a branch points at.
+    pub fn branch_tip(&self, short: &str) -> Option<gix::ObjectId> {
+        let repo = self.local();
+        let mut r = repo
+            .try_find_reference(format!("refs/heads/{short}").as_str())
+            .ok()??;
+        r.peel_to_id().ok().map(|id| id.detach())
+    }
+
+    /// Commits reachable from `a` and not from `b`, and from `b` and not `a`.
+    pub fn ahead_behind(&self, a: gix::ObjectId, b: gix::ObjectId) -> Result<(usize, usize)> {
+        let repo = self.local();
+        let count = |from: gix::ObjectId, hide: gix::ObjectId| -> Result<usize> {
+            let walk = repo.rev_walk([from]).with_hidden([hide]).all()?;
+            let mut n = 0;
+            for info in walk {
+                info?;
+                n += 1;
+            }
+            Ok(n)
+        };
+        Ok((count(a, b)?, count(b, a)?))
+    }
+}
+
+/// Start a `git` command in `dir` with the hygiene described in the module docs.
+pub fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("LC_ALL", "C")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null());
+    for var in REPO_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Run git and return its output whatever the exit status.
+pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
+    command(dir)
+        .args(args)
+        .output()
+        .map_err(|e| anyhow!("cannot run git: {e}"))
+}
+
+/// Run git; a non-zero exit is an error naming the command and its stderr.
+pub fn run<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<String> {
+    let out = output(dir, args)?;
+    if !out.status.success() {
+        let argv: Vec<String> = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(anyhow!(
+            "`git {}` failed ({}): {}",
+            argv.join(" "),
+            out.status,
+            stderr.trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Number of uncommitted changes (untracked files included) in a worktree, or `None`
+/// when it is not there.
+pub fn dirty_count(worktree: &Path) -> Option<usize> {
+    if !worktree.is_dir() {
+        return None;
+    }
+    let out = output(
+        worktree,
+        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+    )
+    .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .count(),
+    )
+}

@@ -1,0 +1,20 @@
+//! git-agents: run coding agents in parallel, each in its own git worktree on its own
+//! branch, and bring their work home safely.
+//!
+//! The binary (`src/main.rs`) only calls [`cli::main`]; everything else lives here so that
+//! domain code never parses argv and never prints outside [`ui`].
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod agent;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod error;
+pub mod git;
+pub mod manifest;
+pub mod report;
+pub mod store;
+pub mod supervise;
+pub mod task;
+pub mod time;
+pub mod ui;

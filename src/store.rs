@@ -1,0 +1,403 @@
+//! Orchestrator state under `<git common dir>/agents/`, shared by every worktree and
+//! never tracked:
+//!
+//! ```text
+//! agents/lock            flock(2) held for every read-modify-write of records
+//! agents/tasks/ID.json   one record per task (written to a temp file, then renamed)
+//! agents/logs/ID.log     everything the task's setup, agent and check printed
+//! agents/notes/ID.md     notes that survive retries (failure tails land here)
+//! agents/prompts/ID.md   the prompt, for `{prompt_file}`
+//! agents/pruned.log      branch tips discarded on purpose: `time id branch sha`
+//! ```
+//!
+//! A record holds the pid and kernel start time of the process driving the task and of
+//! the agent itself, so any other process can tell a live task from a dead one even
+//! after pid reuse.
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::task::State;
+
+pub const RECORD_VERSION: u32 = 1;
+
+/// A process identity that survives pid reuse: pid plus its kernel start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proc {
+    pub pid: u32,
+    pub start: u64,
+}
+
+impl Proc {
+    pub fn current() -> Proc {
+        let pid = std::process::id();
+        Proc {
+            pid,
+            start: start_time(pid).unwrap_or(0),
+        }
+    }
+
+    pub fn of(pid: u32) -> Proc {
+        Proc {
+            pid,
+            start: start_time(pid).unwrap_or(0),
+        }
+    }
+
+    /// Whether this very process is still running (a zombie counts as gone).
+    pub fn is_alive(&self) -> bool {
+        if self.pid == 0 {
+            return false;
+        }
+        match proc_stat(self.pid) {
+            Some((state, start)) => state != 'Z' && (self.start == 0 || start == self.start),
+            None => {
+                if Path::new("/proc/self/stat").exists() {
+                    return false;
+                }
+                // No procfs (macOS): the best we have is whether the pid exists.
+                // SAFETY: kill with signal 0 only checks for existence and permission.
+                unsafe { libc::kill(self.pid as libc::pid_t, 0) == 0 }
+            }
+        }
+    }
+}
+
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // Field 22 of the file (starttime) is the 20th after the name.
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    proc_stat(pid).map(|(_, s)| s)
+}
+
+/// One attempt at a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub n: u32,
+    pub started_at: u64,
+    pub finished_at: Option<u64>,
+    pub state: State,
+    pub exit_code: Option<i32>,
+    /// The branch tip when the attempt ended (kept even when a retry discards it).
+    pub head: Option<String>,
+    /// Which phase failed, and a short reason.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    pub id: String,
+    pub state: State,
+    pub branch: String,
+    /// The base as named (`main`).
+    pub base: String,
+    /// The commit the task's worktree started from.
+    pub base_commit: String,
+    pub worktree: PathBuf,
+    pub prompt: String,
+    /// The agent command template that runs.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub check_command: Option<String>,
+    /// `passed`, `failed`, or none when no check ran.
+    pub check: Option<String>,
+    pub exit_code: Option<i32>,
+    pub head: Option<String>,
+    pub created_at: u64,
+    pub started_at: Option<u64>,
+    pub finished_at: Option<u64>,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// The git-agents process that drives the task while it is pending or running.
+    pub owner: Option<Proc>,
+    /// The agent (or setup/check) process group leader while one runs.
+    pub child: Option<Proc>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Pruned: kept as a tombstone so a plain `spawn` does not run the task again.
+    #[serde(default)]
+    pub pruned: bool,
+    #[serde(default)]
+    pub pr_url: Option<String>,
+}
+
+impl Record {
+    /// Whether the process driving this task is still alive.
+    pub fn owner_alive(&self) -> bool {
+        self.owner.is_some_and(|p| p.is_alive())
+    }
+}
+
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+/// Holds the store lock until dropped.
+pub struct Lock {
+    _file: File,
+}
+
+impl Store {
+    pub fn new(common_dir: &Path) -> Store {
+        Store {
+            dir: common_dir.join("agents"),
+        }
+    }
+
+    fn ensure_dir(&self, sub: &str) -> Result<PathBuf> {
+        let d = if sub.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(sub)
+        };
+        if !d.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
+        }
+        Ok(d)
+    }
+
+    /// Take the store lock, waiting up to `GIT_AGENTS_LOCK_TIMEOUT` seconds (default 30);
+    /// a lock that stays held is reported, never waited on forever.
+    pub fn lock(&self) -> Result<Lock> {
+        self.ensure_dir("")?;
+        let path = self.dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let limit = std::env::var("GIT_AGENTS_LOCK_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(30);
+        let deadline = Instant::now() + Duration::from_secs(limit);
+        loop {
+            // SAFETY: flock on a file descriptor we own.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if r == 0 {
+                return Ok(Lock { _file: file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(err).context("cannot lock the git-agents state");
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::refused(format!(
+                    "another git agents process has held {} for {limit}s",
+                    path.display()
+                ))
+                .with_hint("wait for it to finish, or raise GIT_AGENTS_LOCK_TIMEOUT")
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn record_path(&self, id: &str) -> PathBuf {
+        self.dir.join("tasks").join(format!("{id}.json"))
+    }
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{id}.log"))
+    }
+    pub fn notes_path(&self, id: &str) -> PathBuf {
+        self.dir.join("notes").join(format!("{id}.md"))
+    }
+    pub fn prompt_path(&self, id: &str) -> PathBuf {
+        self.dir.join("prompts").join(format!("{id}.md"))
+    }
+    pub fn pruned_log(&self) -> PathBuf {
+        self.dir.join("pruned.log")
+    }
+
+    /// Create the directories a running task writes into.
+    pub fn prepare(&self) -> Result<()> {
+        for sub in ["tasks", "logs", "notes", "prompts"] {
+            self.ensure_dir(sub)?;
+        }
+        Ok(())
+    }
+
+    pub fn load(&self, id: &str) -> Result<Option<Record>> {
+        let path = self.record_path(id);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                    format!("corrupt task record {}", path.display())
+                })?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Every record, sorted by creation time then id. Unreadable records are skipped
+    /// with their error returned alongside, so one bad file never hides the rest.
+    pub fn all(&self) -> Result<Vec<Record>> {
+        let dir = self.dir.join("tasks");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name.strip_suffix(".json")
+                && let Ok(Some(r)) = self.load(id)
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Write a record atomically: a reader sees the old or the new one, never half.
+    pub fn save(&self, rec: &Record) -> Result<()> {
+        self.ensure_dir("tasks")?;
+        let path = self.record_path(&rec.id);
+        let bytes = serde_json::to_vec_pretty(rec)?;
+        write_atomic(&path, &bytes)
+    }
+
+    /// Load, change and save one record under the lock.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record> {
+        let _lock = self.lock()?;
+        let mut rec = self
+            .load(id)?
+            .with_context(|| format!("task record {id} disappeared"))?;
+        f(&mut rec);
+        self.save(&rec)?;
+        Ok(rec)
+    }
+
+    /// Reserve a port for a task that is starting: one no live running task holds and
+    /// that binds on 127.0.0.1 right now; written into the task's record under the lock,
+    /// so two processes never hand out the same one.
+    pub fn reserve_port(&self, id: &str, range: (u16, u16)) -> Result<Option<u16>> {
+        let _lock = self.lock()?;
+        let taken: std::collections::HashSet<u16> = self
+            .all()?
+            .iter()
+            .filter(|r| r.id != id && r.port.is_some() && r.owner_alive())
+            .filter_map(|r| r.port)
+            .collect();
+        let size = u32::from(range.1 - range.0) + 1;
+        // Start from a spot derived from the id so tasks tend to keep their port.
+        let start = id.bytes().fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        }) % size;
+        for i in 0..size {
+            let port = range.0 + ((start + i) % size) as u16;
+            if taken.contains(&port) || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            if let Some(mut rec) = self.load(id)? {
+                rec.port = Some(port);
+                self.save(&rec)?;
+            }
+            return Ok(Some(port));
+        }
+        Ok(None)
+    }
+
+    /// Record a branch tip that is being discarded, so `git branch NAME SHA` can bring
+    /// it back.
+    pub fn log_discarded(&self, id: &str, branch: &str, sha: &str) -> Result<()> {
+        self.ensure_dir("")?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(self.pruned_log())?;
+        writeln!(
+            f,
+            "{} {id} {branch} {sha}",
+            crate::time::rfc3339(crate::time::now())
+        )?;
+        f.sync_data()?;
+        Ok(())
+    }
+}
+
+/// Write `bytes` to `path` through a temp file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path without a parent")?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness() {
+        let me = Proc::current();
+        assert!(me.is_alive());
+        let wrong_start = Proc {
+            pid: me.pid,
+            start: me.start + 1,
+        };
+        if Path::new("/proc/self/stat").exists() {
+            assert!(!wrong_start.is_alive());
+        }
+        assert!(!Proc { pid: 0, start: 0 }.is_alive());
+    }
+
+    #[test]
+    fn lock_excludes_and_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let held = store.lock().unwrap();
+        // flock locks belong to the open file description: a second open conflicts.
+        // SAFETY: setting an env var in a single-threaded test section.
+        unsafe { std::env::set_var("GIT_AGENTS_LOCK_TIMEOUT", "0") };
+        let err = store.lock().err().expect("second lock must fail");
+        assert!(err.to_string().contains("another git agents process"));
+        drop(held);
+        assert!(store.lock().is_ok());
+    }
+}

@@ -1,0 +1,252 @@
+//! Child processes: agents, setup and check commands.
+//!
+//! Each child leads its own process group, so a timeout or Ctrl-C stops the whole tree
+//! it started (SIGTERM to the group, a grace period, then SIGKILL), and the terminal's
+//! own Ctrl-C reaches only us: we forward it. stdout and stderr share one pipe and are
+//! streamed line by line into the task's log.
+//!
+//! Built on `std::process` (process_group, `std::io::pipe`) rather than duct: a
+//! watchdog polling the child is needed either way, and with std the pipe's lifetime is
+//! ours to control when a grandchild keeps it open.
+
+use anyhow::{Context as _, Result};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Catch SIGINT/SIGTERM/SIGHUP: set a flag every supervisor polls. Children sit in
+/// their own process groups, so they only stop when we stop them.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// How long a stopped process group gets between SIGTERM and SIGKILL.
+fn grace() -> Duration {
+    std::env::var("GIT_AGENTS_KILL_GRACE_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(3))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit code; a child killed by signal N reads 128+N, as in a shell.
+    Exited(i32),
+    TimedOut,
+    Interrupted,
+}
+
+pub struct Job<'a> {
+    pub program: &'a OsStr,
+    pub args: &'a [String],
+    pub dir: &'a Path,
+    pub env: &'a [(String, String)],
+    /// Bytes for stdin; `None` closes stdin (`/dev/null`).
+    pub stdin: Option<Vec<u8>>,
+    pub deadline: Option<Instant>,
+}
+
+/// Run a job to its end, streaming its output into `log` and each line to `on_line`.
+/// `on_start` receives the pid of the group leader once it runs.
+pub fn run(
+    job: Job,
+    log: &mut dyn Write,
+    mut on_start: impl FnMut(u32),
+    mut on_line: impl FnMut(&str),
+) -> Result<Outcome> {
+    let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
+    let writer2 = writer.try_clone()?;
+    let mut cmd = Command::new(job.program);
+    cmd.args(job.args)
+        .current_dir(job.dir)
+        .stdout(writer)
+        .stderr(writer2)
+        .process_group(0);
+    for var in crate::git::REPO_ENV {
+        cmd.env_remove(var);
+    }
+    for (k, v) in job.env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if job.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", job.program.to_string_lossy()))?;
+    // The Command holds our copies of the pipe's write end: drop it so EOF can come.
+    drop(cmd);
+    let pid = child.id();
+    on_start(pid);
+
+    if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
+        // A child that never reads its stdin must not block us: write from a thread.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let pump = std::thread::spawn(move || {
+        let mut r = BufReader::new(reader);
+        loop {
+            let mut line = Vec::new();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+
+    let mut handle_line = |line: Vec<u8>, log: &mut dyn Write| {
+        let _ = log.write_all(&line);
+        if !line.ends_with(b"\n") {
+            let _ = log.write_all(b"\n");
+        }
+        on_line(String::from_utf8_lossy(&line).trim_end());
+    };
+
+    let mut stop: Option<(Outcome, Instant)> = None;
+    let status = loop {
+        match rx.recv_timeout(Duration::from_millis(25)) {
+            Ok(line) => handle_line(line, log),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Output closed; the child may still run. Keep polling without spinning.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        match stop {
+            None => {
+                let why = if interrupted() {
+                    Some(Outcome::Interrupted)
+                } else if job.deadline.is_some_and(|d| Instant::now() >= d) {
+                    Some(Outcome::TimedOut)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    signal_group(pid, libc::SIGTERM);
+                    stop = Some((why, Instant::now()));
+                }
+            }
+            Some((_, since)) if since.elapsed() >= grace() => {
+                signal_group(pid, libc::SIGKILL);
+            }
+            Some(_) => {}
+        }
+    };
+    // Whatever the leader left behind in its group goes with it.
+    signal_group(pid, libc::SIGTERM);
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => handle_line(line, log),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if Instant::now() >= drain_until {
+                    // Something outside the group holds the pipe; stop reading it.
+                    signal_group(pid, libc::SIGKILL);
+                    break;
+                }
+            }
+        }
+    }
+    if pump.is_finished() {
+        let _ = pump.join();
+    }
+    let _ = log.flush();
+    Ok(match stop {
+        Some((why, _)) => why,
+        None => Outcome::Exited(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        ),
+    })
+}
+
+fn signal_group(pgid: u32, sig: libc::c_int) {
+    // SAFETY: killpg on a process group we created; ESRCH (already gone) is fine.
+    unsafe {
+        libc::killpg(pgid as libc::pid_t, sig);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, stdin: Option<&str>, deadline: Option<Duration>) -> (Outcome, String) {
+        let args = vec!["-c".to_string(), script.to_string()];
+        let mut log = Vec::new();
+        let out = run(
+            Job {
+                program: OsStr::new("sh"),
+                args: &args,
+                dir: Path::new("."),
+                env: &[("X".into(), "y".into())],
+                stdin: stdin.map(|s| s.as_bytes().to_vec()),
+                deadline: deadline.map(|d| Instant::now() + d),
+            },
+            &mut log,
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+        (out, String::from_utf8(log).unwrap())
+    }
+
+    #[test]
+    fn streams_output_and_exit_code() {
+        let (o, log) = sh(
+            "echo out; echo err >&2; echo $X; printf tail; exit 3",
+            None,
+            None,
+        );
+        assert_eq!(o, Outcome::Exited(3));
+        assert_eq!(log, "out\nerr\ny\ntail\n");
+    }
+
+    #[test]
+    fn stdin_is_closed_or_fed() {
+        let (o, log) = sh("cat", None, None);
+        assert_eq!((o, log.as_str()), (Outcome::Exited(0), ""));
+        let (_, log) = sh("cat", Some("hello\n"), None);
+        assert_eq!(log, "hello\n");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let start = Instant::now();
+        // The grandchild holds the pipe open; it must die with the group.
+        let (o, _) = sh(
+            "sleep 30 & sleep 30",
+            None,
+            Some(Duration::from_millis(300)),
+        );
+        assert_eq!(o, Outcome::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,330 @@
+//! The output layer: stdout carries data (tables, JSON), stderr carries status, progress
+//! and errors. `--quiet` mutes status; progress bars appear only when stderr is a terminal.
+//! This is the only module allowed to print.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use crate::task::State;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct Ui {
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Colour on stdout (tables).
+    pub color: bool,
+    /// Colour on stderr (status, errors).
+    pub color_err: bool,
+    pub stderr_tty: bool,
+    pub stdin_tty: bool,
+}
+
+impl Ui {
+    pub fn new(choice: ColorChoice, quiet: bool, verbose: bool) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stderr_tty = std::io::stderr().is_terminal();
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Ui {
+            quiet,
+            verbose,
+            color: decide(std::io::stdout().is_terminal()),
+            color_err: decide(stderr_tty),
+            stderr_tty,
+            stdin_tty: std::io::stdin().is_terminal(),
+        }
+    }
+
+    /// Write data to stdout. A closed pipe (`| head`) is not an error worth a panic.
+    pub fn out(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// A status line on stderr, muted by `--quiet`.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A detail line on stderr, shown only with `--verbose`.
+    pub fn debug(&self, line: &str) {
+        if self.verbose && !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A warning on stderr; not muted by `--quiet`.
+    pub fn warn(&self, line: &str) {
+        let prefix = paint(self.color_err, "33", "warning:");
+        eprintln!("{prefix} {line}");
+    }
+
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let prefix = paint(self.color_err, "31;1", "error:");
+        eprintln!("{prefix} {message}");
+        if let Some(h) = hint {
+            let prefix = paint(self.color_err, "36", "hint:");
+            eprintln!("{prefix} {h}");
+        }
+    }
+
+    /// Prompts are possible only when both stdin and stderr are terminals (dialoguer
+    /// reads /dev/tty even when stdin is piped).
+    pub fn can_prompt(&self) -> bool {
+        self.stdin_tty && self.stderr_tty
+    }
+
+    pub fn state(&self, state: State) -> String {
+        paint(self.color, state_color(state), state.as_str())
+    }
+}
+
+pub fn state_color(state: State) -> &'static str {
+    match state {
+        State::Succeeded | State::Merged => "32",
+        State::Failed | State::TimedOut | State::Conflicted => "31",
+        State::Running => "36",
+        State::Interrupted | State::Orphaned => "33",
+        State::Pending | State::Empty => "2",
+    }
+}
+
+pub fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A plain text table: columns padded to their widest cell, no trailing spaces.
+/// `cells` may contain ANSI colour codes; widths are measured without them.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let width = |s: &str| strip_ansi(s).chars().count();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(width(cell));
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let mut l = String::new();
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            l.push_str(cell);
+            if i < last {
+                l.push_str(&" ".repeat(widths[i] - width(cell) + 2));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.iter().map(|s| s.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+    out
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Live progress of a batch: one line per running task plus an overall bar on a
+/// terminal, plain one-line events (one per phase change) otherwise.
+pub struct Progress {
+    bars: Option<Bars>,
+    quiet: bool,
+    started: Instant,
+    lines: Mutex<HashMap<String, (String, String)>>,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    tasks: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Progress {
+    pub fn new(ui: &Ui, total: usize) -> Progress {
+        let live =
+            ui.stderr_tty && !ui.quiet && std::env::var_os("GIT_AGENTS_NO_PROGRESS").is_none();
+        let bars = live.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            let overall = multi.add(ProgressBar::new(total as u64));
+            overall.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} tasks done  {elapsed}",
+                )
+                .expect("static template"),
+            );
+            overall.enable_steady_tick(Duration::from_millis(200));
+            Bars {
+                multi,
+                overall,
+                tasks: Mutex::new(HashMap::new()),
+            }
+        });
+        Progress {
+            bars,
+            quiet: ui.quiet,
+            started: Instant::now(),
+            lines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn bar(&self, id: &str) -> Option<ProgressBar> {
+        let bars = self.bars.as_ref()?;
+        let mut tasks = bars.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = tasks.entry(id.to_string()).or_insert_with(|| {
+            let bar = bars
+                .multi
+                .insert_before(&bars.overall, ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {msg}")
+                    .expect("static template"),
+            );
+            bar.set_prefix(id.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Some(bar.clone())
+    }
+
+    fn redraw(&self, id: &str, phase: Option<&str>, output: Option<&str>) -> Option<String> {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = lines.entry(id.to_string()).or_default();
+        if let Some(p) = phase {
+            entry.0 = p.to_string();
+            entry.1.clear();
+        }
+        if let Some(o) = output {
+            let o: String = o
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect();
+            if o.is_empty() {
+                return None;
+            }
+            entry.1 = o;
+        }
+        Some(if entry.1.is_empty() {
+            entry.0.clone()
+        } else {
+            format!("{:<8} {}", entry.0, entry.1)
+        })
+    }
+
+    /// A task entered a new phase (worktree, setup, agent, commit, check, ...).
+    pub fn phase(&self, id: &str, phase: &str) {
+        if let Some(bar) = self.bar(id) {
+            if let Some(msg) = self.redraw(id, Some(phase), None) {
+                bar.set_message(msg);
+            }
+        } else if !self.quiet {
+            eprintln!(
+                "[{}] {id}: {phase}",
+                crate::time::short(self.started.elapsed())
+            );
+        }
+    }
+
+    /// The agent printed a line; shown as the task's last line on a terminal only.
+    pub fn output(&self, id: &str, line: &str) {
+        if self.bars.is_some()
+            && let (Some(bar), Some(msg)) = (self.bar(id), self.redraw(id, None, Some(line)))
+        {
+            bar.set_message(msg);
+        }
+    }
+
+    /// A task reached its final state.
+    pub fn done(&self, id: &str, state: State, detail: &str) {
+        let text = if detail.is_empty() {
+            state.as_str().to_string()
+        } else {
+            format!("{state} ({detail})")
+        };
+        if let Some(bars) = &self.bars {
+            if let Some(bar) = self.bar(id) {
+                bar.set_style(
+                    ProgressStyle::with_template("  {prefix:.bold} {msg}")
+                        .expect("static template"),
+                );
+                bar.finish_with_message(paint(true, state_color(state), &text));
+            }
+            bars.overall.inc(1);
+        } else if !self.quiet {
+            eprintln!(
+                "[{}] {id}: {text}",
+                crate::time::short(self.started.elapsed())
+            );
+        }
+    }
+
+    /// Print a line above the live bars (or plainly when there are none).
+    pub fn println(&self, line: &str) {
+        match &self.bars {
+            Some(b) => {
+                let _ = b.multi.println(line);
+            }
+            None if !self.quiet => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bars {
+            b.overall.finish();
+            let _ = b.multi.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_without_trailing_space() {
+        let t = table(
+            &["ID", "STATE"],
+            &[
+                vec!["a".into(), paint(true, "32", "ok")],
+                vec!["longer".into(), "x".into()],
+            ],
+        );
+        assert_eq!(strip_ansi(&t), "ID      STATE\na       ok\nlonger  x\n");
+    }
+}
