@@ -10,9 +10,16 @@ use std::fmt;
 pub const ID_RULE: &str =
     "an id is 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit";
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct TaskId(String);
+
+/// Debug-prints as the quoted id, so `{id:?}` in messages reads `"fix-login"`.
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
 
 impl TaskId {
     pub fn parse(text: &str) -> Result<TaskId, String> {

@@ -30,7 +30,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         return Ok(Duration::from_secs(secs));
     }
-    let d = humantime::parse_duration(t).map_err(|e| e.to_string())?;
+    let d = humantime::parse_duration(t)
+        .map_err(|_| "expected a duration such as 45s, 30m, 2h".to_string())?;
     if d.is_zero() {
         return Err("duration must be greater than zero".into());
     }
