@@ -163,6 +163,8 @@ fn strip_ansi(s: &str) -> String {
 /// terminal, plain one-line events (one per phase change) otherwise.
 pub struct Progress {
     bars: Option<Bars>,
+    /// Width of the longest id, so the live lines line up.
+    width: usize,
     quiet: bool,
     started: Instant,
     lines: Mutex<HashMap<String, (String, String)>>,
@@ -175,7 +177,9 @@ struct Bars {
 }
 
 impl Progress {
-    pub fn new(ui: &Ui, total: usize) -> Progress {
+    pub fn new(ui: &Ui, ids: &[String]) -> Progress {
+        let total = ids.len();
+        let width = ids.iter().map(|i| i.len()).max().unwrap_or(0);
         let live =
             ui.stderr_tty && !ui.quiet && std::env::var_os("GIT_AGENTS_NO_PROGRESS").is_none();
         let bars = live.then(|| {
@@ -196,6 +200,7 @@ impl Progress {
         });
         Progress {
             bars,
+            width,
             quiet: ui.quiet,
             started: Instant::now(),
             lines: Mutex::new(HashMap::new()),
@@ -213,7 +218,7 @@ impl Progress {
                 ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {msg}")
                     .expect("static template"),
             );
-            bar.set_prefix(id.to_string());
+            bar.set_prefix(format!("{id:<w$}", w = self.width));
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });

@@ -132,7 +132,8 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
 
-    let progress = Progress::new(&ctx.ui, plan.len());
+    let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+    let progress = Progress::new(&ctx.ui, &ids);
     let runner = Runner {
         repo: &ws.repo,
         store: &ws.store,
@@ -141,7 +142,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         port_range: global.port_range,
         repo_name: ws.repo.name(),
     };
-    let order: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+    let order = ids;
     let queue = Mutex::new(plan.into_iter().collect::<VecDeque<_>>());
     let jobs = global.jobs.min(order.len());
     std::thread::scope(|s| {
