@@ -5,7 +5,7 @@
 //! taken branches or paths) is found before anything is created. Tasks are then claimed
 //! in the store under its lock, so two spawns never run one task twice.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::agent::{self, Agent, AgentEnv, Vars};
 use crate::cli::{Ctx, exit_for};
 use crate::config::{self, AgentChoice, Flags, TaskSettings};
+use crate::copy;
 use crate::error::{Error, Exit};
 use crate::git::{self, Repo};
 use crate::manifest::Layer;
@@ -80,6 +81,10 @@ pub struct SpawnArgs {
     /// Print the summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Spawn even when free disk space would fall below agents.minFreeDisk
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A task ready to run: everything resolved and checked.
@@ -92,6 +97,8 @@ struct Planned {
     base_commit: String,
     branch: String,
     worktree: PathBuf,
+    /// `copy` entries plus what `.worktreeinclude` selects.
+    copy: Vec<copy::Entry>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -128,6 +135,9 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
 
+    if !args.force {
+        check_disk(&ws.repo, &global, plan.len())?;
+    }
     claim(&ws, &plan)?;
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
@@ -301,6 +311,7 @@ fn plan(
     }
 
     let mut bases: HashMap<String, String> = HashMap::new();
+    let include = copy::worktreeinclude(&ws.repo.root)?;
     let mut out = Vec::new();
     for (id, prompt, layer) in wanted {
         let settings = config::resolve_task(flags, layer, &ws.git, top)?;
@@ -372,6 +383,15 @@ fn plan(
                     .into(),
             );
         }
+        let mut copy = Vec::new();
+        for c in &settings.copy {
+            copy.push(copy::parse_entry(c)?);
+        }
+        for e in &include {
+            if !copy.iter().any(|c| c.path == e.path) {
+                copy.push(e.clone());
+            }
+        }
         out.push(Planned {
             id,
             prompt,
@@ -381,6 +401,7 @@ fn plan(
             base_commit,
             branch,
             worktree,
+            copy,
         });
     }
     Ok(out)
@@ -435,6 +456,51 @@ fn claim(ws: &Workspace, plan: &[Planned]) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Refuse when the new checkouts would bring free space under `agents.minFreeDisk`.
+/// The estimate is the size of the files in the index, once per task (copies made with
+/// `copy` are not counted: they may be clones or links).
+fn check_disk(repo: &Repo, global: &config::Global, tasks: usize) -> Result<()> {
+    let checkout: u64 = match repo.local().index_or_empty() {
+        Ok(index) => index.entries().iter().map(|e| u64::from(e.stat.size)).sum(),
+        Err(_) => 0,
+    };
+    let needed = checkout.saturating_mul(tasks as u64);
+    let mut probe = global.worktree_dir.as_path();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) => probe = p,
+            None => return Ok(()),
+        }
+    }
+    let Some(free) = free_space(probe) else {
+        return Ok(());
+    };
+    if free.saturating_sub(needed) < global.min_free_disk {
+        let mib = |b: u64| b / (1 << 20);
+        return Err(Error::refused(format!(
+            "not enough disk space: {} tasks need about {} MiB, {} MiB are free, and {} MiB must stay free",
+            tasks,
+            mib(needed),
+            mib(free),
+            mib(global.min_free_disk)
+        ))
+        .with_hint("free some space, lower agents.minFreeDisk, or pass --force")
+        .into());
+    }
+    Ok(())
+}
+
+fn free_space(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct we pass; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// Keep the worktree dir out of `git status` through `.git/info/exclude` (never a
@@ -602,11 +668,14 @@ impl Runner<'_> {
         )
         .map_err(internal)?;
 
-        if !t.settings.copy.is_empty() {
+        if !t.copy.is_empty() {
             self.progress.phase(id, "copy");
-            for entry in &t.settings.copy {
-                copy_entry(&self.repo.root, &t.worktree, entry).map_err(internal)?;
-            }
+            let st = copy::copy_entries(&self.repo.root, &t.worktree, &t.copy).map_err(internal)?;
+            let _ = writeln!(
+                log,
+                "==> copy: {} files, {} bytes ({} cloned, {} hard-linked), {} symlinks",
+                st.files, st.bytes, st.cloned, st.linked, st.symlinks
+            );
         }
 
         let notes = self.store.notes_path(id);
@@ -761,11 +830,13 @@ impl Runner<'_> {
     /// task copied in (`copy`) are never part of it.
     fn commit_leftovers(&self, t: &Planned) -> Result<()> {
         let wt = &t.worktree;
-        let mut add: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
-        for entry in &t.settings.copy {
-            add.push(format!(":(exclude,top){}", entry.trim_start_matches('/')));
+        git::run(wt, &["add", "-A"])?;
+        if !t.copy.is_empty() {
+            // Unstage whatever came from `copy`, ignored or not: secrets stay out.
+            let mut reset: Vec<String> = vec!["reset".into(), "-q".into(), "--".into()];
+            reset.extend(t.copy.iter().map(|e| e.path.display().to_string()));
+            git::run(wt, &reset)?;
         }
-        git::run(wt, &add)?;
         let staged = git::output(wt, &["diff", "--cached", "--quiet"])?;
         if staged.status.success() {
             return Ok(());
@@ -869,48 +940,6 @@ fn finish(
         a.head = head;
         a.detail = detail;
     }
-}
-
-/// Copy one `copy` entry (a file or directory of the main worktree) into the new
-/// worktree, keeping symlinks as symlinks and file modes.
-fn copy_entry(root: &Path, worktree: &Path, entry: &str) -> Result<()> {
-    let rel = Path::new(entry.trim_start_matches('/'));
-    if rel
-        .components()
-        .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(Error::usage(format!(
-            "copy entry {entry:?} must be a path inside the repository"
-        ))
-        .into());
-    }
-    let from = root.join(rel);
-    if std::fs::symlink_metadata(&from).is_err() {
-        return Ok(()); // Nothing to copy: the entry is optional by nature (.env).
-    }
-    copy_tree(&from, &worktree.join(rel))
-}
-
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(from)?;
-        let _ = std::fs::remove_file(to);
-        std::os::unix::fs::symlink(target, to)?;
-    } else if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        std::fs::set_permissions(to, meta.permissions())?;
-        for e in std::fs::read_dir(from)? {
-            let e = e?;
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-    } else {
-        std::fs::copy(from, to).with_context(|| format!("cannot copy {}", from.display()))?;
-    }
-    Ok(())
 }
 
 fn tail_of_log(path: &Path, lines: usize) -> String {
