@@ -18,4 +18,5 @@ pub mod store;
 pub mod supervise;
 pub mod task;
 pub mod time;
+pub mod trust;
 pub mod ui;

@@ -4,6 +4,7 @@
 pub mod logs;
 pub mod path;
 pub mod spawn;
+pub mod trust;
 
 use anyhow::Result;
 use std::path::PathBuf;

@@ -82,6 +82,10 @@ pub struct SpawnArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Run a tracked manifest's commands without recording trust (see `git agents trust`)
+    #[arg(long)]
+    pub trust: bool,
+
     /// Spawn even when free disk space would fall below agents.minFreeDisk
     #[arg(long)]
     pub force: bool,
@@ -135,6 +139,9 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
 
+    if let Some(m) = &ws.manifest {
+        crate::trust::ensure(&ws.repo, &ctx.ui, m, args.trust)?;
+    }
     if !args.force {
         check_disk(&ws.repo, &global, plan.len())?;
     }
@@ -428,7 +435,7 @@ fn claim(ws: &Workspace, plan: &[Planned]) -> Result<()> {
     for p in plan {
         let id = p.id.as_str();
         crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
-        File::create(store.log_path(id))?;
+        private_file(&store.log_path(id), true)?;
         store.save(&Record {
             version: crate::store::RECORD_VERSION,
             id: id.to_string(),
@@ -547,10 +554,7 @@ impl Runner<'_> {
     fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
         let id = t.id.as_str();
         let attempts = 1 + t.settings.retries;
-        let mut log = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(self.store.log_path(id))?;
+        let mut log = private_file(&self.store.log_path(id), false)?;
         for n in 1..=attempts {
             if n > 1 {
                 self.progress.phase(id, &format!("retry {n}/{attempts}"));
@@ -942,6 +946,20 @@ fn finish(
     }
 }
 
+/// Open for appending (or truncate), readable by the user alone: logs and notes may
+/// hold what an agent printed about secrets.
+fn private_file(path: &Path, truncate: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.create(true).mode(0o600);
+    if truncate {
+        o.write(true).truncate(true);
+    } else {
+        o.append(true);
+    }
+    Ok(o.open(path)?)
+}
+
 fn tail_of_log(path: &Path, lines: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
@@ -955,7 +973,7 @@ fn tail_of_log(path: &Path, lines: usize) -> String {
 }
 
 fn append_notes(path: &Path, n: u32, f: &Failure, tail: &str) -> Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = private_file(path, false)?;
     writeln!(file, "## Attempt {n} failed: {}\n", f.detail)?;
     writeln!(file, "Last lines of its output:\n")?;
     for line in tail.lines() {

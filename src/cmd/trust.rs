@@ -1,0 +1,38 @@
+//! `git agents trust`: show the manifest's commands and trust their exact content.
+
+use anyhow::Result;
+
+use crate::cli::Ctx;
+use crate::error::{Error, Exit};
+use crate::trust;
+
+use super::Workspace;
+
+/// Show the manifest's commands (agent command, setup, check, env) and trust them
+///
+/// A manifest tracked by git came with the repository: its commands run only once you
+/// trusted this exact content. Any later change to them asks again.
+#[derive(Debug, clap::Args)]
+pub struct TrustArgs {}
+
+pub fn run(ctx: &Ctx, _args: TrustArgs) -> Result<Exit> {
+    let ws = Workspace::open(ctx)?;
+    let Some(m) = &ws.manifest else {
+        return Err(Error::usage(
+            "no manifest found (agents.yaml or .agents.yaml at the repository root)",
+        )
+        .into());
+    };
+    let content = trust::runnable_content(m);
+    if content.is_empty() {
+        ctx.ui
+            .status(&format!("{} runs no commands of its own", m.path.display()));
+    } else {
+        ctx.ui.out(&content);
+    }
+    let hash = trust::content_hash(&content);
+    trust::record(&ws.repo, m, &hash)?;
+    ctx.ui
+        .status(&format!("trusted {} ({})", m.path.display(), &hash[..12]));
+    Ok(Exit::Ok)
+}
