@@ -11,6 +11,7 @@ pub mod cmd;
 pub mod config;
 pub mod copy;
 pub mod error;
+pub mod fault;
 pub mod git;
 pub mod manifest;
 pub mod report;

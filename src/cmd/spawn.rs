@@ -146,6 +146,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         check_disk(&ws.repo, &global, plan.len())?;
     }
     claim(&ws, &plan)?;
+    crate::fault::point("spawn:claimed");
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
 
@@ -558,6 +559,7 @@ impl Runner<'_> {
         for n in 1..=attempts {
             if n > 1 {
                 self.progress.phase(id, &format!("retry {n}/{attempts}"));
+                crate::fault::point("spawn:before-discard");
                 self.discard(t)?;
             }
             let port = self.store.reserve_port(id, self.port_range)?;
@@ -671,6 +673,7 @@ impl Runner<'_> {
             ] as &[&std::ffi::OsStr],
         )
         .map_err(internal)?;
+        crate::fault::point("spawn:worktree-added");
 
         if !t.copy.is_empty() {
             self.progress.phase(id, "copy");
@@ -756,10 +759,12 @@ impl Runner<'_> {
             return Err(fail(State::Interrupted, None, "interrupted".into()));
         }
 
+        crate::fault::point("spawn:agent-done");
         // What the agent left is committed whatever its exit, so a later retry that
         // discards this worktree discards nothing that is not in a logged commit.
         self.progress.phase(id, "commit");
         self.commit_leftovers(t).map_err(internal)?;
+        crate::fault::point("spawn:committed");
 
         match outcome {
             Outcome::Exited(0) => {}
@@ -819,6 +824,7 @@ impl Runner<'_> {
             log,
             |pid| {
                 let _ = self.store.update(id, |r| r.child = Some(Proc::of(pid)));
+                crate::fault::point("spawn:child-started");
             },
             |line| self.progress.output(id, line),
         );
