@@ -145,8 +145,16 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     if !args.force {
         check_disk(&ws.repo, &global, plan.len())?;
     }
-    claim(&ws, &plan)?;
+    let plan = claim(&ws, plan, args.ids.is_empty() && args.prompt.is_none())?;
     crate::fault::point("spawn:claimed");
+    if plan.is_empty() {
+        ctx.ui
+            .status("nothing to spawn: another git agents process took every task");
+        if args.json {
+            ctx.ui.out(&report::document(Vec::new()));
+        }
+        return Ok(Exit::Ok);
+    }
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
 
@@ -415,25 +423,32 @@ fn plan(
     Ok(out)
 }
 
-/// Write a pending record per task under the lock, refusing tasks another process
-/// claimed since we planned.
-fn claim(ws: &Workspace, plan: &[Planned]) -> Result<()> {
+/// Write a pending record per task under the lock. A task another process claimed
+/// since we planned is dropped when spawning "everything not yet spawned", and refused
+/// when it was asked for by id.
+fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<Planned>> {
     let store = &ws.store;
     let _lock = store.lock()?;
+    let mut kept = Vec::with_capacity(plan.len());
     for p in plan {
         if let Some(rec) = store.load(p.id.as_str())?
             && !rec.pruned
         {
+            if all_unspawned {
+                continue;
+            }
             return Err(Error::usage(format!(
                 "task {} was just spawned by another git agents process",
                 p.id
             ))
             .into());
         }
+        kept.push(p);
     }
+    let plan = kept;
     store.prepare()?;
     let now = crate::time::now();
-    for p in plan {
+    for p in &plan {
         let id = p.id.as_str();
         crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
         private_file(&store.log_path(id), true)?;
@@ -463,7 +478,7 @@ fn claim(ws: &Workspace, plan: &[Planned]) -> Result<()> {
             pr_url: None,
         })?;
     }
-    Ok(())
+    Ok(plan)
 }
 
 /// Refuse when the new checkouts would bring free space under `agents.minFreeDisk`.
