@@ -67,9 +67,18 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            // clap: 0 for --help/--version, 2 for usage errors.
-            return ExitCode::from(e.exit_code() as u8);
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::from(e.exit_code() as u8);
+            }
+            usage_error(&e);
+            return ExitCode::from(2);
         }
     };
     let ui = Ui::new(cli.color, cli.quiet, cli.verbose);
@@ -99,6 +108,27 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code_of(&err))
         }
     }
+}
+
+/// A command-line mistake in our own two-line shape: what is wrong, and one hint (clap's
+/// own tip when it has one, else where to look).
+fn usage_error(e: &clap::Error) {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ");
+    let tip = lines
+        .find_map(|l| {
+            l.strip_prefix("tip: ").map(str::to_string).or_else(|| {
+                l.strip_prefix("[possible values: ")
+                    .map(|v| format!("possible values: {}", v.trim_end_matches(']')))
+            })
+        })
+        .unwrap_or_else(|| "for usage, run: git agents -h".to_string());
+    let ui = Ui::new(ColorChoice::Auto, false, false);
+    ui.error(first, Some(&tip));
 }
 
 fn report(ui: &Ui, err: &anyhow::Error) {

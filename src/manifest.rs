@@ -314,7 +314,11 @@ impl<'de> Deserialize<'de> for RawManifest {
                     tasks: Vec::new(),
                 };
                 let mut saw_tasks = false;
+                let mut seen = HashSet::new();
                 while let Some(key) = map.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                    }
                     if layer_field(&mut m.top, &key, &mut map)? {
                         continue;
                     }
@@ -387,7 +391,11 @@ impl<'de> Deserialize<'de> for RawTask {
                 let mut prompt: Option<String> = None;
                 let mut prompt_file: Option<PathBuf> = None;
                 let mut layer = Layer::default();
+                let mut seen = HashSet::new();
                 while let Some(key) = map.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                    }
                     if layer_field(&mut layer, &key, &mut map)? {
                         continue;
                     }
