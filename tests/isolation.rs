@@ -90,7 +90,7 @@ fn port_agent(env: &Env) -> std::path::PathBuf {
     env.agent(
         "port-agent",
         &format!(
-            "echo \"$GIT_AGENTS_PORT\" > {d}/$GIT_AGENTS_TASK\ni=0\nwhile [ $(ls {d} | wc -l) -lt 8 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n[ $(ls {d} | wc -l) -ge 8 ] || exit 9",
+            "echo \"$GIT_AGENTS_PORT\" > {d}/$GIT_AGENTS_TASK\ni=0\nwhile [ $(ls {d} | wc -l) -lt 8 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n[ $(ls {d} | wc -l) -ge 8 ] || exit 9",
             d = shared.display()
         ),
     );
