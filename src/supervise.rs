@@ -74,6 +74,17 @@ pub fn run(
         .stdout(writer)
         .stderr(writer2)
         .process_group(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe. If git-agents itself dies (kill -9), the agent
+    // gets SIGTERM instead of running on unsupervised. The spawning thread waits for the
+    // child, so the signal never fires early.
+    unsafe {
+        use std::os::unix::process::CommandExt as _;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
     for var in crate::git::REPO_ENV {
         cmd.env_remove(var);
     }

@@ -701,3 +701,47 @@ fn plain_progress_lines_and_summary_table() {
     assert_eq!(run.stderr(), "");
     assert!(run.stdout().contains("t2"));
 }
+
+#[test]
+fn kill_9_of_spawn_does_not_leave_the_agent_running_unsupervised() {
+    let env = Env::new();
+    env.agent(
+        "stuck",
+        "echo $$ > \"$GIT_AGENTS_WORKTREE.pid\"\nexec sleep 60",
+    );
+    let mut child = env
+        .cmd(&["spawn", "k9", "-p", "x", "--command", "stuck"])
+        .spawn()
+        .unwrap();
+    let pid_file = env.repo.join(".worktrees/k9.pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists()
+        || std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .is_empty()
+    {
+        assert!(Instant::now() < deadline, "agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "agent {pid} outlived a kill -9 of spawn"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The record still says running, but its owner is gone: readers can tell.
+    let rec = env.record("k9");
+    assert_eq!(rec["state"], "running");
+    let owner = rec["owner"]["pid"].as_i64().unwrap() as i32;
+    assert!(!alive(owner));
+}
