@@ -54,6 +54,9 @@ pub enum Command {
     Spawn(cmd::spawn::SpawnArgs),
     Logs(cmd::logs::LogsArgs),
     Path(cmd::path::PathArgs),
+    Init(cmd::init::InitArgs),
+    Completions(cmd::completions::CompletionsArgs),
+    Man(cmd::man::ManArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -63,6 +66,10 @@ pub struct Ctx {
 }
 
 pub fn main() -> ExitCode {
+    // Completion data for the shell scripts, before any parsing (see cmd::completions).
+    if let Some(code) = cmd::completions::complete_from_env() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -89,6 +96,9 @@ pub fn main() -> ExitCode {
         Command::Spawn(args) => cmd::spawn::run(&ctx, args),
         Command::Logs(args) => cmd::logs::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
+        Command::Init(args) => cmd::init::run(&ctx, args),
+        Command::Completions(args) => cmd::completions::run(&ctx, args),
+        Command::Man(args) => cmd::man::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
