@@ -28,7 +28,7 @@ function __fish_git_agents_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c git-agents -n "__fish_git_agents_needs_command" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_needs_command" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_needs_command" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_needs_command" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -59,7 +59,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l base -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l timeout -d 'Time limit per attempt, e.g. 45s, 30m, 2h' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l check -d 'Shell command run in the worktree after the agent; exit 0 = pass' -r
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -71,7 +71,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l force -d
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -80,7 +80,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s f -l foll
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s h -l help -d 'Print help'
-complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -96,7 +96,7 @@ opencode\t''
 cursor-agent\t''
 goose\t''
 amp\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -106,7 +106,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand init" -l force -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''
@@ -115,7 +115,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s q 
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -l install -d 'Write all pages to DIR [default: ~/.local/share/man/man1]' -r -F
-complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
 always\t''

@@ -20,7 +20,9 @@ use crate::ui::{ColorChoice, Ui};
 )]
 pub struct Cli {
     /// Run as if started in PATH (like git -C); may be repeated
-    #[arg(short = 'C', value_name = "PATH", global = true)]
+    // Parsed as an OsString: like git, `-C ""` is accepted and leaves the directory alone.
+    #[arg(short = 'C', value_name = "PATH", global = true, value_hint = clap::ValueHint::DirPath,
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub chdir: Vec<PathBuf>,
 
     /// Manifest file to use instead of agents.yaml

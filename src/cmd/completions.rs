@@ -508,6 +508,7 @@ mod tests {
             if let Some(state) = line
                 .strip_prefix("cmd=\"")
                 .and_then(|l| l.strip_suffix('"'))
+                .filter(|st| !st.is_empty())
             {
                 assert!(
                     s.contains(&format!("\n        {state})\n")),

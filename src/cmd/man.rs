@@ -249,3 +249,28 @@ fn key_help(key: &str) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_key_is_explained() {
+        for key in crate::config::keys::ALL {
+            assert!(
+                !key_help(key).is_empty(),
+                "{key} has no text in the man page"
+            );
+        }
+    }
+
+    #[test]
+    fn top_page_lists_every_page() {
+        let pages = pages();
+        let top = pages[0].1.replace("\\-", "-");
+        for (name, _) in &pages[1..] {
+            let see = format!("{}(1)", name.trim_end_matches(".1"));
+            assert!(top.contains(&see), "{see} not named in git-agents(1)");
+        }
+    }
+}
