@@ -38,10 +38,15 @@ const ID_MARK: &str = "GIT_AGENTS_TASK_IDS";
 
 /// Print a shell completion script
 ///
-/// bash: source it, or install it as ~/.local/share/bash-completion/completions/git-agents;
-/// it also completes `git agents …` through git's own completion.
-/// zsh: save it as _git-agents in a directory on $fpath.
+/// bash: save it as ~/.local/share/bash-completion/completions/git-agents (or source it);
+/// `git agents <TAB>` then completes too, through git's own completion.
+///
+/// zsh: save it as _git-agents in a directory on $fpath (before compinit runs); git's zsh
+/// completion then also completes `git agents <TAB>`.
+///
 /// fish: save it as ~/.config/fish/completions/git-agents.fish.
+///
+/// Task ids complete for the commands that take them.
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
@@ -531,6 +536,24 @@ mod tests {
             assert!(spawn.value_options.iter().any(|v| v == o), "{o}");
         }
         assert!(!spawn.value_options.iter().any(|v| v == "--json"));
+    }
+
+    #[test]
+    fn hidden_subcommands_never_reach_the_scripts() {
+        // clap_complete lists hidden subcommands too (clap #1335): anything that must
+        // stay out of completions cannot be a subcommand; use an environment trigger
+        // like COMPLETE_ENV instead.
+        let cmd = command();
+        for sub in cmd.get_subcommands().filter(|s| s.is_hide_set()) {
+            for shell in SHELLS {
+                let text = script(*shell);
+                assert!(
+                    !text.contains(&format!(" {} ", sub.get_name())),
+                    "hidden subcommand {} appears in the {shell} script",
+                    sub.get_name()
+                );
+            }
+        }
     }
 
     #[test]
