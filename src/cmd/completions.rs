@@ -331,7 +331,7 @@ fn zsh() -> String {
 # choose the repository and manifest.
 (( $+functions[_git_agents_ids] )) ||
 _git_agents_ids() {{
-    local -a ids pass
+    local -a ids pass expl
     local i
     for (( i = 1; i < CURRENT; i++ )); do
         case $words[i] in
