@@ -20,7 +20,9 @@ use crate::ui::{ColorChoice, Ui};
 )]
 pub struct Cli {
     /// Run as if started in PATH (like git -C); may be repeated
-    #[arg(short = 'C', value_name = "PATH", global = true)]
+    // Parsed as an OsString: like git, `-C ""` is accepted and leaves the directory alone.
+    #[arg(short = 'C', value_name = "PATH", global = true, value_hint = clap::ValueHint::DirPath,
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub chdir: Vec<PathBuf>,
 
     /// Manifest file to use instead of agents.yaml
@@ -55,6 +57,9 @@ pub enum Command {
     Logs(cmd::logs::LogsArgs),
     Path(cmd::path::PathArgs),
     Trust(cmd::trust::TrustArgs),
+    Init(cmd::init::InitArgs),
+    Completions(cmd::completions::CompletionsArgs),
+    Man(cmd::man::ManArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -64,6 +69,10 @@ pub struct Ctx {
 }
 
 pub fn main() -> ExitCode {
+    // Completion data for the shell scripts, before any parsing (see cmd::completions).
+    if let Some(code) = cmd::completions::complete_from_env() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -100,6 +109,9 @@ pub fn main() -> ExitCode {
         Command::Logs(args) => cmd::logs::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
         Command::Trust(args) => cmd::trust::run(&ctx, args),
+        Command::Init(args) => cmd::init::run(&ctx, args),
+        Command::Completions(args) => cmd::completions::run(&ctx, args),
+        Command::Man(args) => cmd::man::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -148,8 +148,14 @@ fn two_processes_never_share_a_port() {
         .cmd(&["spawn", "q4", "q5", "q6", "q7", "-j", "4", "--keep-empty"])
         .spawn()
         .unwrap();
-    assert!(a.wait_with_output().unwrap().status.success());
-    assert!(b.wait_with_output().unwrap().status.success());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let ports = ports_in(&shared);
     assert_eq!(ports.iter().collect::<HashSet<_>>().len(), 8, "{ports:?}");
     assert!(ports.iter().all(|p| (30000..=30007).contains(p)));

@@ -1,7 +1,10 @@
 //! One module per subcommand, plus what they share: the opened [`Workspace`] and the
 //! task report (table rows and SPEC §6 JSON).
 
+pub mod completions;
+pub mod init;
 pub mod logs;
+pub mod man;
 pub mod path;
 pub mod spawn;
 pub mod trust;

@@ -326,6 +326,7 @@ fn plan(
         .into());
     }
 
+    let all_unspawned = args.ids.is_empty() && args.prompt.is_none();
     let mut bases: HashMap<String, String> = HashMap::new();
     let include = copy::worktreeinclude(&ws.repo.root)?;
     let mut out = Vec::new();
@@ -375,6 +376,15 @@ fn plan(
         };
         let branch = format!("{}{}", global.branch_prefix, id);
         let worktree = global.worktree_dir.join(id.as_str());
+        let branch_taken = ws.repo.branch_exists(&branch);
+        let path_taken = worktree.exists();
+        // Spawning "everything not yet spawned" while another spawn claims the same
+        // tasks: whatever it claimed since we listed them is its own, not an error. A
+        // claim writes the record before making the branch, so a branch or path seen
+        // above that belongs to such a claim always has its record by now.
+        if all_unspawned && ws.store.record_path(id.as_str()).exists() {
+            continue;
+        }
         if let Some(rec) = ws.store.load(id.as_str())?
             && (!rec.pruned || rec.worktree.exists() || ws.repo.branch_exists(&rec.branch))
         {
@@ -385,14 +395,14 @@ fn plan(
             .with_hint(format!("prune it first: git agents prune {id}"))
             .into());
         }
-        if ws.repo.branch_exists(&branch) {
+        if branch_taken {
             return Err(
                 Error::usage(format!("task {id}: branch {branch} already exists"))
                     .with_hint("delete or rename that branch, or give the task another id")
                     .into(),
             );
         }
-        if worktree.exists() {
+        if path_taken {
             return Err(
                 Error::usage(format!("task {id}: {} already exists", worktree.display()))
                     .with_hint("move it away, or give the task another id")

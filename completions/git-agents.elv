@@ -1,0 +1,168 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[git-agents] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'git-agents'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'git-agents'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
+            cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
+            cand path 'Print the worktree path of a task'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
+            cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the git-agents(1) man page, or install every page'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'git-agents;spawn'= {
+            cand -p 'Run an ad-hoc task with this prompt (at most one ID)'
+            cand --prompt 'Run an ad-hoc task with this prompt (at most one ID)'
+            cand --agent 'Agent preset to run'
+            cand --command 'Agent command template, split like a shell (e.g. "my-agent --task {prompt}")'
+            cand -j 'Agents running at once'
+            cand --jobs 'Agents running at once'
+            cand --base 'Branch or revision to start from (default: the branch checked out)'
+            cand --timeout 'Time limit per attempt, e.g. 45s, 30m, 2h'
+            cand --retries 'Extra attempts after a failed one'
+            cand --check 'Shell command run in the worktree after the agent; exit 0 = pass'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --no-check 'Run no check, whatever the config says'
+            cand --keep-empty 'Keep the worktree and branch of a task whose agent changed nothing'
+            cand --json 'Print the summary as JSON on stdout'
+            cand --trust 'Run a tracked manifest''s commands without recording trust (see `git agents trust`)'
+            cand --force 'Spawn even when free disk space would fall below agents.minFreeDisk'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;logs'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -f 'Keep printing new output while the task runs'
+            cand --follow 'Keep printing new output while the task runs'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'git-agents;path'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'git-agents;trust'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;init'= {
+            cand --agent 'Agent preset to use (stored as agents.agent in .git/config)'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -y 'Do not ask: keep the configured agent, else take the first found on PATH'
+            cand --yes 'Do not ask: keep the configured agent, else take the first found on PATH'
+            cand --force 'Overwrite an existing manifest'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;completions'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;man'= {
+            cand --install 'Write all pages to DIR [default: ~/.local/share/man/man1]'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;help'= {
+            cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
+            cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
+            cand path 'Print the worktree path of a task'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
+            cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the git-agents(1) man page, or install every page'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'git-agents;help;spawn'= {
+        }
+        &'git-agents;help;logs'= {
+        }
+        &'git-agents;help;path'= {
+        }
+        &'git-agents;help;trust'= {
+        }
+        &'git-agents;help;init'= {
+        }
+        &'git-agents;help;completions'= {
+        }
+        &'git-agents;help;man'= {
+        }
+        &'git-agents;help;help'= {
+        }
+    ]
+    $completions[$command]
+}
