@@ -17,4 +17,6 @@ pub mod store;
 pub mod supervise;
 pub mod task;
 pub mod time;
+pub mod trash;
 pub mod ui;
+pub mod worktree;

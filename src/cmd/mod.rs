@@ -3,6 +3,7 @@
 
 pub mod logs;
 pub mod path;
+pub mod prune;
 pub mod spawn;
 
 use anyhow::Result;
