@@ -683,6 +683,9 @@ fn prune_one(env: &Env, t: &Task, force: bool) -> Outcome {
         match (f.state, f.done) {
             (State::Merged, _) | (_, Some(Done::Merged)) => "merged".into(),
             (State::Empty, _) => "empty".into(),
+            (s @ (State::Failed | State::TimedOut | State::Interrupted | State::Conflicted), _) => {
+                s.as_str().to_string()
+            }
             (_, Some(Done::InBase(InBase::Reachable))) => format!("work in {}", t.base),
             (_, Some(Done::InBase(InBase::Applied))) => format!("changes already in {}", t.base),
             (s, None) => s.as_str().to_string(),
