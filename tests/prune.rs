@@ -656,3 +656,62 @@ fn orphans_and_leftover_trash_are_cleaned_up() {
     assert_eq!(env.branches(), vec!["agent/ahead", "main"]);
     wait_trash_empty(&env);
 }
+
+#[test]
+fn a_task_whose_agent_died_counts_as_interrupted() {
+    let env = Env::new();
+    env.agent("idle", "echo nothing to do");
+    env.run(&[
+        "spawn",
+        "crashed",
+        "-p",
+        "x",
+        "--command",
+        "idle",
+        "--keep-empty",
+    ])
+    .ok();
+    // What a `kill -9` of spawn leaves: running, with a driver that no longer exists.
+    let path = env.agents_dir().join("tasks/crashed.json");
+    let mut rec = env.record("crashed");
+    rec["state"] = "running".into();
+    rec["owner"] = serde_json::json!({"pid": 999_999_999u32, "start": 1});
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+
+    let run = env.run(&["prune"]).ok();
+    assert!(!run.stdout().contains("crashed"), "{}", run.stdout());
+    let run = env.run(&["prune", "--failed"]).ok();
+    assert!(
+        run.stdout()
+            .contains("pruned crashed (interrupted): removed .worktrees/crashed"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn a_branch_that_conflicts_with_base_is_not_in_base() {
+    let env = Env::new();
+    env.agent("editor", "echo agent > README.md");
+    env.run(&["spawn", "edit", "-p", "x", "--command", "editor"])
+        .ok();
+    env.write("README.md", "someone else\n");
+    env.git(&["commit", "-q", "-am", "conflicting change"]);
+    let run = env.run(&["prune", "--all"]).code_is(1);
+    assert!(
+        run.stderr()
+            .contains("kept edit: agent/edit has 1 commit not in main"),
+        "{}",
+        run.stderr()
+    );
+    // The same change made on main: merging the branch adds nothing.
+    env.write("README.md", "agent\n");
+    env.git(&["commit", "-q", "-am", "same change"]);
+    let run = env.run(&["prune"]).ok();
+    assert!(
+        run.stdout()
+            .contains("pruned edit (changes already in main)"),
+        "{}",
+        run.stdout()
+    );
+}

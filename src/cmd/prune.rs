@@ -205,7 +205,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
     let known = gather(&env, &global.worktree_dir, &global.branch_prefix)?;
     let root = &ws.repo.root;
 
-    let selected: Vec<Task> = if ids.is_empty() {
+    let mut selected: Vec<Task> = if ids.is_empty() {
         known
             .into_iter()
             .filter(|t| wanted(&env, t, args.failed, args.all))
@@ -234,6 +234,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
 
     // --force: say what would be discarded and have it confirmed before anything moves.
     let mut approved: HashSet<String> = HashSet::new();
+    let mut unchecked: HashSet<String> = HashSet::new();
     if args.force && !args.dry_run {
         let facts = parallel(&selected, |t| facts(&env, t));
         let forced: Vec<(&Task, Vec<String>)> = selected
@@ -257,12 +258,17 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
                 .iter()
                 .map(|(t, r)| format!("{}: {}", t.id, r.join("; ")))
                 .collect();
-            match ctx
-                .ui
-                .choose_many("Discard these (space toggles, enter confirms)", &items)?
-            {
+            let prompt =
+                "Discard the work of these tasks? (space toggles, enter confirms, esc cancels)";
+            match ctx.ui.choose_many(prompt, &items)? {
                 Some(chosen) => {
-                    approved = chosen.into_iter().map(|i| forced[i].0.id.clone()).collect();
+                    approved = chosen.iter().map(|i| forced[*i].0.id.clone()).collect();
+                    // Left unchecked: the user's choice to keep them, not a refusal.
+                    unchecked = ids
+                        .iter()
+                        .filter(|id| !approved.contains(**id))
+                        .map(|id| id.to_string())
+                        .collect();
                 }
                 None => {
                     ctx.ui.status("cancelled: nothing was removed");
@@ -273,6 +279,10 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
             approved = ids.iter().map(|s| s.to_string()).collect();
         }
     }
+    for id in &unchecked {
+        ctx.ui.status(&format!("keeping {id}"));
+    }
+    selected.retain(|t| !unchecked.contains(&t.id));
     let force_ok = |id: &str| args.force && (args.dry_run || approved.contains(id));
 
     let outcomes = parallel(&selected, |t| prune_one(&env, t, force_ok(&t.id)));
