@@ -493,6 +493,18 @@ fn a_hand_deleted_worktree_is_pruned_and_its_unmerged_branch_kept() {
         assert!(registered(&env, id), "{id}: git still lists it");
     }
 
+    let dry = env.run(&["prune", "-n", "merged", "unmerged"]).code_is(1);
+    assert_eq!(
+        dry.stdout(),
+        format!(
+            "would prune merged (work in main): clear stale metadata of .worktrees/merged, delete branch agent/merged (at {})\n\
+             would keep unmerged: agent/unmerged has 1 commit not in main\n\
+             would clear stale worktree metadata of .worktrees/unmerged\n",
+            env.git(&["rev-parse", "--short", "agent/merged"]).trim()
+        )
+    );
+    assert!(registered(&env, "merged") && registered(&env, "unmerged"));
+
     let run = env.run(&["prune", "merged", "unmerged"]).code_is(1);
     let out = run.stdout();
     assert!(
