@@ -68,9 +68,13 @@ impl Facts {
             .unwrap_or_default();
         if !self.unmerged.is_empty() {
             let n = self.unmerged_commits;
+            let who = if self.tip.is_some_and(|tip| self.unmerged.contains(&tip)) {
+                t.branch.clone()
+            } else {
+                format!("the HEAD of {wt}")
+            };
             out.push(format!(
-                "{} has {n} commit{} not in {}",
-                t.branch,
+                "{who} has {n} commit{} not in {}",
                 plural(n),
                 t.base
             ));
@@ -178,9 +182,7 @@ pub fn done(
         },
         _ => None,
     };
-    let base = repo
-        .resolve_commit(&t.base)
-        .or_else(|| rec.and_then(|r| gix::ObjectId::from_hex(r.base_commit.as_bytes()).ok()));
+    let base = base_tip(repo, t, rec);
     let mut why = None;
     let mut unmerged = Vec::new();
     let mut tips = vec![];
@@ -208,6 +210,12 @@ pub fn done(
         None
     };
     (why, unmerged, tip)
+}
+
+/// The base's current tip; if the base no longer resolves, where the task started.
+fn base_tip(repo: &Repo, t: &Task, rec: Option<&Record>) -> Option<gix::ObjectId> {
+    repo.resolve_commit(&t.base)
+        .or_else(|| rec.and_then(|r| gix::ObjectId::from_hex(r.base_commit.as_bytes()).ok()))
 }
 
 /// Read everything that decides whether a task may go, now.
@@ -249,11 +257,12 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
         }
         _ => None,
     };
-    let (done, unmerged, tip) = done(env, t, rec.as_ref().or(t.rec.as_ref()));
+    let rec_now = rec.as_ref().or(t.rec.as_ref());
+    let (done, unmerged, tip) = done(env, t, rec_now);
     let unmerged_commits = if unmerged.is_empty() {
         0
     } else {
-        let base = repo.resolve_commit(&t.base);
+        let base = base_tip(repo, t, rec_now);
         repo.count_not_in(&unmerged, base).unwrap_or(1)
     };
     let own_admin = match &found {
@@ -337,8 +346,13 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
 
     // What force discards is logged before anything goes.
     if !risks.is_empty() {
-        let n = f.unmerged_commits;
+        let base = base_tip(env.repo, t, t.rec.as_ref());
         for tip in &f.unmerged {
+            let n = if f.unmerged.len() == 1 {
+                f.unmerged_commits
+            } else {
+                env.repo.count_not_in(&[*tip], base).unwrap_or(1)
+            };
             let what = if Some(*tip) == f.tip {
                 format!("{n} commit{} of {}", plural(n), t.branch)
             } else {
@@ -416,7 +430,8 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
                 }
             }
         }
-        Found::Foreign(_) => unreachable!("refused above"),
+        // Refused above: another repository's files are never ours to move.
+        Found::Foreign(_) => {}
     }
 
     // The branch, only if it is still where it was checked.

@@ -727,3 +727,34 @@ fn a_branch_that_conflicts_with_base_is_not_in_base() {
         run.stdout()
     );
 }
+
+#[test]
+fn commits_on_a_detached_head_in_the_worktree_are_not_lost() {
+    let env = Env::new();
+    writer(&env);
+    manifest(&env, &["detached"]);
+    env.run(&["spawn"]).ok();
+    env.git(&["merge", "-q", "--no-ff", "-m", "m", "agent/detached"]);
+    // The branch is merged, but the worktree moved on without it.
+    let wt = env.worktree("detached");
+    env.git_in(&wt, &["checkout", "-q", "--detach"]);
+    std::fs::write(wt.join("extra.txt"), "extra\n").unwrap();
+    env.git_in(&wt, &["add", "extra.txt"]);
+    env.git_in(&wt, &["commit", "-q", "-m", "extra"]);
+    let head = env.git_in(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+
+    let run = env.run(&["prune"]).ok();
+    assert!(!run.stdout().contains("detached"), "{}", run.stdout());
+    let run = env.run(&["prune", "detached"]).code_is(1);
+    assert!(
+        run.stderr()
+            .contains("kept detached: the HEAD of .worktrees/detached has 1 commit not in main"),
+        "{}",
+        run.stderr()
+    );
+    env.run(&["prune", "detached", "--force", "--yes"]).ok();
+    let log = std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap();
+    assert!(log.contains(&head), "{log}");
+    env.git(&["branch", "back", &head]);
+    assert_eq!(env.git(&["show", "back:extra.txt"]), "extra\n");
+}
