@@ -38,6 +38,9 @@ _git_agents_clap() {
             git__agents,path)
                 cmd="git__agents__subcmd__path"
                 ;;
+            git__agents,prune)
+                cmd="git__agents__subcmd__prune"
+                ;;
             git__agents,spawn)
                 cmd="git__agents__subcmd__spawn"
                 ;;
@@ -62,6 +65,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,path)
                 cmd="git__agents__subcmd__help__subcmd__path"
                 ;;
+            git__agents__subcmd__help,prune)
+                cmd="git__agents__subcmd__help__subcmd__prune"
+                ;;
             git__agents__subcmd__help,spawn)
                 cmd="git__agents__subcmd__help__subcmd__spawn"
                 ;;
@@ -75,7 +81,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn logs path trust init completions man help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn logs path trust init completions man prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,7 +139,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn logs path trust init completions man help"
+            opts="spawn logs path trust init completions man prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +223,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -382,6 +402,35 @@ _git_agents_clap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agents__subcmd__prune)
+            opts="-n -y -C -q -v -h --failed --all --force --dry-run --yes --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agents__subcmd__spawn)
             opts="-p -j -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -492,7 +541,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path prune. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -516,7 +565,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path) ;;
+        spawn|logs|path|prune) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand completions 'Print a shell completion script'
             cand man 'Print the git-agents(1) man page, or install every page'
+            cand prune 'Remove the worktrees and branches of finished tasks'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -137,6 +138,24 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;prune'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --failed 'Also prune failed, timed-out and interrupted tasks'
+            cand --all 'Prune every task (running agents are still never touched)'
+            cand --force 'Discard uncommitted files and commits not in base (logged to pruned.log)'
+            cand -n 'Print what would happen and change nothing'
+            cand --dry-run 'Print what would happen and change nothing'
+            cand -y 'Do not ask before a forced removal (required with --force off a terminal)'
+            cand --yes 'Do not ask before a forced removal (required with --force off a terminal)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
@@ -145,6 +164,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand completions 'Print a shell completion script'
             cand man 'Print the git-agents(1) man page, or install every page'
+            cand prune 'Remove the worktrees and branches of finished tasks'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -160,6 +180,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;completions'= {
         }
         &'git-agents;help;man'= {
+        }
+        &'git-agents;help;prune'= {
         }
         &'git-agents;help;help'= {
         }

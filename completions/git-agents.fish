@@ -44,6 +44,7 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Sh
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s p -l prompt -d 'Run an ad-hoc task with this prompt (at most one ID)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agent -d 'Agent preset to run' -r -f -a "claude\t''
@@ -133,14 +134,28 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l failed -d 'Also prune failed, timed-out and interrupted tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l all -d 'Prune every task (running agents are still never touched)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l force -d 'Discard uncommitted files and commits not in base (logged to pruned.log)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s n -l dry-run -d 'Print what would happen and change nothing'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s y -l yes -d 'Do not ask before a forced removal (required with --force off a terminal)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.
@@ -164,7 +179,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path prune" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs

@@ -60,6 +60,7 @@ pub enum Command {
     Init(cmd::init::InitArgs),
     Completions(cmd::completions::CompletionsArgs),
     Man(cmd::man::ManArgs),
+    Prune(cmd::prune::PruneArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -112,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(&ctx, args),
         Command::Completions(args) => cmd::completions::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
+        Command::Prune(args) => cmd::prune::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

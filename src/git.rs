@@ -182,3 +182,128 @@ pub fn dirty_count(worktree: &Path) -> Option<usize> {
             .count(),
     )
 }
+
+/// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InBase {
+    /// The tip is the base's tip or reachable from it (merged, fast-forwarded, or no
+    /// commits of its own).
+    Reachable,
+    /// Merging the tip into the base would change nothing: its changes arrived another
+    /// way (squash, rebase, cherry-pick).
+    Applied,
+}
+
+impl Repo {
+    /// Whether everything commit `tip` holds is already in commit `base`: `tip` is
+    /// reachable from `base`, or merging `tip` into `base` (in memory, nothing written)
+    /// yields `base`'s own tree. Unrelated histories and conflicts count as "not in base".
+    pub fn work_in_base(&self, tip: gix::ObjectId, base: gix::ObjectId) -> Result<Option<InBase>> {
+        if tip == base {
+            return Ok(Some(InBase::Reachable));
+        }
+        let repo = self.local();
+        match repo.merge_base(tip, base) {
+            Ok(Some(mb)) if mb.detach() == tip => return Ok(Some(InBase::Reachable)),
+            Ok(Some(_)) => {}
+            // No common history: nothing of the tip can be in base.
+            Ok(None) | Err(_) => return Ok(None),
+        }
+        let repo = repo.with_object_memory();
+        let options = repo
+            .tree_merge_options()?
+            .with_fail_on_conflict(Some(gix::merge::tree::TreatAsUnresolved::git()));
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: None,
+            current: Some("base".into()),
+            other: Some("branch".into()),
+        };
+        let mut outcome = match repo.merge_commits(base, tip, labels, options.into()) {
+            Ok(o) => o,
+            Err(_) => return Ok(None),
+        };
+        if outcome
+            .tree_merge
+            .has_unresolved_conflicts(gix::merge::tree::TreatAsUnresolved::git())
+        {
+            return Ok(None);
+        }
+        let merged = outcome.tree_merge.tree.write()?.detach();
+        let base_tree = repo.find_commit(base)?.tree_id()?.detach();
+        Ok((merged == base_tree).then_some(InBase::Applied))
+    }
+
+    /// Number of commits reachable from any of `tips` and not from `base`.
+    pub fn count_not_in(
+        &self,
+        tips: &[gix::ObjectId],
+        base: Option<gix::ObjectId>,
+    ) -> Result<usize> {
+        let repo = self.local();
+        let mut n = 0;
+        for info in repo
+            .rev_walk(tips.iter().copied())
+            .with_hidden(base)
+            .all()?
+        {
+            info?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Delete `refs/heads/<short>` only if it still points at `expected` (a
+    /// compare-and-swap: a branch that moved since it was checked is left alone).
+    pub fn delete_branch(&self, short: &str, expected: gix::ObjectId) -> Result<()> {
+        use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
+        let repo = self.local();
+        let name: gix::refs::FullName = format!("refs/heads/{short}")
+            .try_into()
+            .with_context(|| format!("invalid branch name {short}"))?;
+        repo.edit_reference(RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
+                log: RefLog::AndReference,
+            },
+            name,
+            deref: false,
+        })
+        .with_context(|| format!("cannot delete branch {short}"))?;
+        Ok(())
+    }
+}
+
+/// Uncommitted changes of a worktree, untracked files included, ignored files not.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub count: usize,
+    /// The first few changed paths, for messages.
+    pub paths: Vec<String>,
+}
+
+/// Read a worktree's changes in-process with gix (index against HEAD, files against the
+/// index, untracked files), whatever `status.showUntrackedFiles` says.
+pub fn worktree_changes(worktree: &Path) -> Result<Changes> {
+    let repo = gix::open(worktree)
+        .with_context(|| format!("cannot open the worktree {}", worktree.display()))?;
+    let iter = repo
+        .status(gix::progress::Discard)?
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .index_worktree_rewrites(None)
+        .into_iter(None)?;
+    let mut changes = Changes::default();
+    for item in iter {
+        let item = item?;
+        // Entries that only need their stat data refreshed are not changes.
+        if let gix::status::Item::IndexWorktree(wt) = &item
+            && wt.summary().is_none()
+        {
+            continue;
+        }
+        changes.count += 1;
+        if changes.paths.len() < 3 {
+            changes.paths.push(item.location().to_string());
+        }
+    }
+    Ok(changes)
+}

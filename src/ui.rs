@@ -89,6 +89,21 @@ impl Ui {
         self.stdin_tty && self.stderr_tty
     }
 
+    /// A multi-select on the terminal, every item checked to start with. `None` when the
+    /// user cancels (Esc or q). Call only when [`Ui::can_prompt`] says so.
+    pub fn choose_many(
+        &self,
+        prompt: &str,
+        items: &[String],
+    ) -> anyhow::Result<Option<Vec<usize>>> {
+        let theme = dialoguer::theme::SimpleTheme;
+        let checked: Vec<(String, bool)> = items.iter().map(|i| (i.clone(), true)).collect();
+        Ok(dialoguer::MultiSelect::with_theme(&theme)
+            .with_prompt(prompt)
+            .items_checked(checked)
+            .interact_opt()?)
+    }
+
     pub fn state(&self, state: State) -> String {
         paint(self.color, state_color(state), state.as_str())
     }

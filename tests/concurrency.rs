@@ -67,8 +67,14 @@ fn disjoint_spawns_in_parallel_keep_every_record() {
         .cmd(&["-q", "spawn", "d5", "d6", "d7", "d8", "d9"])
         .spawn()
         .unwrap();
-    assert!(a.wait_with_output().unwrap().status.success());
-    assert!(b.wait_with_output().unwrap().status.success());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     for i in 0..10 {
         assert_eq!(env.record(&format!("d{i}"))["state"], "succeeded");
         assert!(env.branches().contains(&format!("agent/d{i}")));

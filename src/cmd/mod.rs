@@ -6,6 +6,7 @@ pub mod init;
 pub mod logs;
 pub mod man;
 pub mod path;
+pub mod prune;
 pub mod spawn;
 pub mod trust;
 
