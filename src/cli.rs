@@ -54,6 +54,7 @@ pub enum Command {
     Spawn(cmd::spawn::SpawnArgs),
     Logs(cmd::logs::LogsArgs),
     Path(cmd::path::PathArgs),
+    Merge(cmd::merge::MergeArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -89,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Spawn(args) => cmd::spawn::run(&ctx, args),
         Command::Logs(args) => cmd::logs::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
+        Command::Merge(args) => cmd::merge::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod git;
 pub mod manifest;
+pub mod merge;
 pub mod report;
 pub mod store;
 pub mod supervise;

@@ -137,6 +137,19 @@ pub struct Record {
     pub pruned: bool,
     #[serde(default)]
     pub pr_url: Option<String>,
+    /// When `merge` landed the task, the commit that holds it, and the branch it went into.
+    #[serde(default)]
+    pub merged_at: Option<u64>,
+    #[serde(default)]
+    pub merged_commit: Option<String>,
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    /// Paths that conflicted the last time `merge` tried the task.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// `passed` or `failed`: the check `merge` ran on the merged result.
+    #[serde(default)]
+    pub merge_check: Option<String>,
 }
 
 impl Record {

@@ -2,6 +2,7 @@
 //! task report (table rows and SPEC §6 JSON).
 
 pub mod logs;
+pub mod merge;
 pub mod path;
 pub mod spawn;
 
