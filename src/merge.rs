@@ -103,7 +103,8 @@ impl Engine {
     }
 
     /// Bring `task` onto `onto` with `strategy`, in memory. Call [`Engine::keep`] to write
-    /// what it made, or [`Engine::forget`] to drop it.
+    /// what it made, or [`Engine::forget`] to drop it (and everything not kept before:
+    /// a dry run keeps its chain of results in memory by calling neither).
     pub fn land(
         &mut self,
         strategy: Strategy,
@@ -111,7 +112,6 @@ impl Engine {
         task: ObjectId,
         msg: &Messages,
     ) -> Result<Outcome> {
-        self.forget();
         if self.is_ancestor(task, onto)? {
             return Ok(Outcome::UpToDate);
         }
@@ -470,16 +470,19 @@ pub fn untracked_in_the_way(c: &Checkout, added: &[String]) -> Result<Vec<String
         .collect())
 }
 
-/// Move `branch` from `old` to `new`, a descendant of `old`: in its checkout with a
-/// fast-forward when it has one, else by compare-and-swap on the ref.
+/// Move `branch` from `old` through `steps` (each a descendant of the one before, with
+/// its reflog message): in its checkout with one fast-forward to the last when it has
+/// one, else by a compare-and-swap on the ref per step.
 pub fn advance(
     repo: &Repo,
     branch: &str,
     checkout: Option<&Checkout>,
     old: ObjectId,
-    new: ObjectId,
-    log_message: &str,
+    steps: &[(ObjectId, String)],
 ) -> Result<()> {
+    let Some(&(new, _)) = steps.last() else {
+        return Ok(());
+    };
     let now = repo.branch_tip(branch);
     if now != Some(old) {
         return Err(moved(branch, old, now));
@@ -510,13 +513,21 @@ pub fn advance(
         None => {
             use gix::refs::transaction::PreviousValue;
             let r = repo.local();
-            r.reference(
-                format!("refs/heads/{branch}").as_str(),
-                new,
-                PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
-                log_message,
-            )
-            .map_err(|_| moved(branch, old, repo.branch_tip(branch)))?;
+            let name = format!("refs/heads/{branch}");
+            let mut prev = old;
+            for (next, log_message) in steps {
+                if *next == prev {
+                    continue;
+                }
+                r.reference(
+                    name.as_str(),
+                    *next,
+                    PreviousValue::MustExistAndMatch(gix::refs::Target::Object(prev)),
+                    log_message.as_str(),
+                )
+                .map_err(|_| moved(branch, prev, repo.branch_tip(branch)))?;
+                prev = *next;
+            }
             Ok(())
         }
     }

@@ -537,13 +537,17 @@ impl Queue<'_> {
                 row.detail = format!("branch {} is gone", rec.branch);
                 return Ok(row);
             };
+            if !dry {
+                engine.forget();
+            }
             let outcome = engine.land(it.strategy, t.tip, head, &msg)?;
             let (tip, note) = match outcome {
                 Outcome::UpToDate => {
                     row.result = if dry { "would-merge" } else { "up-to-date" };
                     row.detail = format!("already in {}", t.branch);
                     row.commit = Some(t.tip);
-                    if !dry {
+                    // A task recorded as merged keeps the record of where it went.
+                    if !dry && rec.state != State::Merged {
                         t.pending.push(row_index);
                         rows[row_index] = Some(row.clone());
                     }
@@ -666,7 +670,14 @@ impl Queue<'_> {
             return Ok(());
         }
         let pending = std::mem::take(&mut t.pending);
-        let ids: Vec<&str> = pending.iter().map(|&i| self.ids[i].as_str()).collect();
+        // One step per task, so the reflog names each.
+        let steps: Vec<(ObjectId, String)> = pending
+            .iter()
+            .filter_map(|&i| {
+                let commit = rows[i].as_ref()?.commit?;
+                Some((commit, format!("git agents merge: {}", self.ids[i])))
+            })
+            .collect();
         let moved = (|| -> Result<()> {
             if t.tip == t.landed {
                 return Ok(());
@@ -687,8 +698,7 @@ impl Queue<'_> {
                 &t.branch,
                 checkout.as_ref(),
                 t.landed,
-                t.tip,
-                &format!("git agents merge: {}", ids.join(", ")),
+                &steps,
             )
         })();
         if let Err(e) = moved {
