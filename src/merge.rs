@@ -182,12 +182,6 @@ impl Engine {
     /// (after `--on-conflict agent`, say) cannot be replayed faithfully: it lands as one
     /// squashed commit, and the note says so.
     fn rebase(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Outcome> {
-        if self.is_ancestor(onto, task)? {
-            return Ok(Outcome::Merged {
-                tip: task,
-                note: None,
-            });
-        }
         let mut commits = Vec::new();
         let mut linear = true;
         for info in self.repo.rev_walk([task]).with_hidden([onto]).all()? {
@@ -201,6 +195,12 @@ impl Engine {
         if !linear {
             let note = "history has merge commits: landed as one squashed commit";
             return self.squash(onto, task, msg, Some(note.into()));
+        }
+        if self.is_ancestor(onto, task)? {
+            return Ok(Outcome::Merged {
+                tip: task,
+                note: None,
+            });
         }
         commits.reverse();
         let mut tip = onto;

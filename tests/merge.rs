@@ -44,7 +44,9 @@ fn spawn(env: &Env, specs: &[(&str, &str, &str)]) {
     }
     env.write("agents.yaml", &manifest);
     // agents.yaml stays untracked in the main checkout, as a user's would often be.
-    let run = env.run(&["spawn", "-j", "2", "--json"]).ok();
+    // One at a time: concurrent `git worktree add` in one repository can race (git reads a
+    // sibling's half-written metadata), which is spawn's to fix, not these tests' subject.
+    let run = env.run(&["spawn", "-j", "1", "--json"]).ok();
     for (id, t) in tasks(&run.json()) {
         assert_eq!(t["state"], "succeeded", "{id}: {t}");
     }
@@ -722,4 +724,88 @@ fn explicit_ids_merge_in_the_order_given() {
     // Naming a merged task again is fine: it is already in main.
     let t = tasks(&env.run(&["merge", "alpha", "--json"]).ok().json());
     assert_eq!(t["alpha"]["result"], "up-to-date");
+}
+
+#[test]
+fn rebase_after_an_agent_resolution_lands_squashed() {
+    let env = Env::new();
+    spawn(&env, CLASH);
+    let before = rev(&env, "main");
+    let run = env
+        .run(&[
+            "merge",
+            "--strategy",
+            "rebase",
+            "--on-conflict",
+            "agent",
+            "--json",
+        ])
+        .ok();
+    let t = tasks(&run.json());
+    assert_eq!(t["beta"]["result"], "merged");
+    assert!(
+        t["beta"]["detail"].as_str().unwrap().contains("squashed"),
+        "{}",
+        t["beta"]
+    );
+    // Still linear.
+    assert_eq!(
+        env.git(&["rev-list", "--merges", &format!("{before}..main")]),
+        ""
+    );
+    assert_eq!(
+        env.git(&["log", "--format=%s", &format!("{before}..main")]),
+        "Do gamma\nDo beta\nDo alpha\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("shared.txt")).unwrap(),
+        "resolved by beta\n"
+    );
+}
+
+#[test]
+fn an_ad_hoc_task_is_checked_with_the_check_it_was_spawned_with() {
+    let env = Env::new();
+    env.agent("maker", "echo made > made.txt");
+    env.run(&[
+        "spawn",
+        "made",
+        "-p",
+        "Make a file",
+        "--command",
+        "maker",
+        "--check",
+        "test -f made.txt",
+    ])
+    .ok();
+    let t = tasks(&env.run(&["merge", "--json"]).ok().json());
+    assert_eq!(t["made"]["result"], "merged");
+    assert_eq!(t["made"]["merge_check"], "passed");
+    assert!(env.repo.join("made.txt").is_file());
+}
+
+#[test]
+fn ctrl_c_during_a_check_lands_nothing_and_exits_130() {
+    let env = Env::new();
+    spawn(&env, THREE);
+    let before = rev(&env, "main");
+    let started = env.root.join("started");
+    let check = format!("touch {}; sleep 30", started.display());
+    let child = env.cmd(&["merge", "--check", &check]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: signalling a child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(rev(&env, "main"), before);
+    assert_eq!(state(&env, "alpha"), "succeeded");
+    assert!(!env.git(&["worktree", "list"]).contains("scratch"));
+    assert_checkout_clean(&env);
 }
