@@ -10,25 +10,25 @@
 
 use anyhow::{Context as _, Result};
 use gix::ObjectId;
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 
-use crate::agent::{self, Agent};
 use crate::cli::Ctx;
-use crate::config::{self, AgentChoice, Flags, Global, TaskSettings};
+use crate::config::{Flags, Global};
 use crate::error::{Error, Exit};
-use crate::manifest::{Layer, Strategy};
+use crate::manifest::Strategy;
 use crate::merge::{self, Checkout, Engine, Messages, Outcome};
 use crate::report;
-use crate::store::Record;
 use crate::supervise;
-use crate::task::{State, TaskId};
+use crate::task::State;
 use crate::ui::table;
 
 use super::Workspace;
 
+mod plan;
+mod pr;
 mod steps;
+use plan::{Item, agent_of};
 use steps::{CheckResult, Resolution};
 
 /// Merge finished tasks into their base branch, one at a time (a local merge queue).
@@ -93,17 +93,6 @@ pub enum OnConflict {
     Retry,
 }
 
-/// A selected task and how it merges.
-pub(super) struct Item {
-    pub rec: Record,
-    pub target: usize,
-    pub strategy: Strategy,
-    /// The check run on the merged result.
-    pub check: Option<String>,
-    /// The task's own settings (setup, copy, env, timeout), as spawn would use them.
-    pub settings: TaskSettings,
-}
-
 /// What this run did with one task.
 #[derive(Debug, Clone)]
 struct Row {
@@ -146,7 +135,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
         ..Flags::default()
     };
     let global = ws.global(&flags)?;
-    let (items, targets) = plan(&ws, &args, &flags)?;
+    let (items, targets) = plan::plan(&ws, &args, &flags)?;
     if items.is_empty() {
         ctx.ui
             .status("nothing to merge: no succeeded task is waiting (see git agents list)");
@@ -156,7 +145,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     if args.pr {
-        return steps::pull_requests(ctx, &ws, &args, &global, &items, &targets);
+        return pr::pull_requests(ctx, &ws, &args, &global, &items, &targets);
     }
     let policy = args.on_conflict.unwrap_or(OnConflict::Stop);
     if matches!(policy, OnConflict::Agent | OnConflict::Retry) {
@@ -196,15 +185,18 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     let mut targets: Vec<Target> = targets
         .into_iter()
         .map(|branch| {
-            let tip = ws.repo.branch_tip(&branch).expect("checked in plan");
-            Target {
+            let tip = ws
+                .repo
+                .branch_tip(&branch)
+                .ok_or_else(|| Error::refused(format!("branch {branch} disappeared")))?;
+            Ok(Target {
                 branch,
                 landed: tip,
                 tip,
                 pending: Vec::new(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut rows: Vec<Option<Row>> = vec![None; items.len()];
     let q = Queue {
         ctx,
@@ -347,128 +339,6 @@ fn strategy_name(s: Strategy) -> &'static str {
         Strategy::Squash => "squash",
         Strategy::Rebase => "rebase",
     }
-}
-
-/// The tasks to merge, in order, and the distinct branches they go into. Every problem
-/// with the request is a usage error here, before anything changes.
-fn plan(ws: &Workspace, args: &MergeArgs, flags: &Flags) -> Result<(Vec<Item>, Vec<String>)> {
-    let position: HashMap<&str, usize> = ws
-        .manifest
-        .as_ref()
-        .map(|m| {
-            m.tasks
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.id.as_str(), i))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut records: Vec<Record> = Vec::new();
-    if args.ids.is_empty() {
-        let mut all = ws.store.all()?;
-        all.retain(|r| {
-            !r.pruned && (r.state == State::Succeeded || (args.all && r.state == State::Conflicted))
-        });
-        // Manifest order; tasks not in the manifest after them, oldest first.
-        all.sort_by_key(|r| {
-            (
-                position.get(r.id.as_str()).copied().unwrap_or(usize::MAX),
-                r.created_at,
-            )
-        });
-        records = all;
-    } else {
-        for raw in &args.ids {
-            let id = TaskId::parse(raw).map_err(Error::usage)?;
-            if records.iter().any(|r| r.id == id.as_str()) {
-                continue;
-            }
-            let rec = ws.record(id.as_str())?;
-            let refuse = |why: String| -> anyhow::Error {
-                Error::usage(format!("task {id} {why}"))
-                    .with_hint("see the tasks with: git agents list")
-                    .into()
-            };
-            if rec.pruned {
-                return Err(refuse("was pruned".into()));
-            }
-            match rec.state {
-                State::Pending => return Err(refuse("has not run yet".into())),
-                State::Running if rec.owner_alive() => {
-                    return Err(refuse("is still running".into()));
-                }
-                _ => {}
-            }
-            if !ws.repo.branch_exists(&rec.branch) {
-                return Err(refuse(format!("has no branch {} any more", rec.branch)));
-            }
-            records.push(rec);
-        }
-    }
-
-    let empty = Layer::default();
-    let top = ws.manifest.as_ref().map(|m| &m.top).unwrap_or(&empty);
-    let mut targets: Vec<String> = Vec::new();
-    let mut items = Vec::new();
-    for rec in records {
-        let layer = match ws.manifest.as_ref().and_then(|m| m.task(&rec.id)) {
-            Some(t) => t.layer.clone(),
-            // An ad-hoc task: the check it was spawned with stands for its own level.
-            None => Layer {
-                check: rec.check_command.clone(),
-                ..Layer::default()
-            },
-        };
-        let merge_settings = config::resolve_task(flags, Some(&layer), &ws.git, top)?;
-        let settings = config::resolve_task(&Flags::default(), Some(&layer), &ws.git, top)?;
-        let name = args.into.clone().unwrap_or_else(|| rec.base.clone());
-        if !args.pr && !ws.repo.branch_exists(&name) {
-            let e = match &args.into {
-                Some(b) => Error::usage(format!("--into {b}: no local branch {b:?}")),
-                None => Error::usage(format!(
-                    "task {}: its base {name:?} is not a local branch",
-                    rec.id
-                )),
-            };
-            return Err(e
-                .with_hint("name an existing branch with --into BRANCH")
-                .into());
-        }
-        let target = match targets.iter().position(|t| *t == name) {
-            Some(i) => i,
-            None => {
-                targets.push(name);
-                targets.len() - 1
-            }
-        };
-        items.push(Item {
-            rec,
-            target,
-            strategy: merge_settings.merge_strategy,
-            check: merge_settings.check,
-            settings,
-        });
-    }
-    Ok((items, targets))
-}
-
-/// The agent a task ran with, to run it again.
-pub(super) fn agent_of(rec: &Record) -> Result<Agent> {
-    // A preset's template keeps its extra environment (GOOSE_MODE, ...).
-    let choice = match agent::PRESETS.iter().find(|p| {
-        p.command
-            .iter()
-            .copied()
-            .eq(rec.command.iter().map(String::as_str))
-    }) {
-        Some(p) => AgentChoice::Preset(p.name.to_string()),
-        None => AgentChoice::Command(rec.command.clone()),
-    };
-    Agent::resolve(Some(&choice)).map_err(|e| {
-        Error::usage(format!("task {}: {}", rec.id, e.message))
-            .with_hint("the agent re-runs for --on-conflict agent|retry; put it on PATH")
-            .into()
-    })
 }
 
 /// Only one merge at a time per repository: two queues would race for the same base.
