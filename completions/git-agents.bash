@@ -35,6 +35,9 @@ _git_agents_clap() {
             git__agents,man)
                 cmd="git__agents__subcmd__man"
                 ;;
+            git__agents,merge)
+                cmd="git__agents__subcmd__merge"
+                ;;
             git__agents,path)
                 cmd="git__agents__subcmd__path"
                 ;;
@@ -62,6 +65,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,man)
                 cmd="git__agents__subcmd__help__subcmd__man"
                 ;;
+            git__agents__subcmd__help,merge)
+                cmd="git__agents__subcmd__help__subcmd__merge"
+                ;;
             git__agents__subcmd__help,path)
                 cmd="git__agents__subcmd__help__subcmd__path"
                 ;;
@@ -81,7 +87,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn logs path trust init completions man prune help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn logs path trust init completions man prune merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,7 +145,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn logs path trust init completions man prune help"
+            opts="spawn logs path trust init completions man prune merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +215,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__merge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -349,6 +369,51 @@ _git_agents_clap() {
             case "${prev}" in
                 --install)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__merge)
+            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --strategy)
+                    COMPREPLY=($(compgen -W "merge squash rebase" -- "${cur}"))
+                    return 0
+                    ;;
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-conflict)
+                    COMPREPLY=($(compgen -W "stop skip agent retry" -- "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -541,7 +606,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path prune. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path merge prune. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -557,7 +622,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;
@@ -565,7 +630,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path|prune) ;;
+        spawn|logs|path|merge|prune) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

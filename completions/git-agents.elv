@@ -37,6 +37,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand prune 'Remove the worktrees and branches of finished tasks'
+            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -156,6 +157,27 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;merge'= {
+            cand --strategy 'How a task''s branch is brought in [default: merge, or agents.mergeStrategy]'
+            cand --into 'Merge into this branch instead of each task''s base'
+            cand --check 'Shell command run on each merged result; exit 0 = it may land'
+            cand --on-conflict 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --all 'Every task not yet merged that succeeded or conflicted before'
+            cand --no-check 'Run no check, whatever the config says'
+            cand --pr 'Push each branch and open a pull request with gh instead of merging locally'
+            cand --dry-run 'Report what would merge and what would conflict; change nothing'
+            cand --prune 'Remove each merged task''s worktree and branch'
+            cand --json 'Print the result as JSON on stdout'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
@@ -165,6 +187,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand prune 'Remove the worktrees and branches of finished tasks'
+            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -182,6 +205,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;man'= {
         }
         &'git-agents;help;prune'= {
+        }
+        &'git-agents;help;merge'= {
         }
         &'git-agents;help;help'= {
         }

@@ -45,6 +45,7 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "init" -d 'Wri
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s p -l prompt -d 'Run an ad-hoc task with this prompt (at most one ID)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agent -d 'Agent preset to run' -r -f -a "claude\t''
@@ -147,15 +148,39 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s y -l yes
 complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l strategy -d 'How a task\'s branch is brought in [default: merge, or agents.mergeStrategy]' -r -f -a "merge\t''
+squash\t''
+rebase\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l into -d 'Merge into this branch instead of each task\'s base' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l check -d 'Shell command run on each merged result; exit 0 = it may land' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l on-conflict -d 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]' -r -f -a "stop\t''
+skip\t''
+agent\t''
+retry\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l all -d 'Every task not yet merged that succeeded or conflicted before'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l no-check -d 'Run no check, whatever the config says'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l pr -d 'Push each branch and open a pull request with gh instead of merging locally'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run -d 'Report what would merge and what would conflict; change nothing'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.
@@ -179,7 +204,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path prune" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs

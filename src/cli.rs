@@ -61,6 +61,7 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     Man(cmd::man::ManArgs),
     Prune(cmd::prune::PruneArgs),
+    Merge(cmd::merge::MergeArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -114,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
         Command::Prune(args) => cmd::prune::run(&ctx, args),
+        Command::Merge(args) => cmd::merge::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

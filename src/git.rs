@@ -25,6 +25,28 @@ pub const REPO_ENV: &[&str] = &[
     "GIT_NAMESPACE",
 ];
 
+/// The lock that serialises changes to `<common dir>/worktrees/` (set once the
+/// repository is found). git itself races there: two `git worktree add` at once can
+/// fail reading each other's half-written metadata ("failed to read .../commondir").
+static WORKTREE_LOCK: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Hold this while adding, removing or moving worktree metadata.
+pub fn worktree_lock() -> Result<Option<crate::store::Lock>> {
+    let Some(path) = WORKTREE_LOCK.get() else {
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        if !dir.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    crate::store::lock_file(path).map(Some)
+}
+
 /// The repository git-agents works on.
 pub struct Repo {
     pub gix: gix::ThreadSafeRepository,
@@ -53,6 +75,7 @@ impl Repo {
         let root = std::fs::canonicalize(&root).unwrap_or(root);
         let common_dir = std::fs::canonicalize(repo.common_dir())
             .with_context(|| format!("cannot resolve {}", repo.common_dir().display()))?;
+        let _ = WORKTREE_LOCK.set(common_dir.join("agents").join("worktree.lock"));
         Ok(Repo {
             gix: main.into_sync(),
             root,
@@ -136,6 +159,10 @@ pub fn command(dir: &Path) -> Command {
 
 /// Run git and return its output whatever the exit status.
 pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
+    let _lock = match args.first() {
+        Some(a) if a.as_ref() == "worktree" => worktree_lock()?,
+        _ => None,
+    };
     command(dir)
         .args(args)
         .output()

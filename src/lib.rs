@@ -15,6 +15,7 @@ pub mod error;
 pub mod fault;
 pub mod git;
 pub mod manifest;
+pub mod merge;
 pub mod report;
 pub mod store;
 pub mod supervise;

@@ -137,6 +137,19 @@ pub struct Record {
     pub pruned: bool,
     #[serde(default)]
     pub pr_url: Option<String>,
+    /// When `merge` landed the task, the commit that holds it, and the branch it went into.
+    #[serde(default)]
+    pub merged_at: Option<u64>,
+    #[serde(default)]
+    pub merged_commit: Option<String>,
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    /// Paths that conflicted the last time `merge` tried the task.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// `passed` or `failed`: the check `merge` ran on the merged result.
+    #[serde(default)]
+    pub merge_check: Option<String>,
 }
 
 impl Record {
@@ -182,39 +195,7 @@ impl Store {
     /// a lock that stays held is reported, never waited on forever.
     pub fn lock(&self) -> Result<Lock> {
         self.ensure_dir("")?;
-        let path = self.dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let limit = std::env::var("GIT_AGENTS_LOCK_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(30);
-        let deadline = Instant::now() + Duration::from_secs(limit);
-        loop {
-            // SAFETY: flock on a file descriptor we own.
-            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if r == 0 {
-                return Ok(Lock { _file: file });
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(err).context("cannot lock the git-agents state");
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::refused(format!(
-                    "another git agents process has held {} for {limit}s",
-                    path.display()
-                ))
-                .with_hint("wait for it to finish, or raise GIT_AGENTS_LOCK_TIMEOUT")
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        lock_file(&self.dir.join("lock"))
     }
 
     pub fn record_path(&self, id: &str) -> PathBuf {
@@ -346,6 +327,49 @@ impl Store {
     }
 }
 
+/// Take an exclusive flock on `path` (created if needed), waiting up to
+/// `GIT_AGENTS_LOCK_TIMEOUT` seconds (default 30); a lock that stays held is reported,
+/// never waited on forever. flock belongs to the open file, so this also excludes other
+/// threads of this process.
+pub fn lock_file(path: &Path) -> Result<Lock> {
+    let limit = std::env::var("GIT_AGENTS_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(30);
+    lock_file_within(path, limit)
+}
+
+fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(limit);
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(Lock { _file: file });
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(err).context("cannot lock the git-agents state");
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::refused(format!(
+                "another git agents process has held {} for {limit}s",
+                path.display()
+            ))
+            .with_hint("wait for it to finish, or raise GIT_AGENTS_LOCK_TIMEOUT")
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Write `bytes` to `path` through a temp file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path without a parent")?;
@@ -393,11 +417,12 @@ mod tests {
         let store = Store::new(dir.path());
         let held = store.lock().unwrap();
         // flock locks belong to the open file description: a second open conflicts.
-        // SAFETY: setting an env var in a single-threaded test section.
-        unsafe { std::env::set_var("GIT_AGENTS_LOCK_TIMEOUT", "0") };
-        let err = store.lock().err().expect("second lock must fail");
+        let path = store.dir.join("lock");
+        let err = lock_file_within(&path, 0)
+            .err()
+            .expect("second lock must fail");
         assert!(err.to_string().contains("another git agents process"));
         drop(held);
-        assert!(store.lock().is_ok());
+        assert!(lock_file_within(&path, 0).is_ok());
     }
 }

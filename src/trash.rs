@@ -71,6 +71,7 @@ impl Trash {
         let batch = self.batch()?;
         let n = self.n.fetch_add(1, Ordering::Relaxed);
         let dest = batch.join(format!("{n}-{name}"));
+        let _lock = crate::git::worktree_lock()?;
         match fs::rename(path, &dest) {
             Ok(()) => Ok(Moved::Trash(dest)),
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {

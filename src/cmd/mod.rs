@@ -5,6 +5,7 @@ pub mod completions;
 pub mod init;
 pub mod logs;
 pub mod man;
+pub mod merge;
 pub mod path;
 pub mod prune;
 pub mod spawn;

@@ -103,6 +103,8 @@ struct Planned {
     worktree: PathBuf,
     /// `copy` entries plus what `.worktreeinclude` selects.
     copy: Vec<copy::Entry>,
+    /// Number of the first attempt (above 1 when `merge --on-conflict retry` re-runs it).
+    first_attempt: u32,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -428,6 +430,7 @@ fn plan(
             branch,
             worktree,
             copy,
+            first_attempt: 1,
         });
     }
     Ok(out)
@@ -486,6 +489,11 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
             detail: None,
             pruned: false,
             pr_url: None,
+            merged_at: None,
+            merged_commit: None,
+            merged_into: None,
+            conflicts: Vec::new(),
+            merge_check: None,
         })?;
     }
     Ok(plan)
@@ -580,10 +588,12 @@ impl Runner<'_> {
     fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
         let id = t.id.as_str();
         let attempts = 1 + t.settings.retries;
+        let first = t.first_attempt;
+        let last_n = first + attempts - 1;
         let mut log = private_file(&self.store.log_path(id), false)?;
-        for n in 1..=attempts {
-            if n > 1 {
-                self.progress.phase(id, &format!("retry {n}/{attempts}"));
+        for n in first..=last_n {
+            if n > first {
+                self.progress.phase(id, &format!("retry {n}/{last_n}"));
                 crate::fault::point("spawn:before-discard");
                 self.discard(t)?;
             }
@@ -605,7 +615,7 @@ impl Runner<'_> {
                     detail: None,
                 });
             })?;
-            let _ = writeln!(log, "==> git-agents: {id}, attempt {n} of {attempts}");
+            let _ = writeln!(log, "==> git-agents: {id}, attempt {n} of {last_n}");
             let result = self.attempt(t, n, slot, port, &mut log);
             let head = self.repo.branch_tip(&t.branch).map(|h| h.to_string());
             let now = crate::time::now();
@@ -630,7 +640,7 @@ impl Runner<'_> {
                 }
                 Err(f) => {
                     let tail = tail_of_log(&self.store.log_path(id), 30);
-                    let last = n == attempts || f.state == State::Interrupted;
+                    let last = n == last_n || f.state == State::Interrupted;
                     self.store.update(id, |r| {
                         finish(
                             r,
@@ -1011,5 +1021,53 @@ fn append_notes(path: &Path, n: u32, f: &Failure, tail: &str) -> Result<()> {
         writeln!(file, "    {line}")?;
     }
     writeln!(file)?;
+    Ok(())
+}
+
+/// Run a task again from `base_commit` in a fresh worktree, as spawn runs it (copy, setup,
+/// agent, commit, check, retries): `merge --on-conflict retry`. The task's current
+/// branch tip, if it has work on it, is logged to pruned.log before it is replaced.
+pub(crate) fn rerun(
+    ws: &Workspace,
+    progress: &Progress,
+    rec: &Record,
+    settings: TaskSettings,
+    agent: Agent,
+    base_commit: String,
+    port_range: (u16, u16),
+) -> Result<()> {
+    let mut copy = Vec::new();
+    for c in &settings.copy {
+        copy.push(copy::parse_entry(c)?);
+    }
+    for e in copy::worktreeinclude(&ws.repo.root)? {
+        if !copy.iter().any(|c: &copy::Entry| c.path == e.path) {
+            copy.push(e);
+        }
+    }
+    let planned = Planned {
+        id: TaskId::parse(&rec.id).map_err(Error::usage)?,
+        prompt: rec.prompt.clone(),
+        settings,
+        agent,
+        base_name: rec.base.clone(),
+        base_commit,
+        branch: rec.branch.clone(),
+        worktree: rec.worktree.clone(),
+        first_attempt: rec.attempts.iter().map(|a| a.n).max().unwrap_or(0) + 1,
+        copy,
+    };
+    let runner = Runner {
+        repo: &ws.repo,
+        store: &ws.store,
+        progress,
+        keep_empty: false,
+        port_range,
+        repo_name: ws.repo.name(),
+    };
+    runner.discard(&planned)?;
+    if let Err(e) = runner.run_task(&planned, 0) {
+        runner.crashed(&planned, &e);
+    }
     Ok(())
 }

@@ -1,0 +1,147 @@
+//! Which tasks merge, in what order, into which branch, and with what settings. Every
+//! problem with the request is a usage error here, before anything changes.
+
+use anyhow::Result;
+use std::collections::HashMap;
+
+use super::MergeArgs;
+use crate::agent::{self, Agent};
+use crate::cmd::Workspace;
+use crate::config::{self, AgentChoice, Flags, TaskSettings};
+use crate::error::Error;
+use crate::manifest::{Layer, Strategy};
+use crate::store::Record;
+use crate::task::{State, TaskId};
+
+/// A selected task and how it merges.
+pub struct Item {
+    pub rec: Record,
+    pub target: usize,
+    pub strategy: Strategy,
+    /// The check run on the merged result.
+    pub check: Option<String>,
+    /// The task's own settings (setup, copy, env, timeout), as spawn would use them.
+    pub settings: TaskSettings,
+}
+
+/// The tasks to merge, in order, and the distinct branches they go into. Every problem
+/// with the request is a usage error here, before anything changes.
+pub fn plan(ws: &Workspace, args: &MergeArgs, flags: &Flags) -> Result<(Vec<Item>, Vec<String>)> {
+    let position: HashMap<&str, usize> = ws
+        .manifest
+        .as_ref()
+        .map(|m| {
+            m.tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.as_str(), i))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut records: Vec<Record> = Vec::new();
+    if args.ids.is_empty() {
+        let mut all = ws.store.all()?;
+        all.retain(|r| {
+            !r.pruned && (r.state == State::Succeeded || (args.all && r.state == State::Conflicted))
+        });
+        // Manifest order; tasks not in the manifest after them, oldest first.
+        all.sort_by_key(|r| {
+            (
+                position.get(r.id.as_str()).copied().unwrap_or(usize::MAX),
+                r.created_at,
+            )
+        });
+        records = all;
+    } else {
+        for raw in &args.ids {
+            let id = TaskId::parse(raw).map_err(Error::usage)?;
+            if records.iter().any(|r| r.id == id.as_str()) {
+                continue;
+            }
+            let rec = ws.record(id.as_str())?;
+            let refuse = |why: String| -> anyhow::Error {
+                Error::usage(format!("task {id} {why}"))
+                    .with_hint("see the tasks with: git agents list")
+                    .into()
+            };
+            if rec.pruned {
+                return Err(refuse("was pruned".into()));
+            }
+            match rec.state {
+                State::Pending => return Err(refuse("has not run yet".into())),
+                State::Running if rec.owner_alive() => {
+                    return Err(refuse("is still running".into()));
+                }
+                _ => {}
+            }
+            if !ws.repo.branch_exists(&rec.branch) {
+                return Err(refuse(format!("has no branch {} any more", rec.branch)));
+            }
+            records.push(rec);
+        }
+    }
+
+    let empty = Layer::default();
+    let top = ws.manifest.as_ref().map(|m| &m.top).unwrap_or(&empty);
+    let mut targets: Vec<String> = Vec::new();
+    let mut items = Vec::new();
+    for rec in records {
+        let layer = match ws.manifest.as_ref().and_then(|m| m.task(&rec.id)) {
+            Some(t) => t.layer.clone(),
+            // An ad-hoc task: the check it was spawned with stands for its own level.
+            None => Layer {
+                check: rec.check_command.clone(),
+                ..Layer::default()
+            },
+        };
+        let merge_settings = config::resolve_task(flags, Some(&layer), &ws.git, top)?;
+        let settings = config::resolve_task(&Flags::default(), Some(&layer), &ws.git, top)?;
+        let name = args.into.clone().unwrap_or_else(|| rec.base.clone());
+        if !args.pr && !ws.repo.branch_exists(&name) {
+            let e = match &args.into {
+                Some(b) => Error::usage(format!("--into {b}: no local branch {b:?}")),
+                None => Error::usage(format!(
+                    "task {}: its base {name:?} is not a local branch",
+                    rec.id
+                )),
+            };
+            return Err(e
+                .with_hint("name an existing branch with --into BRANCH")
+                .into());
+        }
+        let target = match targets.iter().position(|t| *t == name) {
+            Some(i) => i,
+            None => {
+                targets.push(name);
+                targets.len() - 1
+            }
+        };
+        items.push(Item {
+            rec,
+            target,
+            strategy: merge_settings.merge_strategy,
+            check: merge_settings.check,
+            settings,
+        });
+    }
+    Ok((items, targets))
+}
+
+/// The agent a task ran with, to run it again.
+pub fn agent_of(rec: &Record) -> Result<Agent> {
+    // A preset's template keeps its extra environment (GOOSE_MODE, ...).
+    let choice = match agent::PRESETS.iter().find(|p| {
+        p.command
+            .iter()
+            .copied()
+            .eq(rec.command.iter().map(String::as_str))
+    }) {
+        Some(p) => AgentChoice::Preset(p.name.to_string()),
+        None => AgentChoice::Command(rec.command.clone()),
+    };
+    Agent::resolve(Some(&choice)).map_err(|e| {
+        Error::usage(format!("task {}: {}", rec.id, e.message))
+            .with_hint("the agent re-runs for --on-conflict agent|retry; put it on PATH")
+            .into()
+    })
+}

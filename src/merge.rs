@@ -1,0 +1,546 @@
+//! The merge queue's engine: tasks merged in memory one onto the other, and the base
+//! branch moved only by compare-and-swap, so a conflict never touches any checkout.
+//!
+//! Objects a merge produces stay in gix's object memory until the task is whole (every
+//! commit of a rebase, say); only then are they written to the object database. A task
+//! that conflicts leaves nothing behind, and `--dry-run` writes nothing at all.
+//!
+//! Moving the base: when the branch is checked out in a worktree, `git merge --ff-only`
+//! moves files, index and ref together (gix cannot update a checkout); otherwise gix
+//! updates the ref with `MustExistAndMatch(old)`. Either way a branch that moved under us
+//! is detected, never overwritten.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use gix::merge::tree::TreatAsUnresolved;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::git::{self, Repo};
+use crate::manifest::Strategy;
+
+/// What merging one task onto a tip gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The task's work is in the tip already: nothing to add.
+    UpToDate,
+    /// The new tip, holding the task. `note` says how it was done when not as asked.
+    Merged { tip: ObjectId, note: Option<String> },
+    /// The merge stopped on these paths.
+    Conflict { paths: Vec<String> },
+}
+
+/// Messages for the commits a strategy writes.
+pub struct Messages<'a> {
+    pub id: &'a str,
+    pub branch: &'a str,
+    /// The first line of the task's prompt.
+    pub subject: &'a str,
+}
+
+impl Messages<'_> {
+    fn merge(&self) -> String {
+        format!(
+            "Merge {}: {}\n\nAgent-Task: {}\n",
+            self.branch, self.subject, self.id
+        )
+    }
+    fn squash(&self) -> String {
+        format!("{}\n\nAgent-Task: {}\n", self.subject, self.id)
+    }
+}
+
+/// In-memory merges on one repository handle.
+pub struct Engine {
+    repo: gix::Repository,
+    options: gix::merge::tree::Options,
+    committer: gix::actor::Signature,
+}
+
+impl Engine {
+    pub fn new(repo: &Repo) -> Result<Engine> {
+        let mut repo = repo.local().with_object_memory();
+        repo.object_cache_size_if_unset(8 << 20);
+        let committer = match repo.committer() {
+            Some(Ok(sig)) => sig.to_owned().context("invalid committer identity")?,
+            Some(Err(e)) => bail!("invalid committer identity: {e}"),
+            None => {
+                return Err(Error::usage("no committer identity is configured")
+                    .with_hint(
+                        "set one with: git config --global user.name NAME; git config --global user.email EMAIL",
+                    )
+                    .into());
+            }
+        };
+        let options = repo
+            .tree_merge_options()
+            .context("cannot read merge options")?;
+        Ok(Engine {
+            repo,
+            options,
+            committer,
+        })
+    }
+
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// Whether `a` is reachable from `b` (an ancestor, or the same commit).
+    pub fn is_ancestor(&self, a: ObjectId, b: ObjectId) -> Result<bool> {
+        if a == b {
+            return Ok(true);
+        }
+        Ok(self
+            .repo
+            .merge_base(a, b)
+            .ok()
+            .flatten()
+            .map(|m| m.detach())
+            == Some(a))
+    }
+
+    /// Bring `task` onto `onto` with `strategy`, in memory. Call [`Engine::keep`] to write
+    /// what it made, or [`Engine::forget`] to drop it (and everything not kept before:
+    /// a dry run keeps its chain of results in memory by calling neither).
+    pub fn land(
+        &mut self,
+        strategy: Strategy,
+        onto: ObjectId,
+        task: ObjectId,
+        msg: &Messages,
+    ) -> Result<Outcome> {
+        if self.is_ancestor(task, onto)? {
+            return Ok(Outcome::UpToDate);
+        }
+        match strategy {
+            Strategy::Merge => self.merge(onto, task, msg),
+            Strategy::Squash => self.squash(onto, task, msg, None),
+            Strategy::Rebase => self.rebase(onto, task, msg),
+        }
+    }
+
+    fn merged_tree(
+        &self,
+        onto: ObjectId,
+        task: ObjectId,
+        msg: &Messages,
+    ) -> Result<TreeOrConflict> {
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: None,
+            current: Some("base".into()),
+            other: Some(msg.branch.into()),
+        };
+        let mut out = self
+            .repo
+            .merge_commits(onto, task, labels, self.options.clone().into())
+            .map_err(|e| anyhow!("cannot merge {} into the base: {e}", msg.branch))?;
+        if out
+            .tree_merge
+            .has_unresolved_conflicts(TreatAsUnresolved::git())
+        {
+            return Ok(TreeOrConflict::Conflict(conflict_paths(
+                &out.tree_merge.conflicts,
+            )));
+        }
+        let tree = out.tree_merge.tree.write()?.detach();
+        Ok(TreeOrConflict::Tree(tree))
+    }
+
+    fn merge(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Outcome> {
+        let tree = match self.merged_tree(onto, task, msg)? {
+            TreeOrConflict::Tree(t) => t,
+            TreeOrConflict::Conflict(paths) => return Ok(Outcome::Conflict { paths }),
+        };
+        let tip = self.commit(&msg.merge(), tree, &[onto, task], None)?;
+        Ok(Outcome::Merged { tip, note: None })
+    }
+
+    fn squash(
+        &mut self,
+        onto: ObjectId,
+        task: ObjectId,
+        msg: &Messages,
+        note: Option<String>,
+    ) -> Result<Outcome> {
+        let tree = match self.merged_tree(onto, task, msg)? {
+            TreeOrConflict::Tree(t) => t,
+            TreeOrConflict::Conflict(paths) => return Ok(Outcome::Conflict { paths }),
+        };
+        if tree == self.tree_of(onto)? {
+            return Ok(Outcome::UpToDate);
+        }
+        let tip = self.commit(&msg.squash(), tree, &[onto], None)?;
+        Ok(Outcome::Merged { tip, note })
+    }
+
+    /// Replay the task's commits on `onto`, oldest first, keeping their authors and
+    /// messages; a commit that becomes empty is dropped, as git does. A task that starts
+    /// at `onto` already is taken as it is (a fast-forward). History with merge commits
+    /// (after `--on-conflict agent`, say) cannot be replayed faithfully: it lands as one
+    /// squashed commit, and the note says so.
+    fn rebase(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Outcome> {
+        let mut commits = Vec::new();
+        let mut linear = true;
+        for info in self.repo.rev_walk([task]).with_hidden([onto]).all()? {
+            let info = info?;
+            if info.parent_ids.len() != 1 {
+                linear = false;
+                break;
+            }
+            commits.push((info.id, info.parent_ids[0]));
+        }
+        if !linear {
+            let note = "history has merge commits: landed as one squashed commit";
+            return self.squash(onto, task, msg, Some(note.into()));
+        }
+        if self.is_ancestor(onto, task)? {
+            return Ok(Outcome::Merged {
+                tip: task,
+                note: None,
+            });
+        }
+        commits.reverse();
+        let mut tip = onto;
+        for (id, parent) in commits {
+            let tip_tree = self.tree_of(tip)?;
+            let labels = gix::merge::blob::builtin_driver::text::Labels {
+                ancestor: None,
+                current: Some("base".into()),
+                other: Some(msg.branch.into()),
+            };
+            let mut out = self.repo.merge_trees(
+                self.tree_of(parent)?,
+                tip_tree,
+                self.tree_of(id)?,
+                labels,
+                self.options.clone(),
+            )?;
+            if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+                return Ok(Outcome::Conflict {
+                    paths: conflict_paths(&out.conflicts),
+                });
+            }
+            let tree = out.tree.write()?.detach();
+            if tree == tip_tree {
+                continue;
+            }
+            let original = self.repo.find_commit(id)?;
+            let decoded = original.decode()?;
+            let author = decoded.author()?.to_owned()?;
+            let message = decoded.message.to_str_lossy().into_owned();
+            tip = self.commit(&message, tree, &[tip], Some(author))?;
+        }
+        if tip == onto {
+            return Ok(Outcome::UpToDate);
+        }
+        Ok(Outcome::Merged { tip, note: None })
+    }
+
+    fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
+        Ok(self.repo.find_commit(commit)?.tree_id()?.detach())
+    }
+
+    fn commit(
+        &self,
+        message: &str,
+        tree: ObjectId,
+        parents: &[ObjectId],
+        author: Option<gix::actor::Signature>,
+    ) -> Result<ObjectId> {
+        let author = author.unwrap_or_else(|| self.committer.clone());
+        let (mut t1, mut t2) = (Default::default(), Default::default());
+        let c = self.repo.new_commit_as(
+            self.committer.to_ref(&mut t1),
+            author.to_ref(&mut t2),
+            message,
+            tree,
+            parents.iter().copied(),
+        )?;
+        Ok(c.id)
+    }
+
+    /// Write what the last [`Engine::land`] made to the object database.
+    pub fn keep(&mut self) -> Result<()> {
+        let Some(memory) = self.repo.objects.take_object_memory() else {
+            return Ok(());
+        };
+        let written = (|| -> Result<()> {
+            use gix::objs::Write as _;
+            for (kind, data) in memory.values() {
+                self.repo.write_buf(*kind, data)?;
+            }
+            Ok(())
+        })();
+        self.repo.objects.enable_object_memory();
+        written
+    }
+
+    /// Drop what the last [`Engine::land`] made.
+    pub fn forget(&mut self) {
+        self.repo.objects.reset_object_memory();
+    }
+
+    /// Paths that exist in `new` and not in `old` (added or renamed to), which an
+    /// untracked file in a checkout would be in the way of.
+    pub fn added_paths(&self, old: ObjectId, new: ObjectId) -> Result<Vec<String>> {
+        let old_tree = self.repo.find_commit(old)?.tree()?;
+        let new_tree = self.repo.find_commit(new)?.tree()?;
+        let changes = self
+            .repo
+            .diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)?;
+        let mut out = Vec::new();
+        for c in changes {
+            use gix::object::tree::diff::ChangeDetached as C;
+            match &c {
+                C::Addition { entry_mode, .. } | C::Rewrite { entry_mode, .. }
+                    if !entry_mode.is_tree() =>
+                {
+                    out.push(c.location().to_str_lossy().into_owned());
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+enum TreeOrConflict {
+    Tree(ObjectId),
+    Conflict(Vec<String>),
+}
+
+fn conflict_paths(conflicts: &[gix::merge::tree::Conflict]) -> Vec<String> {
+    let mut paths = BTreeSet::new();
+    for c in conflicts {
+        if c.is_unresolved(TreatAsUnresolved::git()) {
+            for change in [&c.ours, &c.theirs] {
+                paths.insert(change.location().to_str_lossy().into_owned());
+            }
+        }
+    }
+    paths.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// A worktree where a branch is checked out.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub dir: PathBuf,
+    /// Its own git dir (`.git`, or `.git/worktrees/NAME`).
+    pub git_dir: PathBuf,
+}
+
+/// The worktree that has `branch` (short name) checked out, or is rebasing it; `None`
+/// when it is checked out nowhere.
+pub fn checkout_of(repo: &Repo, branch: &str) -> Result<Option<Checkout>> {
+    let full = format!("refs/heads/{branch}");
+    let mut found = Vec::new();
+    let main = repo.local();
+    let mut candidates = vec![(repo.root.clone(), repo.common_dir.clone())];
+    for proxy in main.worktrees()? {
+        let Ok(base) = proxy.base() else { continue };
+        if !base.is_dir() {
+            continue; // deleted by hand: nothing there to update
+        }
+        candidates.push((base, proxy.git_dir().to_path_buf()));
+    }
+    for (dir, git_dir) in candidates {
+        if holds_branch(&git_dir, &full) {
+            found.push(Checkout { dir, git_dir });
+        }
+    }
+    if found.len() > 1 {
+        let dirs: Vec<String> = found.iter().map(|c| c.dir.display().to_string()).collect();
+        return Err(Error::refused(format!(
+            "{branch} is checked out in several worktrees: {}",
+            dirs.join(", ")
+        ))
+        .with_hint("switch all but one of them to another branch")
+        .into());
+    }
+    Ok(found.pop())
+}
+
+fn holds_branch(git_dir: &Path, full: &str) -> bool {
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).unwrap_or_default();
+    if head.trim().strip_prefix("ref: ") == Some(full) {
+        return true;
+    }
+    // A rebase detaches HEAD but the branch is still being worked on there.
+    ["rebase-merge/head-name", "rebase-apply/head-name"]
+        .iter()
+        .any(|f| std::fs::read_to_string(git_dir.join(f)).is_ok_and(|h| h.trim() == full))
+}
+
+/// Why a checkout cannot take a merge right now: an operation in progress, or tracked
+/// changes (untracked files are git's to judge when it updates the checkout).
+pub fn checkout_busy(c: &Checkout) -> Result<Option<String>> {
+    for (file, what) in [
+        ("MERGE_HEAD", "a merge"),
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase or am"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+        ("REVERT_HEAD", "a revert"),
+    ] {
+        if c.git_dir.join(file).exists() {
+            return Ok(Some(format!("it is in the middle of {what}")));
+        }
+    }
+    let changed = tracked_changes(&c.dir)?;
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "it has uncommitted changes ({})",
+        short_list(&changed, 3)
+    )))
+}
+
+/// Paths with staged or unstaged changes to tracked files in the worktree at `dir`.
+pub fn tracked_changes(dir: &Path) -> Result<Vec<String>> {
+    let out = git::run(
+        dir,
+        &["status", "--porcelain=v1", "-z", "--untracked-files=no"],
+    )?;
+    // Entries are `XY path`; a rename carries its source as the next entry.
+    let mut paths = Vec::new();
+    let mut entries = out.split('\0');
+    while let Some(e) = entries.next() {
+        if e.len() > 3 {
+            paths.push(e[3..].to_string());
+            if e.starts_with('R') || e.starts_with('C') {
+                entries.next();
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// `a, b, c and 2 more`.
+pub fn short_list(items: &[String], max: usize) -> String {
+    let mut list = items[..items.len().min(max)].join(", ");
+    if items.len() > max {
+        list.push_str(&format!(" and {} more", items.len() - max));
+    }
+    list
+}
+
+/// Untracked files in `c` at paths the merge would write, that git would refuse to
+/// overwrite (ignored files are git's to overwrite, as `git merge` does).
+pub fn untracked_in_the_way(c: &Checkout, added: &[String]) -> Result<Vec<String>> {
+    let mut hits = Vec::new();
+    for path in added {
+        let rel = Path::new(path);
+        // The path itself, or a file where the path needs a directory.
+        let mut prefix = PathBuf::new();
+        for comp in rel.components() {
+            prefix.push(comp);
+            let full = c.dir.join(&prefix);
+            match std::fs::symlink_metadata(&full) {
+                Ok(m) if prefix.as_path() == rel || !m.is_dir() => {
+                    hits.push(prefix.to_string_lossy().into_owned());
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    if hits.is_empty() {
+        return Ok(hits);
+    }
+    hits.sort();
+    hits.dedup();
+    // Only untracked, not ignored, files block: ask git about the few candidates.
+    let mut args: Vec<String> = vec![
+        "ls-files".into(),
+        "-z".into(),
+        "--others".into(),
+        "--exclude-standard".into(),
+        "--".into(),
+    ];
+    args.extend(hits.iter().map(|h| format!(":(literal){h}")));
+    let out = git::run(&c.dir, &args)?;
+    Ok(out
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Move `branch` from `old` through `steps` (each a descendant of the one before, with
+/// its reflog message): in its checkout with one fast-forward to the last when it has
+/// one, else by a compare-and-swap on the ref per step.
+pub fn advance(
+    repo: &Repo,
+    branch: &str,
+    checkout: Option<&Checkout>,
+    old: ObjectId,
+    steps: &[(ObjectId, String)],
+) -> Result<()> {
+    let Some(&(new, _)) = steps.last() else {
+        return Ok(());
+    };
+    let now = repo.branch_tip(branch);
+    if now != Some(old) {
+        return Err(moved(branch, old, now));
+    }
+    match checkout {
+        Some(c) => {
+            // Its own process group: a Ctrl-C at the terminal must not stop git halfway
+            // through updating the user's files; git itself refuses before it writes.
+            use std::os::unix::process::CommandExt;
+            let out = git::command(&c.dir)
+                .args(["merge", "--ff-only", "--quiet", "--no-stat"])
+                .arg(new.to_string())
+                .process_group(0)
+                .output()
+                .context("cannot run git")?;
+            if !out.status.success() {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                return Err(Error::refused(format!(
+                    "cannot update {} to the merged {branch}: {}",
+                    c.dir.display(),
+                    stderr.trim().replace('\n', " ")
+                ))
+                .with_hint("nothing was changed there; fix what git names and run merge again")
+                .into());
+            }
+            Ok(())
+        }
+        None => {
+            use gix::refs::transaction::PreviousValue;
+            let r = repo.local();
+            let name = format!("refs/heads/{branch}");
+            let mut prev = old;
+            for (next, log_message) in steps {
+                if *next == prev {
+                    continue;
+                }
+                r.reference(
+                    name.as_str(),
+                    *next,
+                    PreviousValue::MustExistAndMatch(gix::refs::Target::Object(prev)),
+                    log_message.as_str(),
+                )
+                .map_err(|_| moved(branch, prev, repo.branch_tip(branch)))?;
+                prev = *next;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn moved(branch: &str, old: ObjectId, now: Option<ObjectId>) -> anyhow::Error {
+    let now = now
+        .map(|n| n.to_hex_with_len(12).to_string())
+        .unwrap_or_else(|| "gone".into());
+    Error::refused(format!(
+        "{branch} moved while merging (expected {}, found {now}); the tasks not yet landed were left out",
+        old.to_hex_with_len(12)
+    ))
+    .with_hint("run git agents merge again to merge them onto the new tip")
+    .into()
+}
