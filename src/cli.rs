@@ -54,6 +54,9 @@ pub enum Command {
     Spawn(cmd::spawn::SpawnArgs),
     Logs(cmd::logs::LogsArgs),
     Path(cmd::path::PathArgs),
+    #[command(visible_alias = "ls")]
+    List(cmd::list::ListArgs),
+    Show(cmd::show::ShowArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -89,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Spawn(args) => cmd::spawn::run(&ctx, args),
         Command::Logs(args) => cmd::logs::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
+        Command::List(args) => cmd::list::run(&ctx, args),
+        Command::Show(args) => cmd::show::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -1,8 +1,10 @@
 //! One module per subcommand, plus what they share: the opened [`Workspace`] and the
 //! task report (table rows and SPEC §6 JSON).
 
+pub mod list;
 pub mod logs;
 pub mod path;
+pub mod show;
 pub mod spawn;
 
 use anyhow::Result;
