@@ -9,6 +9,7 @@ pub mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod dirty;
 pub mod error;
 pub mod git;
 pub mod manifest;

@@ -6,7 +6,6 @@
 //! worktrees are looked at in parallel ([`inspect_all`]).
 
 use serde_json::{Value, json};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -135,7 +134,7 @@ pub fn inspect(repo: &gix::Repository, t: &Target) -> Live {
         head: wt_head.or(tip).map(|h| h.to_string()),
         ahead,
         behind,
-        dirty: wt.as_ref().and_then(|r| dirty_count(r).ok()),
+        dirty: wt.as_ref().and_then(|r| crate::dirty::count(r).ok()),
         state: None,
         head_ref,
     }
@@ -221,71 +220,6 @@ pub fn commits_over(
         out.push((info.id.to_string(), subject));
     }
     Ok(out)
-}
-
-/// Paths with uncommitted changes in a worktree: staged, unstaged, conflicted, and
-/// untracked files one by one (as `git status --porcelain --untracked-files=all`
-/// lists them; a staged rename counts as its two paths). Ignored files do not count.
-pub fn dirty_count(wt: &gix::Repository) -> anyhow::Result<usize> {
-    let index = wt.index_or_empty()?;
-    let head_tree = wt.head_tree_id_or_empty()?.detach();
-    // When the index's cache tree says it is HEAD's tree, nothing is staged: skip the
-    // HEAD-to-index diff, which would read every tree object (git status does the same).
-    let nothing_staged = index.tree().is_some_and(|t| {
-        t.id == head_tree && t.num_entries.map(|n| n as usize) == Some(index.entries().len())
-    });
-    let status = wt
-        .status(gix::progress::Discard)?
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_rewrites(None)
-        // Worktrees are looked at in parallel already (inspect_all): one thread each.
-        .index_worktree_options_mut(|o| o.thread_limit = Some(1))
-        .index(gix::worktree::IndexPersistedOrInMemory::Persisted(index));
-    let mut paths: HashSet<gix::bstr::BString> = HashSet::new();
-    if nothing_staged {
-        for item in status.into_index_worktree_iter(Vec::new())? {
-            note(&item?, &mut paths);
-        }
-    } else {
-        for item in status.into_iter(Vec::new())? {
-            match item? {
-                gix::status::Item::IndexWorktree(i) => note(&i, &mut paths),
-                gix::status::Item::TreeIndex(change) => {
-                    paths.insert(change.location().to_owned());
-                }
-            }
-        }
-    }
-    Ok(paths.len())
-}
-
-/// The paths one index-to-worktree status item says have changed.
-fn note(item: &gix::status::index_worktree::Item, paths: &mut HashSet<gix::bstr::BString>) {
-    use gix::status::index_worktree::Item as Wt;
-    use gix::status::plumbing::index_as_worktree::EntryStatus;
-    match item {
-        Wt::Modification {
-            rela_path, status, ..
-        } => {
-            // NeedsUpdate: only the stat data changed, not the content.
-            if !matches!(status, EntryStatus::NeedsUpdate(_)) {
-                paths.insert(rela_path.clone());
-            }
-        }
-        Wt::DirectoryContents { entry, .. } => {
-            if entry.status == gix::dir::entry::Status::Untracked {
-                paths.insert(entry.rela_path.clone());
-            }
-        }
-        Wt::Rewrite {
-            source,
-            dirwalk_entry,
-            ..
-        } => {
-            paths.insert(source.rela_path().to_owned());
-            paths.insert(dirwalk_entry.rela_path.clone());
-        }
-    }
 }
 
 pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {

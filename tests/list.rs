@@ -510,3 +510,152 @@ fn human_table() {
     stray           orphaned   agent/stray           +0 -1    -      -       -      -
     ");
 }
+
+/// The DIRTY count equals the number of lines of
+/// `git status --porcelain --untracked-files=all`, change by change.
+#[test]
+fn dirty_counts_match_git_status_case_by_case() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let env = Env::new();
+    for (path, text) in [
+        ("src/a.txt", "a\n"),
+        ("src/deep/b.txt", "b\n"),
+        ("src/deep/c.txt", "c\n"),
+        ("empty.txt", ""),
+        ("script.sh", "#!/bin/sh\n"),
+        (".gitignore", "*.log\nbuild/\nvendor/\n"),
+        ("vendor/keep.txt", "kept\n"),
+    ] {
+        env.write(path, text);
+    }
+    symlink("src/a.txt", env.repo.join("link")).unwrap();
+    env.git(&["add", "-A"]);
+    env.git(&["add", "-f", "vendor/keep.txt"]);
+    env.git(&["commit", "-q", "-m", "layout"]);
+    env.git(&["branch", "other"]);
+
+    type Change = fn(&Env, &std::path::Path);
+    let cases: Vec<(&str, Change)> = vec![
+        ("clean", |_, _| {}),
+        ("modified", |_, w| {
+            std::fs::write(w.join("src/a.txt"), "A\n").unwrap()
+        }),
+        ("deleted", |_, w| {
+            std::fs::remove_file(w.join("src/deep/b.txt")).unwrap()
+        }),
+        ("dir-deleted", |_, w| {
+            std::fs::remove_dir_all(w.join("src")).unwrap()
+        }),
+        ("untracked", |_, w| {
+            std::fs::write(w.join("new.txt"), "n").unwrap();
+            std::fs::write(w.join("src/deep/new.txt"), "n").unwrap();
+            std::fs::create_dir_all(w.join("fresh/inner")).unwrap();
+            std::fs::write(w.join("fresh/one"), "1").unwrap();
+            std::fs::write(w.join("fresh/inner/two"), "2").unwrap();
+            std::fs::create_dir_all(w.join("hollow/er")).unwrap();
+            std::fs::write(w.join("with space é.txt"), "s").unwrap();
+        }),
+        ("ignored", |_, w| {
+            std::fs::write(w.join("x.log"), "l").unwrap();
+            std::fs::write(w.join("src/y.log"), "l").unwrap();
+            std::fs::create_dir_all(w.join("build/o")).unwrap();
+            std::fs::write(w.join("build/o/a.o"), "o").unwrap();
+            std::fs::write(w.join("vendor/new.txt"), "v").unwrap();
+            std::fs::create_dir_all(w.join("only-ignored")).unwrap();
+            std::fs::write(w.join("only-ignored/z.log"), "l").unwrap();
+        }),
+        ("chmod", |_, w| {
+            std::fs::set_permissions(w.join("src/a.txt"), std::fs::Permissions::from_mode(0o755))
+                .unwrap()
+        }),
+        ("file-to-symlink", |_, w| {
+            std::fs::remove_file(w.join("src/a.txt")).unwrap();
+            symlink("deep/b.txt", w.join("src/a.txt")).unwrap();
+        }),
+        ("symlink-to-file", |_, w| {
+            std::fs::remove_file(w.join("link")).unwrap();
+            std::fs::write(w.join("link"), "src/a.txt").unwrap();
+        }),
+        ("dir-to-file", |_, w| {
+            std::fs::remove_dir_all(w.join("src/deep")).unwrap();
+            std::fs::write(w.join("src/deep"), "now a file").unwrap();
+        }),
+        ("file-to-dir", |_, w| {
+            std::fs::remove_file(w.join("empty.txt")).unwrap();
+            std::fs::create_dir_all(w.join("empty.txt")).unwrap();
+            std::fs::write(w.join("empty.txt/inside"), "i").unwrap();
+        }),
+        ("staged", |e, w| {
+            std::fs::write(w.join("staged.txt"), "s").unwrap();
+            std::fs::write(w.join("src/deep/c.txt"), "C staged\n").unwrap();
+            e.git_in(w, &["add", "staged.txt", "src/deep/c.txt"]);
+            std::fs::write(w.join("src/deep/c.txt"), "C staged, then changed\n").unwrap();
+            e.git_in(w, &["rm", "-q", "--cached", "src/deep/b.txt"]);
+        }),
+        ("nested-repo", |e, w| {
+            let n = w.join("nested");
+            std::fs::create_dir_all(&n).unwrap();
+            e.git_in(&n, &["init", "-q"]);
+            std::fs::write(n.join("f"), "f").unwrap();
+        }),
+        ("intent-to-add", |e, w| {
+            std::fs::write(w.join("later.txt"), "l").unwrap();
+            e.git_in(w, &["add", "-N", "later.txt"]);
+        }),
+        ("conflict", |e, w| {
+            std::fs::write(w.join("src/a.txt"), "ours\n").unwrap();
+            e.git_in(w, &["commit", "-q", "-am", "ours"]);
+            let mut cmd = std::process::Command::new("git");
+            e.apply(&mut cmd);
+            let out = cmd
+                .current_dir(w)
+                .args(["merge", "-q", "theirs"])
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "the merge must conflict");
+        }),
+    ];
+    // A branch the conflict case merges.
+    env.git(&["checkout", "-q", "-b", "theirs"]);
+    env.write("src/a.txt", "theirs\n");
+    env.git(&["commit", "-q", "-am", "theirs"]);
+    env.git(&["checkout", "-q", "main"]);
+
+    let mut dirs = Vec::new();
+    for (name, _) in &cases {
+        let wt = env.worktree(name);
+        env.git(&[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().unwrap(),
+            "-b",
+            &format!("case-{name}"),
+            "main",
+        ]);
+        dirs.push(wt);
+    }
+    // Past the racy-git second, then let git refresh each index, as it would in use:
+    // unchanged files are then judged by their stat data alone.
+    std::thread::sleep(Duration::from_millis(1100));
+    for wt in &dirs {
+        env.git_in(wt, &["status", "--porcelain"]);
+    }
+    for ((_, change), wt) in cases.iter().zip(&dirs) {
+        change(&env, wt);
+    }
+
+    let t = list(&env, &[]);
+    let mut wrong = Vec::new();
+    for ((name, _), wt) in cases.iter().zip(&dirs) {
+        let porcelain = env.git_in(wt, &["status", "--porcelain", "--untracked-files=all"]);
+        let want = lines(&porcelain);
+        if t[*name]["dirty"] != want {
+            wrong.push(format!(
+                "{name}: list says {}, git says {want}:\n{porcelain}",
+                t[*name]["dirty"]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -183,9 +183,20 @@ pub fn collect(ws: &Workspace, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
         .or_else(|| ws.repo.head_branch());
 
     let mut rows: Vec<Row> = Vec::new();
+    // Many tasks share a base: resolve each once.
+    let bases = std::cell::RefCell::new(HashMap::<String, Option<gix::ObjectId>>::new());
     let from_record = |rec: Record, strays: &mut BTreeMap<String, Stray>| {
         let leftover = strays.remove(&rec.id).is_some();
-        let target = Target::of(&repo, &rec);
+        let base = bases
+            .borrow_mut()
+            .entry(rec.base.clone())
+            .or_insert_with(|| report::resolve_commit(&repo, &rec.base))
+            .or_else(|| gix::ObjectId::from_hex(rec.base_commit.as_bytes()).ok());
+        let target = Target {
+            worktree: Some(rec.worktree.clone()),
+            branch: Some(rec.branch.clone()),
+            base,
+        };
         Row {
             id: rec.id.clone(),
             // Set once the repository has been looked at; a tombstone with a worktree or
