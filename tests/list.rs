@@ -194,6 +194,9 @@ fn a_removed_worktree_and_unrecorded_ones_read_orphaned() {
 
     let show = env.run(&["show", "gone"]).ok().stdout();
     assert!(show.contains("(missing)"), "{show}");
+    assert!(show.contains("its worktree is gone"), "{show}");
+    let show = env.run(&["show", "lost"]).ok().stdout();
+    assert!(show.contains("no git-agents record"), "{show}");
     let show = env.run(&["show", "stray", "--json"]).ok().json();
     assert_eq!(show["tasks"][0]["state"], "orphaned");
     assert_eq!(show["tasks"][0]["history"], serde_json::json!([]));

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::cli::Ctx;
 use crate::error::{Error, Exit};
 use crate::report;
-use crate::task::TaskId;
+use crate::task::{State, TaskId};
 use crate::ui::{paint, table};
 
 use super::Workspace;
@@ -151,6 +151,9 @@ fn human(
             s
         }),
     ];
+    if let Some(why) = why(row) {
+        fields.push(("why", why));
+    }
     if let Some(d) = rec.and_then(|r| r.detail.clone()) {
         fields.push(("detail", d));
     }
@@ -286,6 +289,31 @@ fn human(
         }
     }
     out
+}
+
+/// Why a task reads a state its record does not say.
+fn why(row: &Row) -> Option<String> {
+    let missing = row.worktree.as_ref().is_some_and(|w| !w.is_dir());
+    match (&row.record, row.state) {
+        (None, State::Orphaned) => {
+            Some("no git-agents record of it (left by a crash, or made by hand)".into())
+        }
+        (Some(r), State::Orphaned) if r.pruned => {
+            Some("pruned, but its worktree or branch is still there".into())
+        }
+        (Some(_), State::Orphaned) if missing => Some("its worktree is gone".into()),
+        (Some(r), State::Interrupted) if r.state != State::Interrupted => Some(format!(
+            "the git agents process that ran it{} is gone",
+            r.owner
+                .map(|p| format!(" (pid {})", p.pid))
+                .unwrap_or_default()
+        )),
+        (Some(r), State::Merged) if r.state != State::Merged => Some(format!(
+            "its branch is contained in {}",
+            row.base.as_deref().unwrap_or("the base")
+        )),
+        _ => None,
+    }
 }
 
 fn short_sha(sha: &str) -> &str {
