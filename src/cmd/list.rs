@@ -23,8 +23,13 @@ use crate::ui::table;
 
 use super::Workspace;
 
-/// Show every agent task and worktree: state, branch, commits ahead/behind the base,
-/// uncommitted changes, check result, age and path
+/// List every agent task and worktree, in the state the repository shows
+///
+/// One row per task spawned, per worktree or branch of ours nobody recorded (orphaned),
+/// and per manifest task never spawned (pending): state, branch, commits ahead/behind the
+/// base's current tip, uncommitted changes (untracked files included), check result,
+/// age and worktree path. A task whose process died reads interrupted, one whose
+/// worktree is gone reads orphaned, one whose branch is in its base reads merged.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     /// Only these tasks

@@ -18,7 +18,11 @@ use super::list::{Row, collect, display_path};
 /// Lines of the log `show` prints.
 const LOG_LINES: usize = 20;
 
-/// Show everything known about one task: record, attempts, check, commits, log tail
+/// Show everything known about one task
+///
+/// Its state (and why, when it differs from the record), branch and base, worktree and
+/// uncommitted changes, agent command, check result, each attempt and how it ended, the
+/// commits its branch has over the base, and the last lines of its log.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The task
