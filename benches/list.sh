@@ -10,6 +10,11 @@
 # a `find` that reads every directory and lstats every file once (the least any exact
 # answer has to do) is timed alongside.
 #
+# The warm-up runs `git status` in every worktree, which refreshes each index as git
+# does. `list` never writes: a worktree whose index was never refreshed since checkout
+# (an agent still running in a fresh worktree) has racily-clean entries, whose content
+# `list` then compares (about 2.5x the cost of that worktree here).
+#
 # Usage: benches/list.sh [RUNS]   (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
