@@ -30,14 +30,17 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
+            cand list 'List every agent task and worktree, in the state the repository shows'
+            cand ls 'List every agent task and worktree, in the state the repository shows'
+            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+            cand prune 'Remove the worktrees and branches of finished tasks'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
+            cand show 'Show everything known about one task'
             cand path 'Print the worktree path of a task'
-            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand completions 'Print a shell completion script'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
-            cand prune 'Remove the worktrees and branches of finished tasks'
-            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -66,34 +69,12 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'git-agents;logs'= {
+        &'git-agents;list'= {
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand -f 'Keep printing new output while the task runs'
-            cand --follow 'Keep printing new output while the task runs'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Print more detail about what happens'
-            cand --verbose 'Print more detail about what happens'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'git-agents;path'= {
-            cand -C 'Run as if started in PATH (like git -C); may be repeated'
-            cand --manifest 'Manifest file to use instead of agents.yaml'
-            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Print more detail about what happens'
-            cand --verbose 'Print more detail about what happens'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'git-agents;trust'= {
-            cand -C 'Run as if started in PATH (like git -C); may be repeated'
-            cand --manifest 'Manifest file to use instead of agents.yaml'
-            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --all 'Also show pruned tasks (tombstones)'
+            cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -101,55 +82,12 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'git-agents;init'= {
-            cand --agent 'Agent preset to use (stored as agents.agent in .git/config)'
+        &'git-agents;ls'= {
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand -y 'Do not ask: keep the configured agent, else take the first found on PATH'
-            cand --yes 'Do not ask: keep the configured agent, else take the first found on PATH'
-            cand --force 'Overwrite an existing manifest'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Print more detail about what happens'
-            cand --verbose 'Print more detail about what happens'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'git-agents;completions'= {
-            cand -C 'Run as if started in PATH (like git -C); may be repeated'
-            cand --manifest 'Manifest file to use instead of agents.yaml'
-            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Print more detail about what happens'
-            cand --verbose 'Print more detail about what happens'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'git-agents;man'= {
-            cand --install 'Write all pages to DIR [default: ~/.local/share/man/man1]'
-            cand -C 'Run as if started in PATH (like git -C); may be repeated'
-            cand --manifest 'Manifest file to use instead of agents.yaml'
-            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Print more detail about what happens'
-            cand --verbose 'Print more detail about what happens'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'git-agents;prune'= {
-            cand -C 'Run as if started in PATH (like git -C); may be repeated'
-            cand --manifest 'Manifest file to use instead of agents.yaml'
-            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
-            cand --failed 'Also prune failed, timed-out and interrupted tasks'
-            cand --all 'Prune every task (running agents are still never touched)'
-            cand --force 'Discard uncommitted files and commits not in base (logged to pruned.log)'
-            cand -n 'Print what would happen and change nothing'
-            cand --dry-run 'Print what would happen and change nothing'
-            cand -y 'Do not ask before a forced removal (required with --force off a terminal)'
-            cand --yes 'Do not ask before a forced removal (required with --force off a terminal)'
+            cand --all 'Also show pruned tasks (tombstones)'
+            cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -178,35 +116,144 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;prune'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --failed 'Also prune failed, timed-out and interrupted tasks'
+            cand --all 'Prune every task (running agents are still never touched)'
+            cand --force 'Discard uncommitted files and commits not in base (logged to pruned.log)'
+            cand -n 'Print what would happen and change nothing'
+            cand --dry-run 'Print what would happen and change nothing'
+            cand -y 'Do not ask before a forced removal (required with --force off a terminal)'
+            cand --yes 'Do not ask before a forced removal (required with --force off a terminal)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;logs'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -f 'Keep printing new output while the task runs'
+            cand --follow 'Keep printing new output while the task runs'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'git-agents;show'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --json 'Print it as JSON (version 1) on stdout'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;path'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'git-agents;init'= {
+            cand --agent 'Agent preset to use (stored as agents.agent in .git/config)'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -y 'Do not ask: keep the configured agent, else take the first found on PATH'
+            cand --yes 'Do not ask: keep the configured agent, else take the first found on PATH'
+            cand --force 'Overwrite an existing manifest'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;completions'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;trust'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;man'= {
+            cand --install 'Write all pages to DIR [default: ~/.local/share/man/man1]'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
+            cand list 'List every agent task and worktree, in the state the repository shows'
+            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+            cand prune 'Remove the worktrees and branches of finished tasks'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
+            cand show 'Show everything known about one task'
             cand path 'Print the worktree path of a task'
-            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand completions 'Print a shell completion script'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
-            cand prune 'Remove the worktrees and branches of finished tasks'
-            cand merge 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
         }
+        &'git-agents;help;list'= {
+        }
+        &'git-agents;help;merge'= {
+        }
+        &'git-agents;help;prune'= {
+        }
         &'git-agents;help;logs'= {
         }
-        &'git-agents;help;path'= {
+        &'git-agents;help;show'= {
         }
-        &'git-agents;help;trust'= {
+        &'git-agents;help;path'= {
         }
         &'git-agents;help;init'= {
         }
         &'git-agents;help;completions'= {
         }
+        &'git-agents;help;trust'= {
+        }
         &'git-agents;help;man'= {
-        }
-        &'git-agents;help;prune'= {
-        }
-        &'git-agents;help;merge'= {
         }
         &'git-agents;help;help'= {
         }

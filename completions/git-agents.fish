@@ -38,14 +38,17 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -s v -l verbose -d '
 complete -c git-agents -n "__fish_git_agents_needs_command" -s h -l help -d 'Print help'
 complete -c git-agents -n "__fish_git_agents_needs_command" -s V -l version -d 'Print version'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "ls" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "show" -d 'Show everything known about one task'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s p -l prompt -d 'Run an ad-hoc task with this prompt (at most one ID)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agent -d 'Agent preset to run' -r -f -a "claude\t''
@@ -75,6 +78,62 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l force -d
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l all -d 'Also show pruned tasks (tombstones)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l all -d 'Also show pruned tasks (tombstones)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l strategy -d 'How a task\'s branch is brought in [default: merge, or agents.mergeStrategy]' -r -f -a "merge\t''
+squash\t''
+rebase\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l into -d 'Merge into this branch instead of each task\'s base' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l check -d 'Shell command run on each merged result; exit 0 = it may land' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l on-conflict -d 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]' -r -f -a "stop\t''
+skip\t''
+agent\t''
+retry\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l all -d 'Every task not yet merged that succeeded or conflicted before'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l no-check -d 'Run no check, whatever the config says'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l pr -d 'Push each branch and open a pull request with gh instead of merging locally'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run -d 'Report what would merge and what would conflict; change nothing'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l failed -d 'Also prune failed, timed-out and interrupted tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l all -d 'Prune every task (running agents are still never touched)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l force -d 'Discard uncommitted files and commits not in base (logged to pruned.log)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s n -l dry-run -d 'Print what would happen and change nothing'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s y -l yes -d 'Do not ask before a forced removal (required with --force off a terminal)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -84,6 +143,15 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s f -l foll
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -l json -d 'Print it as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -92,14 +160,6 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand path" -s h -l help -d 'Print help'
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s q -l quiet -d 'Print only data and errors'
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s v -l verbose -d 'Print more detail about what happens'
-complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -l agent -d 'Agent preset to use (stored as agents.agent in .git/config)' -r -f -a "claude\t''
 codex\t''
 aider\t''
@@ -126,6 +186,14 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand trust" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -l install -d 'Write all pages to DIR [default: ~/.local/share/man/man1]' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
@@ -135,52 +203,18 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l failed -d 'Also prune failed, timed-out and interrupted tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l all -d 'Prune every task (running agents are still never touched)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -l force -d 'Discard uncommitted files and commits not in base (logged to pruned.log)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s n -l dry-run -d 'Print what would happen and change nothing'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s y -l yes -d 'Do not ask before a forced removal (required with --force off a terminal)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s q -l quiet -d 'Print only data and errors'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s v -l verbose -d 'Print more detail about what happens'
-complete -c git-agents -n "__fish_git_agents_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l strategy -d 'How a task\'s branch is brought in [default: merge, or agents.mergeStrategy]' -r -f -a "merge\t''
-squash\t''
-rebase\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l into -d 'Merge into this branch instead of each task\'s base' -r
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l check -d 'Shell command run on each merged result; exit 0 = it may land' -r
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l on-conflict -d 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]' -r -f -a "stop\t''
-skip\t''
-agent\t''
-retry\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l all -d 'Every task not yet merged that succeeded or conflicted before'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l no-check -d 'Run no check, whatever the config says'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l pr -d 'Push each branch and open a pull request with gh instead of merging locally'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run -d 'Report what would merge and what would conflict; change nothing'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
-complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn logs path trust init completions man prune merge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "show" -d 'Show everything known about one task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.
@@ -204,7 +238,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs

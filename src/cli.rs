@@ -54,14 +54,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Spawn(cmd::spawn::SpawnArgs),
+    #[command(visible_alias = "ls")]
+    List(cmd::list::ListArgs),
+    Merge(cmd::merge::MergeArgs),
+    Prune(cmd::prune::PruneArgs),
     Logs(cmd::logs::LogsArgs),
+    Show(cmd::show::ShowArgs),
     Path(cmd::path::PathArgs),
-    Trust(cmd::trust::TrustArgs),
     Init(cmd::init::InitArgs),
     Completions(cmd::completions::CompletionsArgs),
+    Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
-    Prune(cmd::prune::PruneArgs),
-    Merge(cmd::merge::MergeArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -108,14 +111,16 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Spawn(args) => cmd::spawn::run(&ctx, args),
+        Command::List(args) => cmd::list::run(&ctx, args),
+        Command::Merge(args) => cmd::merge::run(&ctx, args),
+        Command::Prune(args) => cmd::prune::run(&ctx, args),
         Command::Logs(args) => cmd::logs::run(&ctx, args),
+        Command::Show(args) => cmd::show::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
-        Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Init(args) => cmd::init::run(&ctx, args),
         Command::Completions(args) => cmd::completions::run(&ctx, args),
+        Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
-        Command::Prune(args) => cmd::prune::run(&ctx, args),
-        Command::Merge(args) => cmd::merge::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod copy;
+pub mod dirty;
 pub mod error;
 pub mod fault;
 pub mod git;

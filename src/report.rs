@@ -1,11 +1,17 @@
 //! What a task looks like to a user: the SPEC §6 JSON object and table rows, computed
 //! from its record plus the repository as it is now.
+//!
+//! Everything here reads in-process through gix (HEAD of each worktree, ahead/behind by
+//! rev walk, dirtiness with untracked files): no `git` process per worktree, and many
+//! worktrees are looked at in parallel ([`inspect_all`]).
 
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::git::Repo;
 use crate::store::{Record, Store};
+use crate::task::State;
 
 /// Facts read from the repository rather than the record.
 #[derive(Debug, Clone, Default)]
@@ -16,32 +22,210 @@ pub struct Live {
     pub behind: Option<usize>,
     /// Uncommitted changes, untracked files included; `None` if the worktree is gone.
     pub dirty: Option<usize>,
+    /// The state reality shows (see [`effective_state`]); `None` leaves the record's.
+    pub state: Option<State>,
+    /// The branch checked out in the worktree (short name), if it is on one.
+    pub head_ref: Option<String>,
 }
 
+/// What to look at for one task or stray worktree.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub worktree: Option<PathBuf>,
+    /// Short branch name (`agent/x`).
+    pub branch: Option<String>,
+    /// The base's current tip.
+    pub base: Option<gix::ObjectId>,
+}
+
+impl Target {
+    /// What a record points at; its base resolved now (or, if it no longer resolves,
+    /// the commit the task started from).
+    pub fn of(repo: &gix::Repository, rec: &Record) -> Target {
+        Target {
+            worktree: Some(rec.worktree.clone()),
+            branch: Some(rec.branch.clone()),
+            base: resolve_commit(repo, &rec.base)
+                .or_else(|| gix::ObjectId::from_hex(rec.base_commit.as_bytes()).ok()),
+        }
+    }
+}
+
+/// Everything about one task as the repository shows it now, state included.
 pub fn live(repo: &Repo, rec: &Record) -> Live {
-    let head = repo.branch_tip(&rec.branch);
-    let base = repo
-        .resolve_commit(&rec.base)
-        .or_else(|| gix::ObjectId::from_hex(rec.base_commit.as_bytes()).ok());
-    let (ahead, behind) = match (head, base) {
-        (Some(h), Some(b)) => match repo.ahead_behind(h, b) {
-            Ok((a, b)) => (Some(a), Some(b)),
-            Err(_) => (None, None),
+    let repo = repo.local();
+    let mut live = inspect(&repo, &Target::of(&repo, rec));
+    live.state = Some(effective_state(rec, &live));
+    live
+}
+
+/// [`inspect`] for many targets at once, spread over the machine's cores (each thread
+/// with its own handle on the repository); results in the order of `targets`.
+pub fn inspect_all(repo: &Repo, targets: &[Target]) -> Vec<Live> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(targets.len());
+    if threads <= 1 {
+        let local = repo.local();
+        return targets.iter().map(|t| inspect(&local, t)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, Live)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let next = &next;
+                s.spawn(move || {
+                    let local = repo.local();
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(t) = targets.get(i) else { break };
+                        done.push((i, inspect(&local, t)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    // A worker that panicked lost its results: those targets read as unknown.
+    let mut lives = vec![Live::default(); targets.len()];
+    for (i, l) in out {
+        lives[i] = l;
+    }
+    lives
+}
+
+/// Read one target: the worktree's HEAD, branch and uncommitted changes, and the
+/// branch's (else HEAD's) commits ahead of and behind the base. What cannot be read
+/// stays `None`.
+pub fn inspect(repo: &gix::Repository, t: &Target) -> Live {
+    let wt = t
+        .worktree
+        .as_deref()
+        .filter(|p| p.is_dir())
+        .and_then(|p| gix::open(p).ok());
+    let wt_head = wt
+        .as_ref()
+        .and_then(|r| r.head_id().ok())
+        .map(|id| id.detach());
+    let head_ref = wt
+        .as_ref()
+        .and_then(|r| r.head_name().ok().flatten())
+        .map(|n| n.shorten().to_string());
+    let tip = t
+        .branch
+        .as_deref()
+        .and_then(|b| branch_tip(repo, b))
+        .or(wt_head);
+    let (ahead, behind) = match (tip, t.base) {
+        (Some(tip), Some(base)) => match ahead_behind(repo, tip, base) {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
         },
         _ => (None, None),
     };
     Live {
-        head: head.map(|h| h.to_string()),
+        head: wt_head.or(tip).map(|h| h.to_string()),
         ahead,
         behind,
-        dirty: crate::git::dirty_count(&rec.worktree),
+        dirty: wt.as_ref().and_then(|r| crate::dirty::count(r).ok()),
+        state: None,
+        head_ref,
     }
+}
+
+/// The state a task is really in, from its record and what the repository shows:
+///
+/// - `pending`/`running` whose driving process is gone (crash, `kill -9`): `interrupted`;
+/// - `succeeded` (or `conflicted`) whose branch is contained in the base: `merged`;
+/// - a worktree gone while the record expects one: `orphaned`.
+///
+/// Tombstones (pruned records) keep their recorded state.
+pub fn effective_state(rec: &Record, live: &Live) -> State {
+    if rec.pruned {
+        return rec.state;
+    }
+    let state = match rec.state {
+        State::Pending | State::Running if rec.owner_alive() => return rec.state,
+        State::Pending | State::Running => State::Interrupted,
+        s => s,
+    };
+    if matches!(state, State::Succeeded | State::Conflicted) && live.ahead == Some(0) {
+        return State::Merged;
+    }
+    if !rec.worktree.is_dir() && !matches!(state, State::Empty | State::Merged) {
+        return State::Orphaned;
+    }
+    state
+}
+
+/// A commit id for a revision, or `None` if it names no commit.
+pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> Option<gix::ObjectId> {
+    let id = repo.rev_parse_single(rev).ok()?;
+    let commit = id.object().ok()?.peel_to_commit().ok()?;
+    Some(commit.id)
+}
+
+/// The commit a local branch points at.
+pub fn branch_tip(repo: &gix::Repository, short: &str) -> Option<gix::ObjectId> {
+    let mut r = repo
+        .try_find_reference(format!("refs/heads/{short}").as_str())
+        .ok()??;
+    r.peel_to_id().ok().map(|id| id.detach())
+}
+
+/// Commits reachable from `a` and not `b`, and from `b` and not `a` (what
+/// `git rev-list --left-right --count a...b` says).
+pub fn ahead_behind(
+    repo: &gix::Repository,
+    a: gix::ObjectId,
+    b: gix::ObjectId,
+) -> Option<(usize, usize)> {
+    if a == b {
+        return Some((0, 0));
+    }
+    let count = |from: gix::ObjectId, hide: gix::ObjectId| -> Option<usize> {
+        let walk = repo.rev_walk([from]).with_hidden([hide]).all().ok()?;
+        let mut n = 0;
+        for info in walk {
+            info.ok()?;
+            n += 1;
+        }
+        Some(n)
+    };
+    Some((count(a, b)?, count(b, a)?))
+}
+
+/// The commits `tip` has over `base`, newest first: (full id, subject).
+pub fn commits_over(
+    repo: &gix::Repository,
+    tip: gix::ObjectId,
+    base: Option<gix::ObjectId>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let walk = repo.rev_walk([tip]).with_hidden(base).all()?;
+    let mut out = Vec::new();
+    for info in walk {
+        let info = info?;
+        let commit = info.object()?;
+        let subject = commit
+            .message()
+            .map(|m| m.summary().to_string())
+            .unwrap_or_default();
+        out.push((info.id.to_string(), subject));
+    }
+    Ok(out)
 }
 
 pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
     json!({
         "id": rec.id,
-        "state": rec.state.as_str(),
+        "state": live.state.unwrap_or(rec.state).as_str(),
         "branch": rec.branch,
         "base": rec.base,
         "worktree": rec.worktree,
@@ -58,6 +242,38 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "detail": rec.detail,
         "port": rec.port,
         "pr_url": rec.pr_url,
+    })
+}
+
+/// The SPEC §6 object for a row without a record: a manifest task never spawned, or a
+/// worktree or branch nobody recorded. Same fields as [`task_json`].
+pub fn unrecorded_json(
+    id: &str,
+    state: State,
+    branch: Option<&str>,
+    base: Option<&str>,
+    worktree: Option<&Path>,
+    live: &Live,
+) -> Value {
+    json!({
+        "id": id,
+        "state": state.as_str(),
+        "branch": branch,
+        "base": base,
+        "worktree": worktree,
+        "head": live.head,
+        "ahead": live.ahead,
+        "behind": live.behind,
+        "dirty": live.dirty,
+        "check": null,
+        "exit_code": null,
+        "attempts": 0,
+        "started_at": null,
+        "finished_at": null,
+        "log": null,
+        "detail": null,
+        "port": null,
+        "pr_url": null,
     })
 }
 

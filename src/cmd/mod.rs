@@ -3,11 +3,13 @@
 
 pub mod completions;
 pub mod init;
+pub mod list;
 pub mod logs;
 pub mod man;
 pub mod merge;
 pub mod path;
 pub mod prune;
+pub mod show;
 pub mod spawn;
 pub mod trust;
 
