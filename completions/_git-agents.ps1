@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show everything known about one task')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the worktree path of a task')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
@@ -198,6 +199,20 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;demo' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Make the scratch repository here (must not exist yet, or be empty)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the scratch repository afterwards')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;completions' {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
@@ -244,6 +259,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show everything known about one task')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the worktree path of a task')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
@@ -272,6 +288,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;init' {
+            break
+        }
+        'git-agents;help;demo' {
             break
         }
         'git-agents;help;completions' {

@@ -23,6 +23,9 @@ _git_agents_clap() {
             git__agents,completions)
                 cmd="git__agents__subcmd__completions"
                 ;;
+            git__agents,demo)
+                cmd="git__agents__subcmd__demo"
+                ;;
             git__agents,help)
                 cmd="git__agents__subcmd__help"
                 ;;
@@ -61,6 +64,9 @@ _git_agents_clap() {
                 ;;
             git__agents__subcmd__help,completions)
                 cmd="git__agents__subcmd__help__subcmd__completions"
+                ;;
+            git__agents__subcmd__help,demo)
+                cmd="git__agents__subcmd__help__subcmd__demo"
                 ;;
             git__agents__subcmd__help,help)
                 cmd="git__agents__subcmd__help__subcmd__help"
@@ -102,7 +108,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show path init completions trust man help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show path init demo completions trust man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,8 +165,41 @@ _git_agents_clap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agents__subcmd__demo)
+            opts="-C -q -v -h --dir --keep --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show path init completions trust man help"
+            opts="spawn list merge prune logs show path init demo completions trust man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -174,6 +213,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand show 'Show everything known about one task'
             cand path 'Print the worktree path of a task'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
+            cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
             cand completions 'Print a shell completion script'
             cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
@@ -185,6 +186,19 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;demo'= {
+            cand --dir 'Make the scratch repository here (must not exist yet, or be empty)'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --keep 'Keep the scratch repository afterwards'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;completions'= {
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
@@ -228,6 +242,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand show 'Show everything known about one task'
             cand path 'Print the worktree path of a task'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
+            cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
             cand completions 'Print a shell completion script'
             cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
@@ -248,6 +263,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;path'= {
         }
         &'git-agents;help;init'= {
+        }
+        &'git-agents;help;demo'= {
         }
         &'git-agents;help;completions'= {
         }

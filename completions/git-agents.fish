@@ -46,6 +46,7 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "logs" -d 'Pri
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "show" -d 'Show everything known about one task'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "path" -d 'Print the worktree path of a task'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
@@ -178,6 +179,16 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand init" -l force -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -l dir -d 'Make the scratch repository here (must not exist yet, or be empty)' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -l keep -d 'Keep the scratch repository afterwards'
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand completions" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -203,18 +214,19 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "show" -d 'Show everything known about one task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init completions trust man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "show" -d 'Show everything known about one task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show path init demo completions trust man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.

@@ -62,6 +62,7 @@ pub enum Command {
     Show(cmd::show::ShowArgs),
     Path(cmd::path::PathArgs),
     Init(cmd::init::InitArgs),
+    Demo(cmd::demo::DemoArgs),
     Completions(cmd::completions::CompletionsArgs),
     Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
@@ -77,6 +78,11 @@ pub fn main() -> ExitCode {
     // Completion data for the shell scripts, before any parsing (see cmd::completions).
     if let Some(code) = cmd::completions::complete_from_env() {
         return code;
+    }
+    // The demo's toy agent (see cmd::demo): this binary, started by spawn as an agent.
+    if std::env::var_os(cmd::demo::TOY_ENV).is_some_and(|v| v == "1") {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return ExitCode::from(cmd::demo::toy_agent(&args) as u8);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -118,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(&ctx, args),
         Command::Path(args) => cmd::path::run(&ctx, args),
         Command::Init(args) => cmd::init::run(&ctx, args),
+        Command::Demo(args) => cmd::demo::run(&ctx, args),
         Command::Completions(args) => cmd::completions::run(&ctx, args),
         Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),

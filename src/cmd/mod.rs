@@ -2,6 +2,7 @@
 //! task report (table rows and SPEC §6 JSON).
 
 pub mod completions;
+pub mod demo;
 pub mod init;
 pub mod list;
 pub mod logs;

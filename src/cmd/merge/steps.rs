@@ -366,11 +366,21 @@ pub fn resolve_with_agent(
         return give_up(&why);
     }
     // Commit the resolution (or whatever the agent left after committing it itself).
-    let mut add: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
-    for entry in &it.settings.copy {
-        add.push(format!(":(exclude,top){}", entry.trim_start_matches('/')));
+    git::run(wt, &["add", "-A"])?;
+    // Whatever came in through `copy` stays out of the commit (an exclude pathspec
+    // would make git refuse when the path is ignored).
+    let copied: Vec<String> = it
+        .settings
+        .copy
+        .iter()
+        .filter_map(|c| crate::copy::parse_entry(c).ok())
+        .map(|e| e.path.display().to_string())
+        .collect();
+    if !copied.is_empty() {
+        let mut reset: Vec<String> = vec!["reset".into(), "-q".into(), "--".into()];
+        reset.extend(copied);
+        git::run(wt, &reset)?;
     }
-    git::run(wt, &add)?;
     let staged = !git::output(wt, &["diff", "--cached", "--quiet"])?
         .status
         .success();
