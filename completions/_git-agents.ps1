@@ -117,6 +117,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Report what would merge and what would conflict; change nothing')
             [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'Remove each merged task''s worktree and branch')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON on stdout')
+            [CompletionResult]::new('--trust', '--trust', [CompletionResultType]::ParameterName, 'Run a tracked manifest''s checks without recording trust (see `git agents trust`)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')

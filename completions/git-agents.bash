@@ -519,7 +519,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__merge)
-            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --manifest --color --quiet --verbose --help"
+            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --trust --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -110,6 +110,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --dry-run 'Report what would merge and what would conflict; change nothing'
             cand --prune 'Remove each merged task''s worktree and branch'
             cand --json 'Print the result as JSON on stdout'
+            cand --trust 'Run a tracked manifest''s checks without recording trust (see `git agents trust`)'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'

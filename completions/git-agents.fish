@@ -119,6 +119,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l pr -d 'P
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run -d 'Report what would merge and what would conflict; change nothing'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l trust -d 'Run a tracked manifest\'s checks without recording trust (see `git agents trust`)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -398,6 +398,7 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
         }
     }
 
+    crate::fault::point("prune:logged");
     // The worktree and its admin dir: renamed away at once.
     match &f.found {
         Found::Linked(_) | Found::Plain => {
@@ -434,6 +435,7 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
         Found::Foreign(_) => {}
     }
 
+    crate::fault::point("prune:moved");
     // The branch, only if it is still where it was checked.
     if let Some(tip) = f.tip {
         let shown = if risks.is_empty() {
@@ -455,6 +457,7 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
         }
     }
 
+    crate::fault::point("prune:branch-deleted");
     // The record stays as a tombstone, so a plain `spawn` never runs the task again.
     if !would
         && t.rec.is_some()

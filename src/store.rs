@@ -317,11 +317,12 @@ impl Store {
             .append(true)
             .mode(0o600)
             .open(self.pruned_log())?;
-        writeln!(
-            f,
-            "{} {id} {branch} {sha}",
+        // One write per line: with O_APPEND, concurrent writers never interleave.
+        let line = format!(
+            "{} {id} {branch} {sha}\n",
             crate::time::rfc3339(crate::time::now())
-        )?;
+        );
+        f.write_all(line.as_bytes())?;
         f.sync_data()?;
         Ok(())
     }

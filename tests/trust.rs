@@ -104,3 +104,20 @@ fn state_files_are_private_whatever_the_umask() {
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o002, 0, "agents/ is world-writable ({mode:o})");
 }
+
+#[test]
+fn merge_checks_from_a_tracked_manifest_need_trust_too() {
+    let env = Env::new();
+    tracked_manifest(&env, "true");
+    env.run(&["spawn", "t1", "--trust"]).ok();
+    // Someone changes the check in the repository after the spawn.
+    tracked_manifest(&env, "touch pwned");
+    let run = env.run(&["merge", "t1"]).code_is(2);
+    assert!(run.stderr().contains("not trusted"), "{}", run.stderr());
+    assert!(!env.repo.join("pwned").exists());
+    assert_eq!(env.git(&["rev-list", "--count", "main"]).trim(), "3");
+    // A dry run runs nothing and needs no trust.
+    env.run(&["merge", "t1", "--dry-run"]).ok();
+    env.run(&["trust"]).ok();
+    env.run(&["merge", "t1"]).ok();
+}

@@ -83,6 +83,10 @@ pub struct MergeArgs {
     /// Print the result as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Run a tracked manifest's checks without recording trust (see `git agents trust`)
+    #[arg(long)]
+    pub trust: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,6 +140,14 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     };
     let global = ws.global(&flags)?;
     let (items, targets) = plan::plan(&ws, &args, &flags)?;
+    // Checks (and setup) from a manifest that came with the repository run only once
+    // trusted; a dry run and --pr run none.
+    if !args.dry_run
+        && !args.pr
+        && let Some(m) = &ws.manifest
+    {
+        crate::trust::ensure(&ws.repo, &ctx.ui, m, args.trust)?;
+    }
     if items.is_empty() {
         ctx.ui
             .status("nothing to merge: no succeeded task is waiting (see git agents list)");
@@ -563,6 +575,7 @@ impl Queue<'_> {
                 ))
                 .into());
             }
+            crate::fault::point("merge:before-advance");
             merge::advance(
                 &self.ws.repo,
                 &t.branch,
@@ -584,6 +597,7 @@ impl Queue<'_> {
             return Err(e);
         }
         t.landed = t.tip;
+        crate::fault::point("merge:advanced");
         let now = crate::time::now();
         for &i in &pending {
             let Some(row) = rows[i].as_mut() else {
