@@ -88,6 +88,19 @@ pub const PRESET_NAMES: &[&str] = &[
     "amp",
 ];
 
+impl Preset {
+    /// The command template and extra environment, owned.
+    fn parts(&self) -> (Vec<String>, Vec<(String, String)>) {
+        (
+            self.command.iter().map(|s| s.to_string()).collect(),
+            self.env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
 pub fn is_preset(name: &str) -> bool {
     PRESETS.iter().any(|p| p.name == name)
 }
@@ -107,38 +120,25 @@ pub struct Agent {
 impl Agent {
     /// Resolve a choice (or, with none, the first preset on PATH) and locate its program.
     pub fn resolve(choice: Option<&AgentChoice>) -> Result<Agent, Error> {
-        let (template, env): (Vec<String>, Vec<(String, String)>) = match choice {
+        let (template, env) = match choice {
             Some(AgentChoice::Command(c)) => (c.clone(), Vec::new()),
-            Some(AgentChoice::Preset(name)) => {
-                let p = preset(name).ok_or_else(|| {
+            Some(AgentChoice::Preset(name)) => preset(name)
+                .ok_or_else(|| {
                     Error::usage(format!(
                         "unknown agent {name:?}; expected one of {}",
                         PRESET_NAMES.join(", ")
                     ))
-                })?;
-                (
-                    p.command.iter().map(|s| s.to_string()).collect(),
-                    p.env
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                )
-            }
-            None => {
-                let found = PRESETS.iter().find(|p| which::which(p.command[0]).is_ok());
-                let p = found.ok_or_else(|| {
+                })?
+                .parts(),
+            None => PRESETS
+                .iter()
+                .find(|p| which::which(p.command[0]).is_ok())
+                .ok_or_else(|| {
                     Error::usage("no agent CLI found on PATH and none configured").with_hint(
                         "install one (claude, codex, aider, ...), or pass --agent NAME or --command CMD",
                     )
-                })?;
-                (
-                    p.command.iter().map(|s| s.to_string()).collect(),
-                    p.env
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                )
-            }
+                })?
+                .parts(),
         };
         let program = which::which(&template[0]).map_err(|_| {
             Error::usage(format!("agent program {:?} not found on PATH", template[0]))

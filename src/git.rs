@@ -334,3 +334,38 @@ pub fn worktree_changes(worktree: &Path) -> Result<Changes> {
     }
     Ok(changes)
 }
+
+/// Stage everything in a worktree except `keep_out` (paths that came in through `copy`,
+/// ignored or not: secrets stay out of commits). An exclude pathspec would make git
+/// refuse when such a path is ignored, so they are unstaged after `add -A` instead.
+/// Returns whether anything is staged.
+pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<bool> {
+    run(worktree, &["add", "-A"])?;
+    if !keep_out.is_empty() {
+        let mut reset: Vec<&str> = vec!["reset", "-q", "--"];
+        reset.extend(keep_out.iter().map(String::as_str));
+        run(worktree, &reset)?;
+    }
+    Ok(!output(worktree, &["diff", "--cached", "--quiet"])?
+        .status
+        .success())
+}
+
+/// Commit what is staged as an agent's work: `subject`, then the `Agent-Task` trailer,
+/// with the user's identity. Hooks are skipped: the task's check is where validation
+/// belongs, and a hook must not block saving an agent's work.
+pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
+    run(
+        worktree,
+        &[
+            "commit",
+            "--no-verify",
+            "--quiet",
+            "-m",
+            subject,
+            "-m",
+            &format!("Agent-Task: {id}"),
+        ],
+    )?;
+    Ok(())
+}

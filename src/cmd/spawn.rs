@@ -875,15 +875,12 @@ impl Runner<'_> {
     /// task copied in (`copy`) are never part of it.
     fn commit_leftovers(&self, t: &Planned) -> Result<()> {
         let wt = &t.worktree;
-        git::run(wt, &["add", "-A"])?;
-        if !t.copy.is_empty() {
-            // Unstage whatever came from `copy`, ignored or not: secrets stay out.
-            let mut reset: Vec<String> = vec!["reset".into(), "-q".into(), "--".into()];
-            reset.extend(t.copy.iter().map(|e| e.path.display().to_string()));
-            git::run(wt, &reset)?;
-        }
-        let staged = git::output(wt, &["diff", "--cached", "--quiet"])?;
-        if staged.status.success() {
+        let copied: Vec<String> = t
+            .copy
+            .iter()
+            .map(|e| e.path.display().to_string())
+            .collect();
+        if !git::stage_all_except(wt, &copied)? {
             return Ok(());
         }
         let subject = t
@@ -893,19 +890,7 @@ impl Runner<'_> {
             .find(|l| !l.is_empty())
             .unwrap_or("agent task")
             .to_string();
-        git::run(
-            wt,
-            &[
-                "commit",
-                "--no-verify",
-                "--quiet",
-                "-m",
-                &subject,
-                "-m",
-                &format!("Agent-Task: {}", t.id),
-            ],
-        )?;
-        Ok(())
+        git::commit_task(wt, &subject, t.id.as_str())
     }
 
     /// Throw away a failed attempt's worktree and branch; a tip with commits beyond the

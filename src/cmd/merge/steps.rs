@@ -366,9 +366,6 @@ pub fn resolve_with_agent(
         return give_up(&why);
     }
     // Commit the resolution (or whatever the agent left after committing it itself).
-    git::run(wt, &["add", "-A"])?;
-    // Whatever came in through `copy` stays out of the commit (an exclude pathspec
-    // would make git refuse when the path is ignored).
     let copied: Vec<String> = it
         .settings
         .copy
@@ -376,29 +373,11 @@ pub fn resolve_with_agent(
         .filter_map(|c| crate::copy::parse_entry(c).ok())
         .map(|e| e.path.display().to_string())
         .collect();
-    if !copied.is_empty() {
-        let mut reset: Vec<String> = vec!["reset".into(), "-q".into(), "--".into()];
-        reset.extend(copied);
-        git::run(wt, &reset)?;
-    }
-    let staged = !git::output(wt, &["diff", "--cached", "--quiet"])?
-        .status
-        .success();
+    let staged = git::stage_all_except(wt, &copied)?;
     if merging {
         git::run(wt, &["commit", "--no-verify", "--quiet", "--no-edit"])?;
     } else if staged {
-        git::run(
-            wt,
-            &[
-                "commit",
-                "--no-verify",
-                "--quiet",
-                "-m",
-                &format!("Resolve conflicts with {into}"),
-                "-m",
-                &format!("Agent-Task: {id}"),
-            ],
-        )?;
+        git::commit_task(wt, &format!("Resolve conflicts with {into}"), id)?;
     }
     restore(State::Succeeded)?;
     Ok(Resolution::Again)
