@@ -108,3 +108,93 @@ fn a_held_lock_times_out_with_a_clear_message() {
     env.run(&["spawn", "second", "-p", "x", "--command", "w"])
         .ok();
 }
+
+#[test]
+fn list_while_spawn_runs_always_reads_whole_records() {
+    let env = Env::new();
+    env.agent("slowish", "sleep 0.2\necho x > x.txt");
+    let mut m = String::from("command: slowish\ntasks:\n");
+    for i in 0..8 {
+        m.push_str(&format!("  - {{id: l{i}, prompt: x}}\n"));
+    }
+    env.write("agents.yaml", &m);
+    let mut spawn = env.cmd(&["-q", "spawn", "-j", "4"]).spawn().unwrap();
+    let mut reads = 0;
+    loop {
+        let done = spawn.try_wait().unwrap().is_some();
+        let out = env.cmd(&["list", "--json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["tasks"].as_array().unwrap().len(), 8);
+        reads += 1;
+        if done {
+            break;
+        }
+    }
+    assert!(spawn.wait().unwrap().success());
+    assert!(reads >= 2, "list never overlapped the spawn");
+}
+
+#[test]
+fn merge_and_prune_at_once_lose_nothing() {
+    for round in 0..3 {
+        let env = Env::new();
+        env.agent("w", "echo \"$GIT_AGENTS_TASK\" > \"$GIT_AGENTS_TASK.txt\"");
+        let mut m = String::from("command: w\ntasks:\n");
+        for i in 0..6 {
+            m.push_str(&format!("  - {{id: m{i}, prompt: task {i}}}\n"));
+        }
+        env.write("agents.yaml", &m);
+        env.run(&["-q", "spawn", "-j", "3"]).ok();
+        let tips: Vec<String> = (0..6)
+            .map(|i| {
+                env.git(&["rev-parse", &format!("agent/m{i}")])
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        let merge = env.cmd(&["-q", "merge"]).spawn().unwrap();
+        let prune = env.cmd(&["-q", "prune"]).spawn().unwrap();
+        let merge = merge.wait_with_output().unwrap();
+        let prune = prune.wait_with_output().unwrap();
+        // Either may find the other in its way (exit 1), never a usage error or a crash.
+        for (what, out) in [("merge", &merge), ("prune", &prune)] {
+            let code = out.status.code();
+            assert!(
+                code == Some(0) || code == Some(1),
+                "round {round}: {what} exited {code:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            env.git_ok(&["fsck", "--no-progress"]),
+            "round {round}: fsck"
+        );
+        // Every task's work is in main or still on its branch.
+        for (i, tip) in tips.iter().enumerate() {
+            let in_main = env.git_ok(&["merge-base", "--is-ancestor", tip, "main"]);
+            let on_branch = env
+                .git(&["for-each-ref", "--contains", tip, "--format=%(refname)"])
+                .contains("refs/heads/");
+            assert!(in_main || on_branch, "round {round}: work of m{i} lost");
+        }
+        // Finishing the job afterwards works and leaves everything merged.
+        env.run(&["-q", "merge"]);
+        env.run(&["-q", "prune"]);
+        for i in 0..6 {
+            assert!(
+                env.repo.join(format!("m{i}.txt")).is_file(),
+                "round {round}: m{i}"
+            );
+        }
+        assert!(
+            env.git(&["status", "--porcelain"])
+                .lines()
+                .all(|l| l == "?? agents.yaml")
+        );
+    }
+}
