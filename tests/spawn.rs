@@ -745,3 +745,49 @@ fn kill_9_of_spawn_does_not_leave_the_agent_running_unsupervised() {
     let owner = rec["owner"]["pid"].as_i64().unwrap() as i32;
     assert!(!alive(owner));
 }
+
+#[test]
+fn logs_follow_prints_until_the_task_ends() {
+    let env = Env::new();
+    env.agent(
+        "ticker",
+        "for i in 1 2 3 4 5; do echo \"tick $i\"; sleep 0.1; done\necho done > done.txt",
+    );
+    let mut spawn = env
+        .cmd(&["spawn", "tick", "-p", "x", "--command", "ticker"])
+        .spawn()
+        .unwrap();
+    let record = env.agents_dir().join("tasks/tick.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !record.exists() {
+        assert!(Instant::now() < deadline, "spawn did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let follow = env.run(&["logs", "tick", "-f"]).ok();
+    assert!(spawn.wait().unwrap().success());
+    let out = follow.stdout();
+    for i in 1..=5 {
+        assert!(out.contains(&format!("tick {i}\n")), "{out}");
+    }
+}
+
+#[test]
+fn secrets_in_the_environment_stay_out_of_logs_records_and_json() {
+    let env = Env::new();
+    env.agent("quiet", "echo working; echo x > x.txt");
+    let out = env
+        .cmd(&["spawn", "sec", "-p", "x", "--command", "quiet", "--json"])
+        .env("MY_API_TOKEN", "tok-supersecret-123")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut seen = String::from_utf8_lossy(&out.stdout).into_owned();
+    seen += &String::from_utf8_lossy(&out.stderr);
+    seen += &env.run(&["list", "--json"]).stdout();
+    seen += &env.run(&["show", "sec", "--json"]).stdout();
+    for sub in ["tasks/sec.json", "logs/sec.log", "prompts/sec.md"] {
+        seen += &std::fs::read_to_string(env.agents_dir().join(sub)).unwrap();
+    }
+    assert!(seen.contains("working"));
+    assert!(!seen.contains("supersecret"), "an environment value leaked");
+}
