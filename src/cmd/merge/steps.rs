@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use super::{Item, agent_of};
 use crate::agent::{self, AgentEnv, Vars};
+use crate::cleanup;
 use crate::cli::Ctx;
 use crate::config::Global;
 use crate::git;
@@ -464,17 +465,7 @@ pub fn rerun(
 /// Remove a merged task's worktree and branch. A worktree with changes is kept (git
 /// refuses); a branch tip that is not in the base (squash, rebase) is logged first.
 pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
-    if rec.worktree.exists() {
-        git::run(
-            &ws.repo.root,
-            &[
-                "worktree".as_ref(),
-                "remove".as_ref(),
-                rec.worktree.as_os_str(),
-            ] as &[&std::ffi::OsStr],
-        )?;
-    }
-    let _ = git::run(&ws.repo.root, &["worktree", "prune"]);
+    // Squash and rebase leave the task's own commits out of the base: log the tip.
     if let Some(tip) = ws.repo.branch_tip(&rec.branch) {
         let into = rec
             .merged_into
@@ -488,8 +479,31 @@ pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
             ws.store
                 .log_discarded(&rec.id, &rec.branch, &tip.to_string())?;
         }
-        git::run(&ws.repo.root, &["branch", "-D", "--quiet", &rec.branch])?;
     }
-    ws.store.update(&rec.id, |r| r.pruned = true)?;
-    Ok(())
+    // The removal itself is prune's, with all its safety checks.
+    let trash = crate::trash::Trash::new(&ws.store);
+    let env = cleanup::Env {
+        repo: &ws.repo,
+        store: &ws.store,
+        trash: &trash,
+        admins: crate::worktree::admins(&ws.repo.common_dir),
+        dry_run: false,
+    };
+    let task = cleanup::Task {
+        id: rec.id.clone(),
+        rec: Some(rec.clone()),
+        state: cleanup::effective(rec),
+        branch: rec.branch.clone(),
+        worktree: Some(rec.worktree.clone()),
+        base: rec.merged_into.clone().unwrap_or_else(|| rec.base.clone()),
+    };
+    let outcome = cleanup::remove(&env, &task, false);
+    trash.empty_in_background(Vec::new())?;
+    match outcome {
+        cleanup::Outcome::Pruned { .. } => Ok(()),
+        cleanup::Outcome::Kept { reasons, .. } => {
+            anyhow::bail!("kept: {}", reasons.join("; "))
+        }
+        cleanup::Outcome::Failed(e) => anyhow::bail!(e),
+    }
 }
