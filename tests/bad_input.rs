@@ -464,3 +464,22 @@ fn repository_shapes_corpus() {
     env.run(&spawn).ok();
     assert_eq!(env.git(&["rev-parse", "agent/t~1"]), head);
 }
+
+#[test]
+fn a_broken_manifest_does_not_block_looking_or_cleaning_up() {
+    let env = Env::new();
+    env.agent("w", "echo x > x.txt");
+    env.run(&["spawn", "ok1", "-p", "x", "--command", "w"]).ok();
+    env.write("agents.yaml", "tasks: [\n");
+    let run = env.run(&["list", "--json"]).ok();
+    assert!(run.stderr().contains("warning: "), "{}", run.stderr());
+    assert!(run.stderr().contains("agents.yaml:"), "{}", run.stderr());
+    assert_eq!(common::tasks(&run.json()).len(), 1);
+    env.run(&["show", "ok1"]).ok();
+    env.run(&["logs", "ok1"]).ok();
+    env.run(&["path", "ok1"]).ok();
+    env.run(&["prune", "ok1", "--force", "--yes"]).ok();
+    // Commands that would run the manifest still refuse it.
+    env.run(&["spawn"]).code_is(2);
+    env.run(&["merge"]).code_is(2);
+}

@@ -86,7 +86,7 @@ impl Row {
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let ids = parse_ids(&args.ids)?;
-    let ws = Workspace::open(ctx)?;
+    let ws = Workspace::open_lenient(ctx)?;
     let rows = collect(&ws, &ids, args.all)?;
     if args.json {
         let docs = rows.iter().map(|r| r.json(&ws)).collect();

@@ -23,7 +23,7 @@ pub struct LogsArgs {
 
 pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
-    let ws = Workspace::open(ctx)?;
+    let ws = Workspace::open_lenient(ctx)?;
     ws.record(id.as_str())?;
     let path = ws.store.log_path(id.as_str());
     let mut file = std::fs::File::open(&path)

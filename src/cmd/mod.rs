@@ -34,10 +34,28 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn open(ctx: &Ctx) -> Result<Workspace> {
+        Self::open_with(ctx, false)
+    }
+
+    /// For commands that only read or clean up (list, show, logs, path, prune): a broken
+    /// manifest is a warning, not a reason to refuse looking at or removing tasks.
+    pub fn open_lenient(ctx: &Ctx) -> Result<Workspace> {
+        Self::open_with(ctx, true)
+    }
+
+    fn open_with(ctx: &Ctx, lenient: bool) -> Result<Workspace> {
         let repo = Repo::discover()?;
         let git = GitConfig::load(&repo.local());
         let manifest = match manifest_path(ctx, &repo, &git)? {
-            Some(p) => Some(manifest::load(&p)?),
+            Some(p) => match manifest::load(&p) {
+                Ok(m) => Some(m),
+                Err(e) if lenient => {
+                    ctx.ui
+                        .warn(&format!("{} (manifest tasks are left out)", e.message));
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
             None => None,
         };
         let store = Store::new(&repo.common_dir);

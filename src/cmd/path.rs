@@ -17,7 +17,7 @@ pub struct PathArgs {
 
 pub fn run(ctx: &Ctx, args: PathArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
-    let ws = Workspace::open(ctx)?;
+    let ws = Workspace::open_lenient(ctx)?;
     let rec = ws.record(id.as_str())?;
     if !rec.worktree.is_dir() {
         return Err(Error::refused(format!(

@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
             ids.push(id);
         }
     }
-    let ws = Workspace::open(ctx)?;
+    let ws = Workspace::open_lenient(ctx)?;
     let global = ws.global(&Flags::default())?;
     let trash = Trash::new(&ws.store);
     let leftovers = trash.leftovers();

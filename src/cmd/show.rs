@@ -35,7 +35,7 @@ pub struct ShowArgs {
 
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
-    let ws = Workspace::open(ctx)?;
+    let ws = Workspace::open_lenient(ctx)?;
     let row = collect(&ws, std::slice::from_ref(&id), true)?
         .into_iter()
         .next()
