@@ -152,7 +152,7 @@ pub struct Env<'a> {
 /// The state a record really is in: a running or pending task whose processes are gone
 /// was interrupted; an agent process alive in any state means running.
 pub fn effective(rec: &Record) -> State {
-    let child = rec.child.is_some_and(|c| c.is_alive());
+    let child = rec.child.is_some_and(|c| c.group_alive());
     match rec.state {
         State::Pending | State::Running if rec.owner_alive() || child => State::Running,
         State::Pending | State::Running => State::Interrupted,
@@ -232,7 +232,7 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
     if state == State::Running {
         let pid = rec
             .as_ref()
-            .and_then(|r| r.child.filter(|c| c.is_alive()).or(r.owner))
+            .and_then(|r| r.child.filter(|c| c.group_alive()).or(r.owner))
             .map(|p| format!(" (pid {})", p.pid))
             .unwrap_or_default();
         never.push(format!("its agent is still running{pid}"));

@@ -287,6 +287,8 @@ impl Repo {
         let name: gix::refs::FullName = format!("refs/heads/{short}")
             .try_into()
             .with_context(|| format!("invalid branch name {short}"))?;
+        let _guard = worktree_lock()?;
+        self.clear_stale_ref_locks(&format!("refs/heads/{short}"));
         repo.edit_reference(RefEdit {
             change: Change::Delete {
                 expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(expected)),
@@ -297,6 +299,37 @@ impl Repo {
         })
         .with_context(|| format!("cannot delete branch {short}"))?;
         Ok(())
+    }
+}
+
+impl Repo {
+    /// A git-agents process killed in the middle of a ref update leaves `<ref>.lock`
+    /// behind, and git refuses that ref until someone deletes it by hand. git holds such
+    /// locks for milliseconds, so one that has existed for over a second belongs to a
+    /// dead process: remove it (waiting out a young one first).
+    pub fn clear_stale_ref_locks(&self, full_ref: &str) {
+        for lock in [
+            self.common_dir.join(format!("{full_ref}.lock")),
+            self.common_dir.join("packed-refs.lock"),
+        ] {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            loop {
+                let Ok(meta) = std::fs::symlink_metadata(&lock) else {
+                    break;
+                };
+                let age = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .unwrap_or_default();
+                if age > std::time::Duration::from_secs(1) || std::time::Instant::now() >= deadline
+                {
+                    let _ = std::fs::remove_file(&lock);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
     }
 }
 

@@ -514,6 +514,7 @@ pub fn advance(
             use gix::refs::transaction::PreviousValue;
             let r = repo.local();
             let name = format!("refs/heads/{branch}");
+            repo.clear_stale_ref_locks(&name);
             let mut prev = old;
             for (next, log_message) in steps {
                 if *next == prev {

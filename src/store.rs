@@ -70,6 +70,19 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// Whether this process, or any process still in the process group it led, runs.
+    /// An agent's leader may be gone while a command it started still works in the
+    /// worktree.
+    pub fn group_alive(&self) -> bool {
+        if self.is_alive() {
+            return true;
+        }
+        // SAFETY: signal 0 to a process group only checks that it exists.
+        self.pid != 0 && unsafe { libc::kill(-(self.pid as libc::pid_t), 0) } == 0
+    }
+}
+
 fn proc_stat(pid: u32) -> Option<(char, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.

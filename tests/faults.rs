@@ -56,11 +56,42 @@ fn recoverable(env: &Env, sha: &str) -> bool {
             .any(|tip| env.git_ok(&["merge-base", "--is-ancestor", sha, tip]))
 }
 
+/// After git-agents dies, an agent it started may still finish what it was doing (its
+/// `git add`, say) before it notices; wait for every recorded process group to end, as a
+/// user would before calling the repository quiet.
+fn wait_for_orphans(env: &Env) {
+    let Ok(dir) = std::fs::read_dir(env.agents_dir().join("tasks")) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        let Some(pgid) = rec["child"]["pid"].as_i64() else {
+            continue;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        // SAFETY: signal 0 to a process group only checks that it exists.
+        while unsafe { libc::kill(-(pgid as i32), 0) } == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "group {pgid} never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 /// Everything that must hold after any crash.
 fn assert_sound(env: &Env, point: &str, base_before: &str) {
+    wait_for_orphans(env);
+    let mut fsck = std::process::Command::new("git");
+    env.apply(&mut fsck);
+    let fsck = fsck.args(["fsck", "--no-progress"]).output().unwrap();
     assert!(
-        env.git_ok(&["fsck", "--no-progress"]),
-        "{point}: fsck failed"
+        fsck.status.success(),
+        "{point}: fsck failed:\n{}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
     );
     // Every commit an agent made is reachable from a ref or logged for recovery.
     let made = std::fs::read_to_string(env.root.join("agent-commits.txt")).unwrap_or_default();
