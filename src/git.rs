@@ -313,10 +313,7 @@ impl Repo {
             self.common_dir.join("packed-refs.lock"),
         ] {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-            loop {
-                let Ok(meta) = std::fs::symlink_metadata(&lock) else {
-                    break;
-                };
+            while let Ok(meta) = std::fs::symlink_metadata(&lock) {
                 let age = meta
                     .modified()
                     .ok()
