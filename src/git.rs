@@ -97,11 +97,7 @@ impl Repo {
 
     /// Resolve a revision to a commit id, or `None` if it does not name a commit.
     pub fn resolve_commit(&self, rev: &str) -> Option<gix::ObjectId> {
-        let repo = self.local();
-        let id = repo.rev_parse_single(rev).ok()?;
-        let obj = id.object().ok()?;
-        let commit = obj.peel_to_commit().ok()?;
-        Some(commit.id)
+        crate::report::resolve_commit(&self.local(), rev)
     }
 
     /// The short name of the branch checked out in the main worktree, if any.
@@ -121,26 +117,7 @@ impl Repo {
 
     /// The commit a branch points at.
     pub fn branch_tip(&self, short: &str) -> Option<gix::ObjectId> {
-        let repo = self.local();
-        let mut r = repo
-            .try_find_reference(format!("refs/heads/{short}").as_str())
-            .ok()??;
-        r.peel_to_id().ok().map(|id| id.detach())
-    }
-
-    /// Commits reachable from `a` and not from `b`, and from `b` and not `a`.
-    pub fn ahead_behind(&self, a: gix::ObjectId, b: gix::ObjectId) -> Result<(usize, usize)> {
-        let repo = self.local();
-        let count = |from: gix::ObjectId, hide: gix::ObjectId| -> Result<usize> {
-            let walk = repo.rev_walk([from]).with_hidden([hide]).all()?;
-            let mut n = 0;
-            for info in walk {
-                info?;
-                n += 1;
-            }
-            Ok(n)
-        };
-        Ok((count(a, b)?, count(b, a)?))
+        crate::report::branch_tip(&self.local(), short)
     }
 }
 
