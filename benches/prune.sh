@@ -53,7 +53,7 @@ now_ms() { date +%s%3N; }
 # Both sides start from the same state: 20 worktrees, each with one commit, all merged.
 setup_agents() {
     rm -rf .git/agents/tasks
-    git agents spawn -q -j 4 > /dev/null
+    git agents spawn -q -j 4 --trust > /dev/null
     git merge -q --no-edit >/dev/null $(for i in $(seq -w 1 $TASKS); do echo "agent/t$i"; done)
 }
 setup_plain() {

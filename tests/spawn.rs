@@ -791,3 +791,21 @@ fn secrets_in_the_environment_stay_out_of_logs_records_and_json() {
     assert!(seen.contains("working"));
     assert!(!seen.contains("supersecret"), "an environment value leaked");
 }
+
+#[test]
+fn new_worktrees_run_the_post_checkout_hook() {
+    let env = Env::new();
+    writer(&env);
+    let log = env.root.join("hook.log");
+    let hook = env.repo.join(".git/hooks/post-checkout");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, format!("#!/bin/sh\npwd >> '{}'\n", log.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&["spawn", "h1", "-p", "x", "--command", "fake-agent {prompt}"])
+        .ok();
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(ran.trim(), env.worktree("h1").to_str().unwrap());
+    // And the checkout is complete: the base's files are there.
+    assert!(env.worktree("h1").join("README.md").is_file());
+}

@@ -701,6 +701,7 @@ impl Runner<'_> {
                 "worktree".as_ref(),
                 "add".as_ref(),
                 "--quiet".as_ref(),
+                "--no-checkout".as_ref(),
                 "-b".as_ref(),
                 t.branch.as_ref(),
                 t.worktree.as_os_str(),
@@ -708,6 +709,11 @@ impl Runner<'_> {
             ] as &[&std::ffi::OsStr],
         )
         .map_err(internal)?;
+        // The metadata is made under the worktree lock (git races there); the checkout,
+        // the slow part, runs outside it and in parallel. `checkout -f` fills index and
+        // files as `worktree add` would, with its filters, sparse patterns and
+        // post-checkout hook.
+        git::run(&t.worktree, &["checkout", "--force", "--quiet"]).map_err(internal)?;
         crate::fault::point("spawn:worktree-added");
 
         if !t.copy.is_empty() {
