@@ -152,11 +152,9 @@ pub struct Env<'a> {
 /// The state a record really is in: a running or pending task whose processes are gone
 /// was interrupted; an agent process alive in any state means running.
 pub fn effective(rec: &Record) -> State {
-    let child = rec.child.is_some_and(|c| c.group_alive());
-    match rec.state {
-        State::Pending | State::Running if rec.owner_alive() || child => State::Running,
-        State::Pending | State::Running => State::Interrupted,
-        _ if child => State::Running,
+    match rec.process_state() {
+        State::Pending | State::Running => State::Running,
+        _ if rec.agent_alive() => State::Running,
         s => s,
     }
 }

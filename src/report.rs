@@ -151,9 +151,8 @@ pub fn effective_state(rec: &Record, live: &Live) -> State {
     if rec.pruned {
         return rec.state;
     }
-    let state = match rec.state {
-        State::Pending | State::Running if rec.owner_alive() => return rec.state,
-        State::Pending | State::Running => State::Interrupted,
+    let state = match rec.process_state() {
+        s @ (State::Pending | State::Running) => return s,
         s => s,
     };
     if matches!(state, State::Succeeded | State::Conflicted) && live.ahead == Some(0) {

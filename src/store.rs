@@ -170,6 +170,21 @@ impl Record {
     pub fn owner_alive(&self) -> bool {
         self.owner.is_some_and(|p| p.is_alive())
     }
+
+    /// The recorded state corrected for a dead driver: a pending or running task whose
+    /// git-agents process is gone (crash, `kill -9`) was interrupted.
+    pub fn process_state(&self) -> State {
+        match self.state {
+            State::Pending | State::Running if self.owner_alive() => self.state,
+            State::Pending | State::Running => State::Interrupted,
+            s => s,
+        }
+    }
+
+    /// Whether the agent, or anything still in the process group it led, runs.
+    pub fn agent_alive(&self) -> bool {
+        self.child.is_some_and(|c| c.group_alive())
+    }
 }
 
 pub struct Store {
@@ -225,6 +240,12 @@ impl Store {
     }
     pub fn pruned_log(&self) -> PathBuf {
         self.dir.join("pruned.log")
+    }
+
+    /// A task's log, opened for appending (created private if new).
+    pub fn open_log(&self, id: &str) -> Result<File> {
+        self.ensure_dir("logs")?;
+        private_file(&self.log_path(id), false)
     }
 
     /// Create the directories a running task writes into.
@@ -339,6 +360,20 @@ impl Store {
         f.sync_data()?;
         Ok(())
     }
+}
+
+/// Open for appending (or truncate), readable by the user alone whatever the umask:
+/// logs and notes may hold what an agent printed about secrets.
+pub fn private_file(path: &Path, truncate: bool) -> Result<File> {
+    let mut o = OpenOptions::new();
+    o.create(true).mode(0o600);
+    if truncate {
+        o.write(true).truncate(true);
+    } else {
+        o.append(true);
+    }
+    o.open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// Take an exclusive flock on `path` (created if needed), waiting up to

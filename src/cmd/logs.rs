@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<Exit> {
         let running = ws
             .store
             .load(id.as_str())?
-            .is_some_and(|r| matches!(r.state, State::Running | State::Pending) && r.owner_alive());
+            .is_some_and(|r| matches!(r.process_state(), State::Running | State::Pending));
         // Read once more after the task ended, so its last lines are not missed.
         file.seek(SeekFrom::Start(pos))?;
         let mut more = Vec::new();

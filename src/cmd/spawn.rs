@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -464,7 +464,7 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
     for p in &plan {
         let id = p.id.as_str();
         crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
-        private_file(&store.log_path(id), true)?;
+        crate::store::private_file(&store.log_path(id), true)?;
         store.save(&Record {
             version: crate::store::RECORD_VERSION,
             id: id.to_string(),
@@ -590,7 +590,7 @@ impl Runner<'_> {
         let attempts = 1 + t.settings.retries;
         let first = t.first_attempt;
         let last_n = first + attempts - 1;
-        let mut log = private_file(&self.store.log_path(id), false)?;
+        let mut log = self.store.open_log(id)?;
         for n in first..=last_n {
             if n > first {
                 self.progress.phase(id, &format!("retry {n}/{last_n}"));
@@ -978,20 +978,6 @@ fn finish(
     }
 }
 
-/// Open for appending (or truncate), readable by the user alone: logs and notes may
-/// hold what an agent printed about secrets.
-fn private_file(path: &Path, truncate: bool) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = OpenOptions::new();
-    o.create(true).mode(0o600);
-    if truncate {
-        o.write(true).truncate(true);
-    } else {
-        o.append(true);
-    }
-    Ok(o.open(path)?)
-}
-
 fn tail_of_log(path: &Path, lines: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
@@ -1005,7 +991,7 @@ fn tail_of_log(path: &Path, lines: usize) -> String {
 }
 
 fn append_notes(path: &Path, n: u32, f: &Failure, tail: &str) -> Result<()> {
-    let mut file = private_file(path, false)?;
+    let mut file = crate::store::private_file(path, false)?;
     writeln!(file, "## Attempt {n} failed: {}\n", f.detail)?;
     writeln!(file, "Last lines of its output:\n")?;
     for line in tail.lines() {

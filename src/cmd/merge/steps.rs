@@ -6,9 +6,8 @@
 //! fails, a check that fails, `gh` missing) become that task's result; only our own
 //! failures are errors.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use gix::ObjectId;
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,18 +42,6 @@ pub enum Resolution {
     Conflicted(String),
     /// The re-run failed (its record says how).
     Failed(String),
-}
-
-fn open_log(ws: &Workspace, id: &str) -> Result<File> {
-    let path = ws.store.log_path(id);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 fn scratch_root(ws: &Workspace) -> PathBuf {
@@ -138,7 +125,7 @@ fn run_check(
     short: &str,
 ) -> Result<CheckResult> {
     let rec = &it.rec;
-    let mut log = open_log(ws, &rec.id)?;
+    let mut log = ws.store.open_log(&rec.id)?;
     let _ = writeln!(
         log,
         "==> git-agents merge: check of {short} (onto {into}): {cmd}"
@@ -297,7 +284,7 @@ pub fn resolve_with_agent(
         .iter()
         .map(|a| agent::expand(a, &vars))
         .collect();
-    let mut log = open_log(ws, id)?;
+    let mut log = ws.store.open_log(id)?;
     let _ = writeln!(
         log,
         "==> git-agents merge: resolving conflicts with {into} in {}",
