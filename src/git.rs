@@ -376,3 +376,9 @@ pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The commit checked out in a worktree (its HEAD), whatever branch it is on or not.
+pub fn worktree_head(worktree: &Path) -> Option<gix::ObjectId> {
+    let repo = gix::open(worktree).ok()?;
+    repo.head_id().ok().map(|id| id.detach())
+}

@@ -809,3 +809,49 @@ fn new_worktrees_run_the_post_checkout_hook() {
     // And the checkout is complete: the base's files are there.
     assert!(env.worktree("h1").join("README.md").is_file());
 }
+
+#[test]
+fn commits_an_agent_made_off_its_branch_are_never_thrown_away() {
+    let env = Env::new();
+    let sha_file = env.root.join("detached.sha");
+    // The agent detaches HEAD and commits there: nothing lands on agent/<id>.
+    env.agent(
+        "detacher",
+        &format!(
+            "git checkout -q --detach\necho work > work.txt\ngit add work.txt\ngit commit -q -m detached\ngit rev-parse HEAD > '{}'",
+            sha_file.display()
+        ),
+    );
+    let run = env
+        .run(&["spawn", "det", "-p", "x", "--command", "detacher", "--json"])
+        .code_is(1);
+    let t = &tasks(&run.json())["det"];
+    assert_eq!(t["state"], "failed", "{t}");
+    assert!(
+        t["detail"].as_str().unwrap().contains("not on agent/det"),
+        "{t}"
+    );
+    let sha = std::fs::read_to_string(&sha_file).unwrap();
+    // Kept where it was, in the worktree, for the user to pick up.
+    assert!(env.worktree("det").is_dir());
+    assert!(env.git_ok(&["cat-file", "-e", &format!("{}^{{commit}}", sha.trim())]));
+
+    // A retry that discards such an attempt logs the commit first.
+    env.run(&[
+        "spawn",
+        "det2",
+        "-p",
+        "x",
+        "--command",
+        "detacher",
+        "--retries",
+        "1",
+    ])
+    .code_is(1);
+    let sha = std::fs::read_to_string(&sha_file).unwrap();
+    let logged = std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap();
+    assert!(
+        logged.contains(sha.trim()) || env.worktree("det2").is_dir(),
+        "{logged}"
+    );
+}

@@ -807,6 +807,27 @@ impl Runner<'_> {
         self.commit_leftovers(t).map_err(internal)?;
         crate::fault::point("spawn:committed");
 
+        // An agent that left its branch (a detached HEAD, another branch) made commits
+        // the branch does not have: keep its worktree as it is, never treat it as empty.
+        let tip = self.repo.branch_tip(&t.branch);
+        if let Some(head) = git::worktree_head(&t.worktree)
+            && Some(head) != tip
+        {
+            let code = match outcome {
+                Outcome::Exited(c) => Some(c),
+                _ => None,
+            };
+            return Err(fail(
+                State::Failed,
+                code,
+                format!(
+                    "the agent's work is not on {}: its worktree HEAD is at {}",
+                    t.branch,
+                    head.to_hex_with_len(12)
+                ),
+            ));
+        }
+
         match outcome {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
@@ -902,11 +923,14 @@ impl Runner<'_> {
     /// Throw away a failed attempt's worktree and branch; a tip with commits beyond the
     /// base is logged to pruned.log first so it can be brought back.
     fn discard(&self, t: &Planned) -> Result<()> {
-        if let Some(tip) = self.repo.branch_tip(&t.branch)
-            && tip != t.base_commit
-        {
-            self.store
-                .log_discarded(t.id.as_str(), &t.branch, &tip.to_string())?;
+        let tip = self.repo.branch_tip(&t.branch);
+        // The worktree's HEAD too, when the agent committed off the branch.
+        let head = git::worktree_head(&t.worktree).filter(|h| Some(*h) != tip);
+        for sha in [tip, head].into_iter().flatten() {
+            if sha != t.base_commit {
+                self.store
+                    .log_discarded(t.id.as_str(), &t.branch, &sha.to_string())?;
+            }
         }
         self.remove_worktree_and_branch(t)
     }
