@@ -17,6 +17,7 @@ fn scripted_agent(env: &Env) {
             r#"spec="{}/$GIT_AGENTS_TASK"
 if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
   case "$1" in *"stopped with conflicts"*) ;; *) echo "unexpected prompt: $1"; exit 9;; esac
+  [ -n "$GIT_AGENTS_PORT" ] || {{ echo "no GIT_AGENTS_PORT"; exit 8; }}
   git diff --name-only --diff-filter=U | while read -r f; do
     echo "resolved by $GIT_AGENTS_TASK" > "$f"
   done

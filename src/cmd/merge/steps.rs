@@ -138,7 +138,14 @@ fn run_check(
         .collect();
     entries.extend(crate::copy::worktreeinclude(&ws.repo.root)?);
     crate::copy::copy_entries(&ws.repo.root, dir, &entries)?;
-    let env = environment(ws, rec, &dir.to_string_lossy(), into, &it.settings.env);
+    let env = environment(
+        ws,
+        rec,
+        &dir.to_string_lossy(),
+        into,
+        None,
+        &it.settings.env,
+    );
     let deadline = it.settings.timeout.map(|d| Instant::now() + d);
     let steps = it
         .settings
@@ -178,6 +185,7 @@ fn environment(
     rec: &Record,
     worktree: &str,
     base: &str,
+    port: Option<u16>,
     user: &std::collections::BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
     agent::environment(
@@ -188,7 +196,7 @@ fn environment(
             base,
             attempt: rec.attempts.len().max(1) as u32,
             notes: &ws.store.notes_path(&rec.id).to_string_lossy(),
-            port: None,
+            port,
             index: 0,
             repo_name: &ws.repo.name(),
         },
@@ -234,6 +242,14 @@ pub fn resolve_with_agent(
         "Merge {into} into {} to resolve conflicts\n\nAgent-Task: {id}\n",
         rec.branch
     );
+    // Whatever can fail before the agent runs is done before the merge starts, so an
+    // error never leaves the task's worktree mid-merge.
+    let agent = agent_of(rec)?;
+    let port_range = ws.global(&crate::config::Flags::default())?.port_range;
+    let mut log = ws.store.open_log(id)?;
+    let prompt_dir = ws.store.dir.join("prompts").join("conflict");
+    std::fs::create_dir_all(&prompt_dir)?;
+    let prompt_file = prompt_dir.join(format!("{id}.md"));
     let merged = git::output(
         wt,
         &[
@@ -248,7 +264,14 @@ pub fn resolve_with_agent(
     if merged.status.success() {
         return Ok(Resolution::Again); // git's own merge found no conflict
     }
-    let unmerged: Vec<String> = git::run(wt, &["diff", "--name-only", "--diff-filter=U", "-z"])?
+    let listing = match git::run(wt, &["diff", "--name-only", "--diff-filter=U", "-z"]) {
+        Ok(l) => l,
+        Err(e) => {
+            abort_merge(wt);
+            return Err(e);
+        }
+    };
+    let unmerged: Vec<String> = listing
         .split('\0')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -259,18 +282,37 @@ pub fn resolve_with_agent(
         return give_up(&format!("git merge failed: {}", stderr.trim()));
     }
 
+    let restore = |state: State| {
+        ws.store.update(id, |r| {
+            r.state = state;
+            r.child = None;
+            r.owner = None;
+            r.port = None;
+            r.head = git::run(&r.worktree, &["rev-parse", "HEAD"])
+                .ok()
+                .map(|h| h.trim().to_string());
+        })
+    };
     let prompt = conflict_prompt(rec, into, &unmerged);
-    let prompt_file = ws
-        .store
-        .dir
-        .join("prompts")
-        .join("conflict")
-        .join(format!("{id}.md"));
-    std::fs::create_dir_all(prompt_file.parent().expect("has a parent"))?;
-    crate::store::write_atomic(&prompt_file, prompt.as_bytes())?;
-    let agent = agent_of(rec)?;
     let worktree = wt.to_string_lossy().into_owned();
-    let mut env = environment(ws, rec, &worktree, into, &it.settings.env);
+    let prepared = (|| -> Result<Option<u16>> {
+        crate::store::write_atomic(&prompt_file, prompt.as_bytes())?;
+        ws.store.update(id, |r| {
+            r.state = State::Running;
+            r.owner = Some(Proc::current());
+        })?;
+        // Like every agent, this one gets a port no other running task holds.
+        ws.store.reserve_port(id, port_range)
+    })();
+    let port = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            abort_merge(wt);
+            restore(State::Conflicted)?;
+            return Err(e);
+        }
+    };
+    let mut env = environment(ws, rec, &worktree, into, port, &it.settings.env);
     env.extend(agent.env.iter().cloned());
     let vars = Vars {
         prompt: &prompt,
@@ -284,16 +326,11 @@ pub fn resolve_with_agent(
         .iter()
         .map(|a| agent::expand(a, &vars))
         .collect();
-    let mut log = ws.store.open_log(id)?;
     let _ = writeln!(
         log,
         "==> git-agents merge: resolving conflicts with {into} in {}",
         listed
     );
-    ws.store.update(id, |r| {
-        r.state = State::Running;
-        r.owner = Some(Proc::current());
-    })?;
     let outcome = supervise::run(
         Job {
             program: agent.program.as_os_str(),
@@ -309,16 +346,6 @@ pub fn resolve_with_agent(
         },
         |_| {},
     );
-    let restore = |state: State| {
-        ws.store.update(id, |r| {
-            r.state = state;
-            r.child = None;
-            r.owner = None;
-            r.head = git::run(&r.worktree, &["rev-parse", "HEAD"])
-                .ok()
-                .map(|h| h.trim().to_string());
-        })
-    };
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
