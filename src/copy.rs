@@ -251,16 +251,6 @@ fn reflink(_from: &Path, _to: &Path) -> std::io::Result<u64> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
-/// Whether `dir`'s filesystem can clone files (for the benchmark and `--verbose`).
-pub fn reflink_supported(dir: &Path) -> bool {
-    let a = dir.join(".git-agents-reflink-probe-a");
-    let b = dir.join(".git-agents-reflink-probe-b");
-    let ok = fs::write(&a, b"probe").is_ok() && reflink(&a, &b).is_ok();
-    let _ = fs::remove_file(&a);
-    let _ = fs::remove_file(&b);
-    ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -313,17 +313,6 @@ impl Progress {
         }
     }
 
-    /// Print a line above the live bars (or plainly when there are none).
-    pub fn println(&self, line: &str) {
-        match &self.bars {
-            Some(b) => {
-                let _ = b.multi.println(line);
-            }
-            None if !self.quiet => eprintln!("{line}"),
-            None => {}
-        }
-    }
-
     pub fn finish(&self) {
         if let Some(b) = &self.bars {
             b.overall.finish();

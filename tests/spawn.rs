@@ -855,3 +855,27 @@ fn commits_an_agent_made_off_its_branch_are_never_thrown_away() {
         "{logged}"
     );
 }
+
+#[test]
+fn verbose_shows_each_tasks_command_worktree_base_and_log() {
+    let env = Env::new();
+    writer(&env);
+    let run = env
+        .run(&[
+            "-v",
+            "spawn",
+            "v1",
+            "-p",
+            "x",
+            "--command",
+            "fake-agent --msg={prompt}",
+        ])
+        .ok();
+    let err = run.stderr();
+    assert!(err.contains("v1: fake-agent '--msg={prompt}' in "), "{err}");
+    assert!(err.contains(".git/agents/logs/v1.log"), "{err}");
+    let quiet = env
+        .run(&["spawn", "v2", "-p", "x", "--command", "fake-agent {prompt}"])
+        .ok();
+    assert!(!quiet.stderr().contains("log:"), "{}", quiet.stderr());
+}

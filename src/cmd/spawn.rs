@@ -157,6 +157,17 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
+    for p in &plan {
+        ctx.ui.debug(&format!(
+            "{}: {} in {} from {} ({}); log: {}",
+            p.id,
+            shell_words::join(&p.agent.template),
+            p.worktree.display(),
+            p.base_name,
+            &p.base_commit[..12.min(p.base_commit.len())],
+            ws.store.log_path(p.id.as_str()).display()
+        ));
+    }
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
 
