@@ -1,0 +1,132 @@
+//! A newcomer's first hour (issue 12): the README's examples run as written, `-C` and
+//! the other global options on both sides of the subcommand, completion through a git
+//! alias, and git's reset rule for multi-valued config keys in every config file.
+
+mod common;
+
+use common::{BIN, Env};
+use std::path::Path;
+
+/// An agent that leaves one file, so every task has work to commit.
+fn toucher(env: &Env) {
+    env.agent("toucher", "echo done > \"touched-$GIT_AGENTS_TASK.txt\"");
+}
+
+/// Ignored files `a`, `b`, `c` in the checkout, each holding its own name.
+fn copy_sources(env: &Env) {
+    env.write(".gitignore", "/a\n/b\n/c\n");
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignore"]);
+    for f in ["a", "b", "c"] {
+        env.write(f, f);
+    }
+}
+
+/// Which of `a`, `b`, `c` were copied into the task's worktree.
+fn copied(env: &Env, id: &str) -> Vec<&'static str> {
+    let wt = env.worktree(id);
+    assert!(wt.is_dir(), "no worktree for {id}");
+    ["a", "b", "c"]
+        .into_iter()
+        .filter(|f| wt.join(f).exists())
+        .collect()
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Multi-valued keys: an empty value resets the list, in whichever file it appears.
+
+#[test]
+fn empty_value_in_repo_config_resets_a_list_from_global_config() {
+    let env = Env::new();
+    toucher(&env);
+    copy_sources(&env);
+    append(&env.home.join(".gitconfig"), "[agents]\n\tcopy = a\n");
+    append(
+        &env.repo.join(".git/config"),
+        "[agents]\n\tcopy =\n\tcopy = b\n",
+    );
+    env.run(&["spawn", "t", "-p", "x", "--command", "toucher"])
+        .ok();
+    assert_eq!(copied(&env, "t"), ["b"]);
+}
+
+#[test]
+fn empty_value_resets_in_every_config_source() {
+    let env = Env::new();
+    toucher(&env);
+    copy_sources(&env);
+    // global: a; an included file resets and adds b; the repo adds c.
+    let inc = env.root.join("included.cfg");
+    std::fs::write(&inc, "[agents]\n\tcopy =\n\tcopy = b\n").unwrap();
+    append(
+        &env.home.join(".gitconfig"),
+        &format!(
+            "[agents]\n\tcopy = a\n[include]\n\tpath = {}\n",
+            inc.display()
+        ),
+    );
+    append(&env.repo.join(".git/config"), "[agents]\n\tcopy = c\n");
+    env.run(&["spawn", "inc", "-p", "x", "--command", "toucher"])
+        .ok();
+    assert_eq!(copied(&env, "inc"), ["b", "c"]);
+
+    // A reset at the end of .git/config leaves nothing but later `-c` values.
+    append(&env.repo.join(".git/config"), "[agents]\n\tcopy =\n");
+    env.run(&["spawn", "none", "-p", "x", "--command", "toucher"])
+        .ok();
+    assert!(copied(&env, "none").is_empty());
+    let mut cmd = env.cmd(&["spawn", "dashc", "-p", "x", "--command", "toucher"]);
+    cmd.env("GIT_CONFIG_PARAMETERS", "'agents.copy'='a'");
+    common::Run(cmd.output().unwrap()).ok();
+    assert_eq!(copied(&env, "dashc"), ["a"]);
+    // `git -c agents.copy=` resets what the files said.
+    std::fs::write(&inc, "[agents]\n\tcopy = b\n").unwrap();
+    let mut cmd = env.cmd(&["spawn", "dashc-reset", "-p", "x", "--command", "toucher"]);
+    cmd.env(
+        "GIT_CONFIG_PARAMETERS",
+        "'agents.copy'='' 'agents.copy'='c'",
+    );
+    common::Run(cmd.output().unwrap()).ok();
+    assert_eq!(copied(&env, "dashc-reset"), ["c"]);
+}
+
+#[test]
+fn empty_value_resets_setup_and_worktree_config() {
+    let env = Env::new();
+    toucher(&env);
+    copy_sources(&env);
+    // Per-worktree config (extensions.worktreeConfig) is read after .git/config.
+    env.git(&["config", "extensions.worktreeConfig", "true"]);
+    env.git(&[
+        "config",
+        "--add",
+        "agents.setup",
+        "echo from-repo > setup-repo.txt",
+    ]);
+    env.git(&["config", "--add", "agents.copy", "a"]);
+    env.git(&["config", "--worktree", "--add", "agents.setup", ""]);
+    env.git(&[
+        "config",
+        "--worktree",
+        "--add",
+        "agents.setup",
+        "echo from-worktree > setup-wt.txt",
+    ]);
+    env.git(&["config", "--worktree", "--add", "agents.copy", ""]);
+    env.run(&["spawn", "wt", "-p", "x", "--command", "toucher"])
+        .ok();
+    let wt = env.worktree("wt");
+    assert!(wt.join("setup-wt.txt").exists());
+    assert!(!wt.join("setup-repo.txt").exists());
+    assert!(copied(&env, "wt").is_empty());
+}
