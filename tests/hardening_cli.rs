@@ -130,3 +130,146 @@ fn empty_value_resets_setup_and_worktree_config() {
     assert!(!wt.join("setup-repo.txt").exists());
     assert!(copied(&env, "wt").is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// Global options on both sides of the subcommand.
+
+/// Run `git-agents` from `dir` with `args`.
+fn run_in(env: &Env, dir: &Path, args: &[&str]) -> common::Run {
+    let mut cmd = env.cmd(args);
+    cmd.current_dir(dir);
+    common::Run(cmd.output().unwrap())
+}
+
+fn listed_ids(run: common::Run) -> Vec<String> {
+    common::tasks(&run.ok().json()).into_keys().collect()
+}
+
+#[test]
+fn dash_c_applies_in_order_on_both_sides_of_the_subcommand() {
+    let env = Env::new();
+    toucher(&env);
+    env.run(&["spawn", "t", "-p", "x", "--command", "toucher"])
+        .ok();
+    // From HOME, `..` then `repo` reaches the repository: each -C is relative to the one
+    // before, wherever it stands on the line.
+    let home = &env.home;
+    for line in [
+        &["-C", "..", "list", "-C", "repo", "--json"][..],
+        &["-C", "..", "-C", "repo", "list", "--json"],
+        &["list", "-C", "..", "-C", "repo", "--json"],
+        &["-C..", "list", "--json", "-Crepo"],
+        &["-qC", "..", "ls", "-C", "", "-vC", "repo", "--json"],
+        &[
+            "-C", "", "-C", "..", "list", "-C", "", "-C", "repo", "--json",
+        ],
+        &[
+            "--color", "never", "-C", "..", "list", "--json", "-C", "repo",
+        ],
+    ] {
+        let run = run_in(&env, home, line);
+        assert_eq!(run.code(), 0, "{line:?}: {}", run.stderr());
+        assert_eq!(listed_ids(run), ["t"], "{line:?}");
+    }
+    // The same split after git's own -C, through `git agents`.
+    std::os::unix::fs::symlink(BIN, env.bin.join("git-agents")).unwrap();
+    let mut git = std::process::Command::new("git");
+    env.apply(&mut git);
+    git.current_dir(&env.root).args([
+        "-C", "home", "agents", "-C", "..", "list", "-C", "repo", "--json",
+    ]);
+    assert_eq!(listed_ids(common::Run(git.output().unwrap())), ["t"]);
+    // A -C that leads nowhere names the directory it tried, from where it stood.
+    let run = run_in(&env, home, &["-C", "..", "list", "-C", "nowhere"]).code_is(2);
+    assert!(run.stderr().contains("'nowhere'"), "{}", run.stderr());
+    assert!(!env.root.join("nowhere").exists());
+}
+
+#[test]
+fn manifest_color_quiet_and_verbose_work_before_and_after_the_subcommand() {
+    let env = Env::new();
+    env.write("one.yaml", "tasks:\n  - id: one\n    prompt: One\n");
+    env.write("sub/two.yaml", "tasks:\n  - id: two\n    prompt: Two\n");
+    for (line, want) in [
+        (&["--manifest", "one.yaml", "list", "--json"][..], "one"),
+        (&["list", "--manifest", "one.yaml", "--json"], "one"),
+        (&["--manifest=one.yaml", "list", "--json"], "one"),
+        // Given twice, the later one wins, as for git's own options.
+        (
+            &[
+                "--manifest",
+                "one.yaml",
+                "list",
+                "--manifest",
+                "sub/two.yaml",
+                "--json",
+            ],
+            "two",
+        ),
+        // A relative manifest is read from where all the -C options lead.
+        (
+            &["--manifest", "two.yaml", "-C", "sub", "list", "--json"],
+            "two",
+        ),
+        (
+            &["-C", "sub", "list", "--manifest", "two.yaml", "--json"],
+            "two",
+        ),
+    ] {
+        let run = env.run(line);
+        assert_eq!(run.code(), 0, "{line:?}: {}", run.stderr());
+        assert_eq!(listed_ids(run), [want], "{line:?}");
+    }
+    let coloured = |line: &[&str]| env.run(line).ok().stdout().contains('\u{1b}');
+    assert!(coloured(&[
+        "--color",
+        "always",
+        "list",
+        "--manifest",
+        "one.yaml"
+    ]));
+    assert!(coloured(&[
+        "--manifest",
+        "one.yaml",
+        "list",
+        "--color",
+        "always"
+    ]));
+    assert!(!coloured(&[
+        "--color",
+        "always",
+        "list",
+        "--color",
+        "never",
+        "--manifest",
+        "one.yaml"
+    ]));
+    // -q after the subcommand mutes status lines as it does before it.
+    toucher(&env);
+    for line in [
+        &["-q", "spawn", "q1", "-p", "x", "--command", "toucher"][..],
+        &["spawn", "q2", "-p", "x", "--command", "toucher", "-q"],
+    ] {
+        let run = env.run(line).ok();
+        assert_eq!(run.stderr(), "", "{line:?}");
+    }
+    for line in [
+        &["-v", "spawn", "v1", "-p", "x", "--command", "toucher"][..],
+        &[
+            "spawn",
+            "v2",
+            "-p",
+            "x",
+            "--command",
+            "toucher",
+            "--verbose",
+        ],
+    ] {
+        let run = env.run(line).ok();
+        assert!(
+            run.stderr().contains("toucher"),
+            "{line:?}: {}",
+            run.stderr()
+        );
+    }
+}
