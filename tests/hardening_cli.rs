@@ -273,3 +273,129 @@ fn manifest_color_quiet_and_verbose_work_before_and_after_the_subcommand() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The README's examples, as written.
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// The README's text under the heading that starts with `heading` (such as
+/// "## A first spawn"), up to the next heading of the same or a higher level. Lines in
+/// code blocks are never headings.
+fn section(heading: &str) -> String {
+    let level = heading.chars().take_while(|c| *c == '#').count();
+    let mut out = String::new();
+    let (mut inside, mut fenced) = (false, false);
+    for line in readme().lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            let l = line.chars().take_while(|c| *c == '#').count();
+            if inside && l <= level {
+                break;
+            }
+            if line.starts_with(heading) {
+                inside = true;
+                continue;
+            }
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(!out.is_empty(), "README has no section {heading:?}");
+    out
+}
+
+/// The fenced blocks of `text` whose info string is `lang`.
+fn blocks(text: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(info)) if info.trim() == lang => current = Some(String::new()),
+            (Some(_), Some(_)) => out.push(current.take().unwrap()),
+            (Some(block), None) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The commands (`$ …` lines) of the console examples in `text`.
+fn console_commands(text: &str) -> Vec<String> {
+    blocks(text, "console")
+        .iter()
+        .flat_map(|b| {
+            b.lines()
+                .filter_map(|l| l.strip_prefix("$ "))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `script` run by `sh -e` in `dir`, with `git agents` on PATH resolving to the binary
+/// under test.
+fn sh(env: &Env, dir: &Path, script: &str) -> common::Run {
+    let link = env.bin.join("git-agents");
+    if !link.exists() {
+        std::os::unix::fs::symlink(BIN, link).unwrap();
+    }
+    let mut cmd = std::process::Command::new("sh");
+    env.apply(&mut cmd);
+    cmd.current_dir(dir).args(["-e", "-c", script]);
+    common::Run(cmd.output().unwrap())
+}
+
+/// A stand-in for the `claude` CLI that checks it was called as the preset calls it,
+/// prints a line and leaves a file named after the task.
+fn fake_claude(env: &Env) {
+    env.agent(
+        "claude",
+        r#"[ "$1" = -p ] && [ -n "$2" ] && [ "$3" = --permission-mode ] || { echo "bad args: $*" >&2; exit 3; }
+echo "claude: working on $2"
+echo "$2" > "claude-$GIT_AGENTS_TASK.txt""#,
+    );
+}
+
+#[test]
+fn readme_first_spawn_runs_as_written() {
+    let env = Env::new();
+    fake_claude(&env);
+    // `cd your-repo` starts from the directory that holds it.
+    let repo = env.root.join("your-repo");
+    env.git_in(&env.root, &["init", "-q", "-b", "main", "your-repo"]);
+    std::fs::write(repo.join("README.md"), "hello\n").unwrap();
+    env.git_in(&repo, &["add", "."]);
+    env.git_in(&repo, &["commit", "-q", "-m", "initial"]);
+
+    let text = section("## A first spawn");
+    let script = blocks(&text, "sh");
+    assert_eq!(script.len(), 2, "{text}");
+    let run = sh(&env, &env.root, &script.join("\n"));
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    let out = run.stdout();
+    // `git log main..agent/<id>` shows the task's commit; `git agents logs` the agent's
+    // output, read from inside the task's worktree.
+    assert!(out.contains("    Add a --version flag to the CLI"), "{out}");
+    assert!(
+        out.contains("claude: working on Add a --version flag to the CLI"),
+        "{out}"
+    );
+    // The id the README names is the id spawn made.
+    let id = "add-a-version-flag-to-the-cli";
+    assert!(text.contains(&format!("(`{id}`)")), "{text}");
+    assert!(
+        repo.join(".worktrees")
+            .join(id)
+            .join(format!("claude-{id}.txt"))
+            .is_file()
+    );
+}
