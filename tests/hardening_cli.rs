@@ -328,10 +328,12 @@ fn blocks(text: &str, lang: &str) -> Vec<String> {
     out
 }
 
-/// The commands (`$ …` lines) of the console examples in `text`.
+/// The commands (`$ …` lines) of the console examples in `text` (fenced as `console`
+/// or plain).
 fn console_commands(text: &str) -> Vec<String> {
-    blocks(text, "console")
-        .iter()
+    let mut all = blocks(text, "console");
+    all.extend(blocks(text, ""));
+    all.iter()
         .flat_map(|b| {
             b.lines()
                 .filter_map(|l| l.strip_prefix("$ "))
@@ -398,4 +400,119 @@ fn readme_first_spawn_runs_as_written() {
             .join(format!("claude-{id}.txt"))
             .is_file()
     );
+}
+
+/// Each command of `commands` run by `sh` in `dir`, with the exit code it must give.
+fn run_each(env: &Env, dir: &Path, commands: &[String], codes: &[i32]) {
+    assert_eq!(commands.len(), codes.len(), "{commands:?}");
+    for (c, code) in commands.iter().zip(codes) {
+        let run = sh(env, dir, c);
+        assert_eq!(run.code(), *code, "{c}\n{}\n{}", run.stdout(), run.stderr());
+    }
+}
+
+#[test]
+fn readme_manifest_trust_list_merge_and_prune_run_as_written() {
+    let env = Env::new();
+    fake_claude(&env);
+    env.agent(
+        "codex",
+        r#"[ "$1" = exec ] || exit 3
+echo "$4" > "codex-$GIT_AGENTS_TASK.txt""#,
+    );
+    // npm stands in for the manifest's setup and check: its test passes only where the
+    // manifest's env and copy entries arrived.
+    env.agent(
+        "npm",
+        r#"case "$1" in
+ci) exit 0 ;;
+test) [ "$LOG_LEVEL" = debug ] && [ -f .env ] ;;
+*) exit 3 ;;
+esac"#,
+    );
+    env.agent("cargo", r#"[ "$1" = test ]"#);
+
+    let manifest = blocks(&section("## A manifest"), "yaml");
+    assert_eq!(manifest.len(), 1);
+    env.write("agents.yaml", &manifest[0]);
+    env.write("tasks/audit-log.md", "Add an audit log.\n");
+    env.write(".gitignore", ".env\n");
+    env.write(".env", "SECRET=1\n");
+    env.git(&["add", "agents.yaml", "tasks", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "manifest"]);
+
+    // The manifest is tracked: the trust section's commands let its commands run.
+    let trust = blocks(&section("## Trusting a manifest"), "sh");
+    assert_eq!(trust.len(), 1);
+    let run = sh(&env, &env.repo, &trust[0]);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    for id in ["rename-user-model", "add-audit-log"] {
+        assert_eq!(env.record(id)["state"], "succeeded", "{id}");
+        assert_eq!(env.record(id)["check"], "passed", "{id}");
+    }
+    assert!(
+        env.worktree("add-audit-log")
+            .join("codex-add-audit-log.txt")
+            .is_file()
+    );
+
+    let list = console_commands(&section("## `git agents list`"));
+    assert_eq!(list, ["git agents list"]);
+    run_each(&env, &env.repo, &list, &[0]);
+
+    let merge = console_commands(&section("## `git agents merge`"));
+    assert_eq!(
+        merge,
+        [r#"git agents merge --check "cargo test" --on-conflict skip"#]
+    );
+    run_each(&env, &env.repo, &merge, &[0]);
+    assert!(env.repo.join("claude-rename-user-model.txt").is_file());
+    assert!(env.repo.join("codex-add-audit-log.txt").is_file());
+
+    // The prune example keeps `refactor`: merged once, its branch then got commits the
+    // base does not have. Then it discards them.
+    sh(&env, &env.repo, "git agents spawn refactor -p Refactor").ok();
+    sh(&env, &env.repo, "git agents merge refactor").ok();
+    let wt = env.worktree("refactor");
+    for n in ["1", "2"] {
+        std::fs::write(wt.join("more.txt"), n).unwrap();
+        env.git_in(&wt, &["add", "more.txt"]);
+        env.git_in(&wt, &["commit", "-q", "-m", "more"]);
+    }
+    let prune = console_commands(&section("## Cleaning up"));
+    assert_eq!(
+        prune,
+        [
+            "git agents prune",
+            "git agents prune refactor --force --yes"
+        ]
+    );
+    run_each(&env, &env.repo, &prune, &[1, 0]);
+    assert!(
+        env.branches().iter().all(|b| !b.starts_with("agent/")),
+        "{:?}",
+        env.branches()
+    );
+}
+
+#[test]
+fn readme_aliases_and_custom_command_run_as_written() {
+    let env = Env::new();
+    fake_claude(&env);
+    env.agent(
+        "my-agent",
+        r#"[ "$1" = "--message=Fix the flaky test" ] && [ "$2" = --branch ] && [ "$3" = agent/fix-the-flaky-test ] || exit 3
+echo fixed > fixed.txt"#,
+    );
+    let agents = blocks(&section("## Agents"), "sh");
+    assert_eq!(agents.len(), 1);
+    let run = sh(&env, &env.repo, &agents[0]);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    assert_eq!(env.record("fix-the-flaky-test")["state"], "succeeded");
+
+    let aliases = console_commands(&section("### Aliases"));
+    assert_eq!(aliases.len(), 3, "{aliases:?}");
+    run_each(&env, &env.repo, &aliases, &[0, 0, 0]);
+    assert_eq!(env.record("fix-the-flaky-login-test")["state"], "succeeded");
+    run_each(&env, &env.repo, &["git al --json".to_string()], &[0]);
 }
