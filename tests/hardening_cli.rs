@@ -516,3 +516,55 @@ echo fixed > fixed.txt"#,
     assert_eq!(env.record("fix-the-flaky-login-test")["state"], "succeeded");
     run_each(&env, &env.repo, &["git al --json".to_string()], &[0]);
 }
+
+#[test]
+fn readme_completion_and_man_install_lines_work_in_a_fresh_home() {
+    let env = Env::new();
+    // A HOME that has nothing in it yet, not even ~/.local.
+    let home = env.root.join("fresh-home");
+    std::fs::create_dir(&home).unwrap();
+    let text = section("### Shell completion");
+    let install = blocks(&text, "sh");
+    assert_eq!(install.len(), 1, "{text}");
+    let mut script = format!("export HOME='{}'\n", home.display());
+    script.push_str(&install[0]);
+    let run = sh(&env, &home, &script);
+    assert_eq!(run.code(), 0, "{}\n{}", install[0], run.stderr());
+    for (shell, file) in [
+        (
+            "bash",
+            ".local/share/bash-completion/completions/git-agents",
+        ),
+        ("zsh", ".zfunc/_git-agents"),
+        ("fish", ".config/fish/completions/git-agents.fish"),
+    ] {
+        let want = env.run(&["completions", shell]).ok().stdout();
+        let got = std::fs::read_to_string(home.join(file)).unwrap_or_default();
+        assert!(got == want, "{file} is not the {shell} script");
+    }
+    // bash-completion finds it under that name; sourcing it registers `git-agents`.
+    let bash = format!(
+        "source '{}' && complete -p git-agents",
+        home.join(".local/share/bash-completion/completions/git-agents")
+            .display()
+    );
+    let mut cmd = std::process::Command::new("bash");
+    env.apply(&mut cmd);
+    let out = cmd.args(["--norc", "-c", &bash]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The man page install line, in the same fresh HOME.
+    let man = console_commands(&section("### Man pages"));
+    let install = man.iter().find(|c| c.contains("--install")).unwrap();
+    let run = sh(
+        &env,
+        &home,
+        &format!("export HOME='{}'\n{install}", home.display()),
+    );
+    assert_eq!(run.code(), 0, "{install}: {}", run.stderr());
+    assert!(home.join(".local/share/man/man1/git-agents.1").is_file());
+}
