@@ -568,3 +568,132 @@ fn readme_completion_and_man_install_lines_work_in_a_fresh_home() {
     assert_eq!(run.code(), 0, "{install}: {}", run.stderr());
     assert!(home.join(".local/share/man/man1/git-agents.1").is_file());
 }
+
+// ---------------------------------------------------------------------------------------
+// Completion through a git alias.
+
+/// git's bash completion script, where this system keeps it.
+fn git_completion_script() -> Option<std::path::PathBuf> {
+    [
+        "/usr/share/bash-completion/completions/git",
+        "/usr/share/git-core/contrib/completion/git-completion.bash",
+        "/usr/share/git/completion/git-completion.bash",
+        "/usr/local/share/bash-completion/completions/git",
+        "/etc/bash_completion.d/git",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("__git_aliased_command")))
+}
+
+/// The candidates bash offers for each line (cursor at its end), through git's
+/// completion and ours, in a non-interactive bash with COMP_WORDS set by hand.
+fn complete(env: &Env, git_script: &Path, lines: &[&str]) -> Vec<Vec<String>> {
+    let ours = env.root.join("git-agents.bash");
+    std::fs::write(&ours, env.run(&["completions", "bash"]).ok().stdout()).unwrap();
+    let mut script = format!(
+        r#"
+source '{git}'
+source '{ours}'
+complete_line() {{
+    COMP_LINE="$1"
+    COMP_POINT=${{#COMP_LINE}}
+    read -ra COMP_WORDS <<< "$1"
+    [[ "$1" == *" " ]] && COMP_WORDS+=("")
+    COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+    COMPREPLY=()
+    __git_wrap__git_main
+    printf '%s\n' "RESULT ${{COMPREPLY[*]}}"
+}}
+"#,
+        git = git_script.display(),
+        ours = ours.display()
+    );
+    for l in lines {
+        script.push_str(&format!("complete_line '{l}'\n"));
+    }
+    let mut cmd = std::process::Command::new("bash");
+    env.apply(&mut cmd);
+    let out = cmd
+        .args(["--norc", "--noprofile", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let results: Vec<Vec<String>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESULT"))
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        results.len(),
+        lines.len(),
+        "bash printed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    results
+}
+
+#[test]
+fn bash_completes_through_git_aliases_of_agents() {
+    let Some(git_script) = git_completion_script() else {
+        eprintln!("note: git's bash completion script not found; skipping");
+        return;
+    };
+    let env = Env::new();
+    std::os::unix::fs::symlink(BIN, env.bin.join("git-agents")).unwrap();
+    env.write(
+        "agents.yaml",
+        "tasks:\n  - id: alpha\n    prompt: A\n  - id: beta\n    prompt: B\n",
+    );
+    for (name, value) in [
+        ("sa", "agents spawn"),
+        // An alias of an alias adds its words after the inner one's.
+        ("sc", "sa --agent"),
+        ("lg", "agents logs"),
+        // git's own quoting of alias values.
+        ("q", "agents 'spawn'"),
+        ("cq", "-c agents.jobs=2 agents \"spawn\""),
+        // A shell alias: its plain words up to the shell syntax.
+        ("sh", "!git agents spawn \"$@\"; echo done"),
+        ("ag", "agents"),
+        ("st", "status"),
+    ] {
+        env.git(&["config", "--global", &format!("alias.{name}"), value]);
+    }
+    let repo = env.repo.display().to_string();
+    let lines = [
+        "git sa --ag".to_string(),
+        "git sc c".to_string(),
+        "git lg ".to_string(),
+        "git q --ag".to_string(),
+        "git cq --ag".to_string(),
+        "git sh --ag".to_string(),
+        "git ag sp".to_string(),
+        "git ag spawn --ag".to_string(),
+        format!("git -C {repo} sa --ag"),
+        format!("git -C {repo} lg b"),
+        "git agents spawn --ag".to_string(),
+        "git agents logs ".to_string(),
+        "git st --shor".to_string(),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let r = complete(&env, &git_script, &lines);
+    let want: &[&[&str]] = &[
+        &["--agent"],
+        &["claude", "codex", "cursor-agent"],
+        &["alpha", "beta"],
+        &["--agent"],
+        &["--agent"],
+        &["--agent"],
+        &["spawn"],
+        &["--agent"],
+        &["--agent"],
+        &["beta"],
+        &["--agent"],
+        &["alpha", "beta"],
+        &["--short"],
+    ];
+    for ((line, got), want) in lines.iter().zip(&r).zip(want) {
+        assert_eq!(got, want, "{line:?}");
+    }
+}
