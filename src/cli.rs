@@ -204,10 +204,12 @@ fn take_leading_chdirs(mut args: Vec<OsString>) -> (Vec<PathBuf>, Vec<OsString>)
                 pos += 1;
                 continue;
             }
-            let rest = &word[pos + 1..];
-            let rest = rest.strip_prefix(b"=").unwrap_or(rest);
+            let after = &word[pos + 1..];
+            // `-C=DIR` (and `-C=`, an empty value) as clap reads it.
+            let inline = !after.is_empty();
+            let rest = after.strip_prefix(b"=").unwrap_or(after);
             if arg.get_id() == "chdir" {
-                if !rest.is_empty() {
+                if inline {
                     dirs.push(PathBuf::from(OsString::from_vec(rest.to_vec())));
                 } else if i + 1 < args.len() {
                     dirs.push(PathBuf::from(args.remove(i + 1)));
@@ -217,7 +219,7 @@ fn take_leading_chdirs(mut args: Vec<OsString>) -> (Vec<PathBuf>, Vec<OsString>)
                 }
             } else {
                 kept.extend_from_slice(&word[pos..]);
-                taken_next = rest.is_empty();
+                taken_next = !inline;
             }
             break;
         }
@@ -340,6 +342,7 @@ mod tests {
                 &["g", "--color", "-C", "x"],
             ),
             (&["g", "-C", "-x", "list"], &["-x"], &["g", "list"]),
+            (&["g", "-C=", "list"], &[""], &["g", "list"]),
             (
                 &[
                     "g",
