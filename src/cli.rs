@@ -2,6 +2,7 @@
 //! results to exit codes.
 
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,7 +85,8 @@ pub fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         return ExitCode::from(cmd::demo::toy_agent(&args) as u8);
     }
-    let cli = match Cli::try_parse() {
+    let (leading_dirs, args) = take_leading_chdirs(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -102,7 +104,8 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = Ui::new(cli.color, cli.quiet, cli.verbose);
-    for dir in &cli.chdir {
+    // Every -C in command-line order: those before the subcommand, then those after it.
+    for dir in leading_dirs.iter().chain(&cli.chdir) {
         if dir.as_os_str().is_empty() {
             continue;
         }
@@ -136,6 +139,108 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code_of(&err))
         }
     }
+}
+
+/// Take the `-C` options that come before the subcommand out of `args`, in order.
+///
+/// clap keeps one value list per global option, and when the subcommand's part of the
+/// line has the option too, that list replaces the top level's (its global propagation),
+/// so `-C a list -C b` would lose `a`. git applies every `-C`, each relative to the one
+/// before; so the top level's `-C`s are taken here, and clap only ever sees those after
+/// the subcommand. The scan walks the top level's options as clap would (clusters like
+/// `-qC DIR`, `-CDIR`, `--manifest FILE`) and stops at the first word that is not one:
+/// the subcommand, or a mistake clap then reports as usual.
+fn take_leading_chdirs(mut args: Vec<OsString>) -> (Vec<PathBuf>, Vec<OsString>) {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
+    let mut dirs = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let word = args[i].as_bytes().to_vec();
+        if word == b"--" || word.len() < 2 || word[0] != b'-' {
+            break;
+        }
+        if let Some(long) = word.strip_prefix(b"--") {
+            let name = long.split(|b| *b == b'=').next().unwrap_or_default();
+            let Some(arg) = cmd
+                .get_arguments()
+                .find(|a| a.get_long().is_some_and(|l| l.as_bytes() == name))
+            else {
+                break;
+            };
+            if takes_value(arg) && !long.contains(&b'=') {
+                // clap takes no value that looks like an option: it reports that, so stop.
+                if args
+                    .get(i + 1)
+                    .is_none_or(|v| looks_like_option(v.as_bytes()))
+                {
+                    break;
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        // A cluster of short options: flags, then at most one option with a value,
+        // which is the rest of the word (after an optional '=') or the next word.
+        let mut kept = vec![b'-'];
+        let mut taken_next = false;
+        let mut pos = 1;
+        while pos < word.len() {
+            let c = word[pos];
+            let Some(arg) = cmd
+                .get_arguments()
+                .find(|a| a.get_short().is_some_and(|s| s as u32 == c as u32))
+            else {
+                // Not ours: leave the rest of the line to clap.
+                kept.extend_from_slice(&word[pos..]);
+                args[i] = OsString::from_vec(kept);
+                return (dirs, args);
+            };
+            if !takes_value(arg) {
+                kept.push(c);
+                pos += 1;
+                continue;
+            }
+            let after = &word[pos + 1..];
+            // `-C=DIR` (and `-C=`, an empty value) as clap reads it.
+            let inline = !after.is_empty();
+            let rest = after.strip_prefix(b"=").unwrap_or(after);
+            if arg.get_id() == "chdir" {
+                if inline {
+                    dirs.push(PathBuf::from(OsString::from_vec(rest.to_vec())));
+                } else if i + 1 < args.len() {
+                    dirs.push(PathBuf::from(args.remove(i + 1)));
+                } else {
+                    // `-C` with nothing after it: clap says what is missing.
+                    kept.push(c);
+                }
+            } else {
+                kept.extend_from_slice(&word[pos..]);
+                taken_next = !inline;
+            }
+            break;
+        }
+        if kept.len() > 1 {
+            args[i] = OsString::from_vec(kept);
+            i += 1;
+        } else {
+            args.remove(i);
+        }
+        if taken_next {
+            if args.get(i).is_none_or(|v| looks_like_option(v.as_bytes())) {
+                break;
+            }
+            i += 1;
+        }
+    }
+    (dirs, args)
+}
+
+fn looks_like_option(word: &[u8]) -> bool {
+    word.len() > 1 && word[0] == b'-'
 }
 
 /// A command-line mistake in our own two-line shape: what is wrong, and one hint (clap's
@@ -193,5 +298,81 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn split(line: &[&str]) -> (Vec<String>, Vec<String>) {
+        let args = line.iter().map(OsString::from).collect();
+        let (dirs, rest) = take_leading_chdirs(args);
+        (
+            dirs.iter().map(|d| d.display().to_string()).collect(),
+            rest.iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn leading_chdirs_are_taken_in_order_and_nothing_else() {
+        let cases: &[(&[&str], &[&str], &[&str])] = &[
+            (
+                &["g", "-C", "a", "list", "-C", "b"],
+                &["a"],
+                &["g", "list", "-C", "b"],
+            ),
+            (
+                &["g", "-Ca", "-C=b", "-C", "", "ls"],
+                &["a", "b", ""],
+                &["g", "ls"],
+            ),
+            (
+                &["g", "-qC", "a", "-vCb", "list"],
+                &["a", "b"],
+                &["g", "-q", "-v", "list"],
+            ),
+            // A value clap would refuse (it looks like an option) ends the scan; `-C`
+            // takes any value, as git's does.
+            (
+                &["g", "--manifest", "-C", "-C", "x", "list"],
+                &[],
+                &["g", "--manifest", "-C", "-C", "x", "list"],
+            ),
+            (
+                &["g", "--color", "-C", "x"],
+                &[],
+                &["g", "--color", "-C", "x"],
+            ),
+            (&["g", "-C", "-x", "list"], &["-x"], &["g", "list"]),
+            (&["g", "-C=", "list"], &[""], &["g", "list"]),
+            (
+                &[
+                    "g",
+                    "--color=never",
+                    "--manifest=m",
+                    "-C",
+                    "x",
+                    "spawn",
+                    "-p",
+                    "-C y",
+                ],
+                &["x"],
+                &["g", "--color=never", "--manifest=m", "spawn", "-p", "-C y"],
+            ),
+            // After the subcommand, after `--`, or after something clap will refuse,
+            // nothing is touched.
+            (&["g", "list", "-C", "a"], &[], &["g", "list", "-C", "a"]),
+            (&["g", "--", "-C", "a"], &[], &["g", "--", "-C", "a"]),
+            (&["g", "-xC", "a", "list"], &[], &["g", "-xC", "a", "list"]),
+            (
+                &["g", "--bogus", "-C", "a"],
+                &[],
+                &["g", "--bogus", "-C", "a"],
+            ),
+            (&["g", "-C"], &[], &["g", "-C"]),
+        ];
+        for (line, dirs, rest) in cases {
+            let (d, r) = split(line);
+            assert_eq!(d, *dirs, "{line:?}");
+            assert_eq!(r, *rest, "{line:?}");
+        }
     }
 }

@@ -64,14 +64,17 @@ impl GitConfig {
     pub fn load(repo: &gix::Repository) -> GitConfig {
         let snapshot = repo.config_snapshot();
         let file = snapshot.plumbing();
-        let mut values = HashMap::new();
+        // gix hands over every value of a key in git's order (system, global, local,
+        // worktree, includes in place); they go through the same overlay as `git -c`, so
+        // an empty value resets a list wherever it was written, as git's own lists do.
+        let mut pairs = Vec::new();
         for key in keys::ALL {
-            if let Some(all) = file.strings(*key) {
-                let all: Vec<String> = all.iter().map(|v| v.to_string()).collect();
-                values.insert(key.to_ascii_lowercase(), all);
+            for v in file.strings(*key).unwrap_or_default() {
+                pairs.push((key.to_string(), v.to_string()));
             }
         }
-        let mut cfg = GitConfig { values };
+        let mut cfg = GitConfig::default();
+        cfg.overlay(pairs);
         cfg.overlay(command_line_config());
         cfg
     }

@@ -245,18 +245,91 @@ _git_agents_bash() {{
     _git_agents_clap "$@"
 }}
 
-# The function git's completion calls for `git agents …`: git hands over its own
-# words/cword, and __git_cmd_idx, the index of "agents" in them.
+# Split a git alias's value into words as git does (split_cmdline): whitespace
+# separates, '…' and "…" quote, a backslash outside '…' escapes the next character.
+# Sets _git_agents_split.
+_git_agents_split_alias() {{
+    local s="$1" w="" q="" c have="" i
+    _git_agents_split=()
+    for (( i = 0; i < ${{#s}}; i++ )); do
+        c="${{s:i:1}}"
+        if [[ -n $q && $c == "$q" ]]; then
+            q=""
+        elif [[ -z $q && ( $c == "'" || $c == '"' ) ]]; then
+            q="$c" have=1
+        elif [[ $c == '\' && $q != "'" ]]; then
+            i=$(( i + 1 ))
+            w+="${{s:i:1}}" have=1
+        elif [[ -z $q && $c == [[:space:]] ]]; then
+            [[ -n $have ]] && _git_agents_split+=("$w")
+            w="" have=""
+        else
+            w+="$c" have=1
+        fi
+    done
+    [[ -n $have ]] && _git_agents_split+=("$w")
+}}
+
+# The words a git alias puts after `agents`: with `git config alias.sa "agents spawn"`,
+# `git sa --ag` is `git agents spawn --ag`. git's completion finds the command an alias
+# runs (__git_aliased_command, aliases of aliases included) and calls _git_agents, but
+# passes on only the words typed after the alias: the alias's own words are read here,
+# by git's rules for which word is the command. A shell alias (`!git agents spawn`)
+# gives its plain words up to the first bit of shell syntax. Sets _git_agents_alias.
+_git_agents_alias_words() {{
+    local name="$1" value n i found
+    local -a _git_agents_split extra
+    _git_agents_alias=()
+    for (( n = 0; n < 20; n++ )); do
+        if declare -F __git >/dev/null; then
+            value="$(__git config --get "alias.$name")"
+        else
+            value="$(git config --get "alias.$name" 2>/dev/null)"
+        fi
+        [[ -z $value ]] && break
+        _git_agents_split_alias "$value"
+        found=""
+        for (( i = 0; i < ${{#_git_agents_split[@]}}; i++ )); do
+            case "${{_git_agents_split[i]}}" in
+                '!'*|-*|*=*|git|'()'|'{{'|:|"'"*) ;;
+                *) found=$i; break ;;
+            esac
+        done
+        [[ -z $found ]] && break
+        extra=("${{_git_agents_split[@]:found+1}}")
+        if [[ $value == '!'* ]]; then
+            for (( i = 0; i < ${{#extra[@]}}; i++ )); do
+                [[ ${{extra[i]}} == *[\;\|\&\<\>\(\)\$\`\{{\}}]* ]] && break
+            done
+            extra=("${{extra[@]:0:i}}")
+        fi
+        _git_agents_alias=("${{extra[@]}}" "${{_git_agents_alias[@]}}")
+        name="${{_git_agents_split[found]}}"
+        [[ $name == agents ]] && return 0
+    done
+    _git_agents_alias=()
+    return 1
+}}
+
+# The function git's completion calls for `git agents …`, and for a git alias that runs
+# `git agents …`: git hands over its own words/cword, and __git_cmd_idx, the index of
+# "agents" (or of the alias) in them.
 _git_agents() {{
-    local idx="${{__git_cmd_idx:-}}" i
+    local idx="${{__git_cmd_idx:-}}" i typed
     if [[ -z $idx ]]; then
         for (( i = 1; i < ${{#words[@]}}; i++ )); do
             [[ ${{words[i]}} == agents ]] && {{ idx=$i; break; }}
         done
     fi
     [[ -z $idx ]] && return
-    local -a COMP_WORDS=("{bin}" "${{words[@]:idx+1}}")
-    local COMP_CWORD=$(( cword - idx ))
+    # For an alias, git's completion overwrites words[1] with "agents" (even when that is
+    # not the alias's position); bash's own COMP_WORDS still holds what was typed.
+    typed="${{words[idx]}}"
+    (( idx == 1 )) && typed="${{COMP_WORDS[1]}}"
+    local -a _git_agents_alias=()
+    (( idx >= 1 )) && [[ $typed != agents ]] && _git_agents_alias_words "$typed"
+    local -a COMP_WORDS=("{bin}" "${{_git_agents_alias[@]}}" "${{words[@]:idx+1}}")
+    local COMP_CWORD=$(( cword - idx + ${{#_git_agents_alias[@]}} ))
     local -a _git_agents_cmd=(git ${{__git_C_args:+"${{__git_C_args[@]}}"}} ${{__git_dir:+--git-dir="$__git_dir"}} agents)
     # git completes with -o nospace and adds its own spaces; ours are plain words.
     compopt +o nospace 2>/dev/null
