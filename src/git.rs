@@ -36,13 +36,7 @@ pub fn worktree_lock() -> Result<Option<crate::store::Lock>> {
         return Ok(None);
     };
     if let Some(dir) = path.parent() {
-        use std::os::unix::fs::DirBuilderExt;
-        if !dir.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+        crate::store::private_dir(dir)?;
     }
     crate::store::lock_file(path).map(Some)
 }
