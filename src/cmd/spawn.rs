@@ -342,6 +342,7 @@ fn plan(
     let all_unspawned = args.ids.is_empty() && args.prompt.is_none();
     let mut bases: HashMap<String, String> = HashMap::new();
     let include = copy::worktreeinclude(&ws.repo.root)?;
+    let limits = copy::Limits::new(&ws.repo.root, &ws.repo.common_dir, &global.worktree_dir);
     let mut out = Vec::new();
     for (id, prompt, layer) in wanted {
         let settings = config::resolve_task(flags, layer, &ws.git, top)?;
@@ -431,6 +432,16 @@ fn plan(
                 copy.push(e.clone());
             }
         }
+        // An entry that would copy through a symlink is refused now, before anything
+        // is created, when the main checkout or the base commit shows it.
+        let in_base = ws.repo.tree_kinds(&base_commit);
+        let mut vetted = Vec::with_capacity(copy.len());
+        for e in copy {
+            if copy::vet(&ws.repo.root, &e, &limits, &in_base)? {
+                vetted.push(e);
+            }
+        }
+        let copy = vetted;
         out.push(Planned {
             id,
             prompt,
@@ -729,7 +740,13 @@ impl Runner<'_> {
 
         if !t.copy.is_empty() {
             self.progress.phase(id, "copy");
-            let st = copy::copy_entries(&self.repo.root, &t.worktree, &t.copy).map_err(internal)?;
+            let limits = copy::Limits::new(
+                &self.repo.root,
+                &self.repo.common_dir,
+                t.worktree.parent().unwrap_or(&t.worktree),
+            );
+            let st = copy::copy_entries(&self.repo.root, &t.worktree, &t.copy, &limits)
+                .map_err(internal)?;
             let _ = writeln!(
                 log,
                 "==> copy: {} files, {} bytes ({} cloned, {} hard-linked), {} symlinks",

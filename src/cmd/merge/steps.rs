@@ -112,8 +112,8 @@ pub fn check(
         ] as &[&std::ffi::OsStr],
     )?;
     // git made it with the umask's mode; like the rest of the state dir it is private.
-    let result = crate::store::private_dir(&dir)
-        .and_then(|()| run_check(ws, it, cmd, &dir, into, &short));
+    let result =
+        crate::store::private_dir(&dir).and_then(|()| run_check(ws, it, cmd, &dir, into, &short));
     remove_scratch(ws, &dir);
     result
 }
@@ -139,7 +139,12 @@ fn run_check(
         .filter_map(|c| crate::copy::parse_entry(c).ok())
         .collect();
     entries.extend(crate::copy::worktreeinclude(&ws.repo.root)?);
-    crate::copy::copy_entries(&ws.repo.root, dir, &entries)?;
+    let limits = crate::copy::Limits::new(
+        &ws.repo.root,
+        &ws.repo.common_dir,
+        rec.worktree.parent().unwrap_or(&rec.worktree),
+    );
+    crate::copy::copy_entries(&ws.repo.root, dir, &entries, &limits)?;
     let env = environment(
         ws,
         rec,
