@@ -151,7 +151,7 @@ impl Limits {
                 worktree_dir.to_path_buf(),
             ]
             .iter()
-            .map(|p| resolve_existing(p))
+            .map(|p| crate::config::resolve_existing(p))
             .collect(),
         }
     }
@@ -159,27 +159,6 @@ impl Limits {
     fn excludes(&self, source: &Path) -> bool {
         source.file_name().is_some_and(|n| n == ".git")
             || self.never.iter().any(|n| source.starts_with(n))
-    }
-}
-
-/// `p` with its longest existing prefix resolved (symlinks and all), the rest appended.
-fn resolve_existing(p: &Path) -> PathBuf {
-    let mut head = p.to_path_buf();
-    let mut tail = Vec::new();
-    loop {
-        if let Ok(real) = fs::canonicalize(&head) {
-            return tail
-                .iter()
-                .rev()
-                .fold(real, |acc, c: &std::ffi::OsString| acc.join(c));
-        }
-        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
-            (Some(name), Some(parent)) => {
-                tail.push(name);
-                head = parent.to_path_buf();
-            }
-            _ => return p.to_path_buf(),
-        }
     }
 }
 
@@ -324,7 +303,7 @@ pub fn copy_entries(
     let mut stats = Stats::default();
     // The new worktree is never a source either, wherever it lies.
     let mut limits = limits.clone();
-    limits.never.push(resolve_existing(worktree));
+    limits.never.push(crate::config::resolve_existing(worktree));
     for e in entries {
         let from = root.join(&e.path);
         if limits.excludes(&from) {

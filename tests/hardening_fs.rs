@@ -460,3 +460,73 @@ fn entries_naming_git_or_the_worktree_dir_are_refused() {
         assert!(!env.worktree("t1").exists());
     }
 }
+
+// ---- worktreeDir and branchPrefix cannot break the repository ------------------------
+
+#[test]
+fn worktree_dirs_and_branch_prefixes_that_break_git_are_refused_before_anything_is_made() {
+    let env = Env::new();
+    env.agent("w", "echo x > x.txt");
+    // A tracked symlink into `.git`, for a worktree dir that goes through it.
+    std::fs::create_dir_all(env.repo.join("sub")).unwrap();
+    std::os::unix::fs::symlink("../.git/refs", env.repo.join("sub/into-git")).unwrap();
+    env.git(&["add", "sub/into-git"]);
+    env.git(&["commit", "-q", "-m", "hostile link"]);
+    let fsck_before = env.git(&["fsck", "--no-progress"]);
+    for (key, value, rule) in [
+        (
+            "agents.worktreeDir",
+            ".git/refs/heads",
+            "inside the git directory",
+        ),
+        ("agents.worktreeDir", ".git", "inside the git directory"),
+        (
+            "agents.worktreeDir",
+            "sub/into-git/heads",
+            "inside the git directory",
+        ),
+        ("agents.worktreeDir", ".", "repository root itself"),
+        ("agents.worktreeDir", "sub/..", "repository root itself"),
+        ("agents.worktreeDir", "..", "contains the repository"),
+        ("agents.worktreeDir", "~bob/wt", "only ~ and ~/"),
+        ("agents.branchPrefix", "-", "must not start with '-'"),
+        ("agents.branchPrefix", "refs/tags/", "refs/heads/"),
+        ("agents.branchPrefix", "a..b/", "dots"),
+        ("agents.branchPrefix", "a b/", "invalid byte"),
+        ("agents.branchPrefix", "x.lock/", ".lock"),
+        ("agents.branchPrefix", "at@{/", "'@{'"),
+    ] {
+        env.git(&["config", key, value]);
+        for args in [
+            &["spawn", "t1", "-p", "x", "--command", "w"][..],
+            &["list"][..],
+        ] {
+            let run = env.run(args).code_is(2);
+            let err = run.stderr();
+            assert!(err.contains(key), "{key}={value}: {err}");
+            assert!(err.contains(rule), "{key}={value}: {err}");
+            assert!(err.lines().count() <= 2, "{key}={value}: {err}");
+        }
+        env.git(&["config", "--unset", key]);
+        assert_nothing_spawned(&env);
+        assert_eq!(env.git(&["worktree", "list"]).lines().count(), 1);
+        assert_eq!(
+            env.git(&["fsck", "--no-progress"]),
+            fsck_before,
+            "{key}={value}"
+        );
+    }
+}
+
+#[test]
+fn worktree_dir_expands_home_like_git() {
+    let env = Env::new();
+    env.agent("w", "echo x > x.txt");
+    env.git(&["config", "agents.worktreeDir", "~/wts/{repo}"]);
+    env.run(&["spawn", "t1", "-p", "x", "--command", "w"]).ok();
+    let wt = env.home.join("wts/repo/t1");
+    assert_eq!(std::fs::read_to_string(wt.join("x.txt")).unwrap(), "x\n");
+    assert!(!env.repo.join("~").exists());
+    let path = env.run(&["path", "t1"]).ok().stdout();
+    assert_eq!(path.trim(), wt.display().to_string());
+}
