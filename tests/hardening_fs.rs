@@ -141,10 +141,10 @@ fn assert_nothing_spawned(env: &Env) {
         !env.branches().iter().any(|b| b.starts_with("agent/")),
         "a branch was made"
     );
-    assert!(
-        !env.agents_dir().join("tasks").exists(),
-        "a record was made"
-    );
+    let records = std::fs::read_dir(env.agents_dir().join("tasks"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(records, 0, "a record was made");
 }
 
 /// Spawn `t1` with `entry` given as the manifest's `copy`, or as `agents.copy`.
@@ -529,4 +529,164 @@ fn worktree_dir_expands_home_like_git() {
     assert!(!env.repo.join("~").exists());
     let path = env.run(&["path", "t1"]).ok().stdout();
     assert_eq!(path.trim(), wt.display().to_string());
+}
+
+// ---- a full disk during spawn -------------------------------------------------------
+
+/// Temp files anywhere in the git dir.
+fn tmp_litter(env: &Env) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "tmp") {
+                out.push(p.display().to_string());
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&env.repo.join(".git"), &mut out);
+    out
+}
+
+fn two_tasks(env: &Env) {
+    env.agent("w", "echo \"$GIT_AGENTS_TASK\" > \"$GIT_AGENTS_TASK.txt\"");
+    env.write(
+        "agents.yaml",
+        "command: w\ntasks:\n  - {id: t1, prompt: a}\n  - {id: t2, prompt: b}\n",
+    );
+}
+
+fn spawn_with_fault(env: &Env, fault: &str, args: &[&str]) -> Run {
+    Run(env
+        .cmd(args)
+        .env("GIT_AGENTS_FAULT", fault)
+        .output()
+        .unwrap())
+}
+
+/// The state `list` reports, by id.
+fn listed_states(env: &Env) -> std::collections::BTreeMap<String, String> {
+    common::tasks(&env.run(&["list", "--json"]).ok().json())
+        .into_iter()
+        .map(|(id, t)| (id, t["state"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_full_disk_while_claiming_leaves_nothing_claimed() {
+    // Full from the start of the claim, or after the first task's claim was written.
+    for fault in [
+        "enospc:spawn:planned",
+        "enospc:spawn:claimed-one",
+        "enospc-once:spawn:planned",
+    ] {
+        let env = Env::new();
+        two_tasks(&env);
+        let run = spawn_with_fault(&env, fault, &["spawn"]).code_is(1);
+        assert!(
+            run.stderr().contains("No space left on device"),
+            "{fault}: {}",
+            run.stderr()
+        );
+        assert!(
+            run.stderr().lines().count() <= 2,
+            "{fault}: {}",
+            run.stderr()
+        );
+        assert_eq!(tmp_litter(&env), Vec::<String>::new(), "{fault}");
+        assert_nothing_spawned(&env);
+        // The manifest's tasks read as never spawned.
+        for (id, state) in listed_states(&env) {
+            assert_eq!(state, "pending", "{fault}: {id}");
+        }
+        // With room again, the same spawn runs both tasks.
+        env.run(&["spawn"]).ok();
+        let states = listed_states(&env);
+        assert_eq!(states["t1"], "succeeded", "{fault}");
+        assert_eq!(states["t2"], "succeeded", "{fault}");
+    }
+}
+
+#[test]
+fn a_full_disk_while_recording_a_result_never_leaves_a_running_task() {
+    for fault in [
+        "enospc:spawn:claimed",
+        "enospc:spawn:agent-done",
+        "enospc:spawn:committed",
+    ] {
+        let env = Env::new();
+        env.agent("w", "echo x > x.txt");
+        let run = spawn_with_fault(
+            &env,
+            fault,
+            &["spawn", "t1", "-p", "x", "--command", "w", "--json"],
+        )
+        .code_is(1);
+        // The summary tells what happened, not what the stale record says.
+        let doc = run.json();
+        let t = &common::tasks(&doc)["t1"];
+        // Failed; or orphaned when it failed before its worktree was made.
+        let want = if fault == "enospc:spawn:claimed" {
+            "orphaned"
+        } else {
+            "failed"
+        };
+        assert_eq!(t["state"], want, "{fault}: {doc}");
+        assert!(
+            t["detail"]
+                .as_str()
+                .unwrap()
+                .contains("No space left on device"),
+            "{fault}: {doc}"
+        );
+        assert!(
+            run.stderr().contains("could not be written"),
+            "{fault}: {}",
+            run.stderr()
+        );
+        assert_eq!(tmp_litter(&env), Vec::<String>::new(), "{fault}");
+        // Nothing claims to run once the process is gone.
+        let want = if fault == "enospc:spawn:claimed" {
+            "orphaned"
+        } else {
+            "interrupted"
+        };
+        assert_eq!(listed_states(&env)["t1"], want, "{fault}");
+        // An agent's commit is kept on its branch, and prune can clean up.
+        if fault != "enospc:spawn:claimed" {
+            assert_eq!(env.git(&["show", "agent/t1:x.txt"]), "x\n", "{fault}");
+        }
+        env.run(&["prune", "t1", "--force", "--yes"]).ok();
+    }
+}
+
+#[test]
+fn a_passing_disk_full_while_recording_is_recorded_as_the_failure() {
+    for fault in ["enospc-once:spawn:claimed", "enospc-once:spawn:agent-done"] {
+        let env = Env::new();
+        env.agent("w", "echo x > x.txt");
+        spawn_with_fault(&env, fault, &["spawn", "t1", "-p", "x", "--command", "w"]).code_is(1);
+        let rec = env.record("t1");
+        assert_eq!(rec["state"], "failed", "{fault}: {rec}");
+        assert!(
+            rec["detail"]
+                .as_str()
+                .unwrap()
+                .contains("No space left on device"),
+            "{fault}: {rec}"
+        );
+        for a in rec["attempts"].as_array().unwrap() {
+            assert_ne!(a["state"], "running", "{fault}: {rec}");
+        }
+        assert_eq!(tmp_litter(&env), Vec::<String>::new(), "{fault}");
+        let want = if fault == "enospc-once:spawn:claimed" {
+            "orphaned" // failed before its worktree was made
+        } else {
+            "failed"
+        };
+        assert_eq!(listed_states(&env)["t1"], want, "{fault}");
+    }
 }
