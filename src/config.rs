@@ -453,16 +453,16 @@ pub fn check_worktree_dir(dir: &Path, root: &Path, common_dir: &Path) -> Result<
         Some(format!("{shown} is the repository root itself"))
     } else if root.starts_with(dir) || root_real.starts_with(&resolved) {
         Some(format!("{shown} contains the repository"))
-    } else if let Some(g) = git_dirs
-        .iter()
-        .find(|g| dir.starts_with(g) || resolved.starts_with(g))
-    {
-        Some(format!(
-            "{shown} is inside the git directory {}: worktrees there corrupt the repository",
-            g.display()
-        ))
     } else {
-        None
+        git_dirs
+            .iter()
+            .find(|g| dir.starts_with(g) || resolved.starts_with(g))
+            .map(|g| {
+                format!(
+                    "{shown} is inside the git directory {}: worktrees there corrupt the repository",
+                    g.display()
+                )
+            })
     };
     match problem {
         Some(p) => Err(
