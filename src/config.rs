@@ -343,17 +343,19 @@ pub fn resolve_global(
     if dir.trim().is_empty() {
         return Err(bad_value(keys::WORKTREE_DIR, dir, "a directory path"));
     }
-    let dir = dir.replace("{repo}", repo_name);
+    let dir = expand_home(dir)?.replace("{repo}", repo_name);
     let worktree_dir = normalize(&root.join(dir));
 
     let branch_prefix = git.get(keys::BRANCH_PREFIX).unwrap_or("agent/").to_string();
-    let probe = format!("refs/heads/{branch_prefix}x");
-    if gix::validate::reference::name(probe.as_str().into()).is_err() || branch_prefix.is_empty() {
-        return Err(bad_value(
-            keys::BRANCH_PREFIX,
-            &branch_prefix,
-            "a prefix that makes valid branch names, such as agent/",
-        ));
+    if let Some(rule) = branch_prefix_rule(&branch_prefix) {
+        return Err(Error::usage(format!(
+            "invalid git config {}={branch_prefix:?}: {rule}",
+            keys::BRANCH_PREFIX
+        ))
+        .with_hint(format!(
+            "set a prefix such as agent/ with: git config {} agent/",
+            keys::BRANCH_PREFIX
+        )));
     }
     let remote = git
         .get(keys::REMOTE)
@@ -380,6 +382,122 @@ pub fn resolve_global(
         port_range,
         min_free_disk,
     })
+}
+
+/// `~` and `~/…` mean the home directory, as in git's path-valued settings.
+fn expand_home(dir: &str) -> Result<String, Error> {
+    let Some(rest) = dir.strip_prefix('~') else {
+        return Ok(dir.to_string());
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(Error::usage(format!(
+            "invalid git config {}={dir:?}: only ~ and ~/ are expanded (to $HOME)",
+            keys::WORKTREE_DIR
+        ))
+        .with_hint("give the path as ~/… or in full"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(format!("{}{rest}", home.to_string_lossy())),
+        None => Err(Error::usage(format!(
+            "git config {}={dir:?} starts with ~ but HOME is not set",
+            keys::WORKTREE_DIR
+        ))
+        .with_hint("set HOME, or give the path in full")),
+    }
+}
+
+/// Why a branch prefix cannot be used, if it cannot: every `PREFIX<task id>` must be a
+/// branch name git accepts (`git check-ref-format --branch`) and means what it says.
+pub fn branch_prefix_rule(prefix: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return Some("the prefix must not be empty".into());
+    }
+    if prefix.starts_with('-') {
+        return Some(
+            "a branch name must not start with '-' (git would take it for an option)".into(),
+        );
+    }
+    if prefix.starts_with("refs/") {
+        return Some(
+            "branches already live in refs/heads/: a prefix starting with refs/ makes names like refs/heads/refs/tags/ID that read as other refs"
+                .into(),
+        );
+    }
+    // Task ids are lowercase letters, digits, `.`, `_` and `-`, starting with a letter or
+    // digit: `x` stands for any of them.
+    let probe = format!("refs/heads/{prefix}x");
+    gix::validate::reference::branch_name(probe.as_str().into())
+        .err()
+        .map(|e| {
+            let rule = e.to_string();
+            let mut chars = rule.chars();
+            match chars.next() {
+                Some(c) => c.to_lowercase().chain(chars).collect(),
+                None => rule,
+            }
+        })
+}
+
+/// Refuse a worktree dir that would break or confuse git: the repository root itself, a
+/// directory containing it, or anything inside a git dir (`.git/refs/heads` makes every
+/// worktree a corrupt ref). Symlinks on the way are resolved, so a tracked `.worktrees`
+/// symlink into `.git` is caught too.
+pub fn check_worktree_dir(dir: &Path, root: &Path, common_dir: &Path) -> Result<(), Error> {
+    let resolved = resolve_existing(dir);
+    let root_real = resolve_existing(root);
+    let git_dirs = [
+        root.join(".git"),
+        resolve_existing(&root.join(".git")),
+        common_dir.to_path_buf(),
+        resolve_existing(common_dir),
+    ];
+    let shown = dir.display();
+    let problem = if [dir, resolved.as_path()].contains(&root) || resolved == root_real {
+        Some(format!("{shown} is the repository root itself"))
+    } else if root.starts_with(dir) || root_real.starts_with(&resolved) {
+        Some(format!("{shown} contains the repository"))
+    } else {
+        git_dirs
+            .iter()
+            .find(|g| dir.starts_with(g) || resolved.starts_with(g))
+            .map(|g| {
+                format!(
+                    "{shown} is inside the git directory {}: worktrees there corrupt the repository",
+                    g.display()
+                )
+            })
+    };
+    match problem {
+        Some(p) => Err(
+            Error::usage(format!("invalid {}: {p}", keys::WORKTREE_DIR)).with_hint(format!(
+                "use a directory of its own, e.g.: git config {} .worktrees",
+                keys::WORKTREE_DIR
+            )),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `p` with its longest existing prefix resolved (symlinks and all), the rest appended
+/// as written: where `p` is, or would be once created.
+pub fn resolve_existing(p: &Path) -> PathBuf {
+    let mut head = p.to_path_buf();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&head) {
+            return tail
+                .iter()
+                .rev()
+                .fold(real, |acc, c: &std::ffi::OsString| acc.join(c));
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                tail.push(name);
+                head = parent.to_path_buf();
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
 }
 
 /// Lexically remove `.` and `..` so that paths compare and display cleanly.
@@ -576,5 +694,90 @@ mod tests {
         assert_eq!(g.jobs, 2);
         assert_eq!(parse_size("500MiB"), Some(500 << 20));
         assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn branch_prefixes_follow_gits_branch_name_rules() {
+        for good in ["agent/", "bot-", "a.b/", "team/agents/", "x_", "@", "HEAD/"] {
+            assert_eq!(branch_prefix_rule(good), None, "{good}");
+        }
+        for (bad, word) in [
+            ("", "empty"),
+            ("-", "'-'"),
+            ("--force/", "'-'"),
+            ("refs/tags/", "refs/heads/"),
+            ("refs/heads/", "refs/heads/"),
+            ("a..b/", "dots"),
+            ("a b/", "invalid byte"),
+            ("a\tb/", "invalid byte"),
+            ("a~/", "invalid byte"),
+            ("a^/", "invalid byte"),
+            ("a:/", "invalid byte"),
+            ("a?/", "invalid byte"),
+            ("a[/", "invalid byte"),
+            ("a*/", "'*'"),
+            ("x.lock/", ".lock"),
+            ("a@{/", "'@{'"),
+            ("/a/", "slash"),
+            ("a//", "slashes"),
+            (".hidden/", "dot"),
+            ("a/.b/", "dot"),
+        ] {
+            let rule = branch_prefix_rule(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(rule.contains(word), "{bad:?}: {rule}");
+        }
+    }
+
+    #[test]
+    fn worktree_dirs_that_break_git_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        let root = base.join("r");
+        std::fs::create_dir_all(root.join(".git/refs/heads")).unwrap();
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink(".git/refs", root.join("sneaky")).unwrap();
+        let common = root.join(".git");
+        for (dir, word) in [
+            (root.clone(), "root itself"),
+            (root.join("sub/.."), "root itself"),
+            (base.clone(), "contains the repository"),
+            (PathBuf::from("/"), "contains the repository"),
+            (root.join(".git"), "inside the git directory"),
+            (root.join(".git/refs/heads"), "inside the git directory"),
+            (root.join("sneaky/heads"), "inside the git directory"),
+        ] {
+            let e = check_worktree_dir(&normalize(&dir), &root, &common)
+                .expect_err(&dir.display().to_string());
+            assert!(e.message.contains(word), "{}: {}", dir.display(), e.message);
+            assert!(e.message.contains(keys::WORKTREE_DIR), "{}", e.message);
+        }
+        for ok in [
+            root.join(".worktrees"),
+            root.join("sub/wt"),
+            base.join("r.agents"),
+            root.join(".gitx"),
+        ] {
+            check_worktree_dir(&ok, &root, &common).unwrap();
+        }
+    }
+
+    #[test]
+    fn worktree_dir_expands_home() {
+        // HOME is read from the environment, as git does.
+        let home = std::env::var("HOME").unwrap_or_default();
+        if home.is_empty() {
+            return;
+        }
+        for (given, want) in [
+            ("~", home.clone()),
+            ("~/wts/{repo}", format!("{home}/wts/r")),
+        ] {
+            let git = GitConfig::from_pairs([("agents.worktreeDir", given)]);
+            let g = resolve_global(&Flags::default(), &git, None, Path::new("/w/r"), "r").unwrap();
+            assert_eq!(g.worktree_dir, normalize(Path::new(&want)), "{given}");
+        }
+        let git = GitConfig::from_pairs([("agents.worktreeDir", "~bob/wts")]);
+        let e = resolve_global(&Flags::default(), &git, None, Path::new("/w/r"), "r").unwrap_err();
+        assert!(e.message.contains("only ~ and ~/"), "{}", e.message);
     }
 }

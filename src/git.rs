@@ -36,13 +36,7 @@ pub fn worktree_lock() -> Result<Option<crate::store::Lock>> {
         return Ok(None);
     };
     if let Some(dir) = path.parent() {
-        use std::os::unix::fs::DirBuilderExt;
-        if !dir.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+        crate::store::private_dir(dir)?;
     }
     crate::store::lock_file(path).map(Some)
 }
@@ -381,4 +375,27 @@ pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
 pub fn worktree_head(worktree: &Path) -> Option<gix::ObjectId> {
     let repo = gix::open(worktree).ok()?;
     repo.head_id().ok().map(|id| id.detach())
+}
+
+impl Repo {
+    /// What the tree of `commit` holds at a path, as `copy` checks see it: a checkout of
+    /// that commit puts a symlink, a directory or a file there (or nothing).
+    pub fn tree_kinds(&self, commit: &str) -> impl Fn(&Path) -> crate::copy::Kind + use<> {
+        use crate::copy::Kind;
+        use gix::object::tree::EntryKind;
+        let repo = self.local();
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).ok();
+        move |rel: &Path| {
+            let entry = id
+                .and_then(|id| repo.find_commit(id).ok())
+                .and_then(|c| c.tree().ok())
+                .and_then(|t| t.lookup_entry_by_path(rel).ok().flatten());
+            match entry.map(|e| e.mode().kind()) {
+                None => Kind::Missing,
+                Some(EntryKind::Link) => Kind::Symlink,
+                Some(EntryKind::Tree) => Kind::Dir,
+                Some(_) => Kind::Other,
+            }
+        }
+    }
 }

@@ -10,6 +10,10 @@
 //! agents/pruned.log      branch tips discarded on purpose: `time id branch sha`
 //! ```
 //!
+//! Everything here is private to the user whatever the umask (dirs 0700, files 0600):
+//! logs, notes and prompts may hold secrets. Every directory and file under the state dir
+//! is created through [`private_dir`], [`private_file`] or [`write_atomic`].
+//!
 //! A record holds the pid and kernel start time of the process driving the task and of
 //! the agent itself, so any other process can tell a live task from a dead one even
 //! after pid reuse.
@@ -209,13 +213,7 @@ impl Store {
         } else {
             self.dir.join(sub)
         };
-        if !d.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&d)
-                .with_context(|| format!("cannot create {}", d.display()))?;
-        }
+        private_dir(&d)?;
         Ok(d)
     }
 
@@ -346,11 +344,7 @@ impl Store {
     /// it back.
     pub fn log_discarded(&self, id: &str, branch: &str, sha: &str) -> Result<()> {
         self.ensure_dir("")?;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(self.pruned_log())?;
+        let mut f = private_file(&self.pruned_log(), false)?;
         // One write per line: with O_APPEND, concurrent writers never interleave.
         let line = format!(
             "{} {id} {branch} {sha}\n",
@@ -359,6 +353,26 @@ impl Store {
         f.write_all(line.as_bytes())?;
         f.sync_data()?;
         Ok(())
+    }
+}
+
+/// Create `dir` and its missing parents readable by the user alone (0700) whatever the
+/// umask; an existing one left open by an older version is closed.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("cannot make {} private", dir.display()))?;
+            }
+            Ok(())
+        }
+        _ => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display())),
     }
 }
 
@@ -372,8 +386,22 @@ pub fn private_file(path: &Path, truncate: bool) -> Result<File> {
     } else {
         o.append(true);
     }
-    o.open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
+    let file = o
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    close_up(&file, path)?;
+    Ok(file)
+}
+
+/// The mode given at creation does not apply to a file that already existed.
+fn close_up(file: &File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Take an exclusive flock on `path` (created if needed), waiting up to
@@ -396,6 +424,7 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
+    close_up(&file, path)?;
     let deadline = Instant::now() + Duration::from_secs(limit);
     loop {
         // SAFETY: flock on a file descriptor we own.
@@ -419,7 +448,8 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
     }
 }
 
-/// Write `bytes` to `path` through a temp file in the same directory and a rename.
+/// Write `bytes` to `path` through a temp file in the same directory and a rename. On
+/// any failure (a full disk, say) the temp file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path without a parent")?;
     let tmp = dir.join(format!(
@@ -427,18 +457,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
-    {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = (|| -> Result<()> {
+        let mut f = private_file(&tmp, true)?;
+        if crate::fault::disk_full() {
+            // As a real full disk does: part of the data lands, then ENOSPC.
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
+        }
         f.write_all(bytes)?;
         f.sync_data()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.context(format!("cannot write {}", path.display())));
     }
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

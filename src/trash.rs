@@ -50,8 +50,7 @@ impl Trash {
         if let Some(b) = &*batch {
             return Ok(b.clone());
         }
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        crate::store::private_dir(&self.dir)?;
         let me = Proc::current();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -61,7 +60,7 @@ impl Trash {
         // Claim the batch before it exists, so a concurrent run never takes it for
         // leftover trash while this one is filling it.
         write_owner(&b, me)?;
-        fs::create_dir(&b).with_context(|| format!("cannot create {}", b.display()))?;
+        crate::store::private_dir(&b)?;
         *batch = Some(b.clone());
         Ok(b)
     }

@@ -84,7 +84,7 @@ pub fn record(repo: &Repo, m: &Manifest, hash: &str) -> Result<()> {
     {
         return Ok(());
     }
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    crate::store::private_dir(path.parent().unwrap_or(Path::new(".")))?;
     let _ = writeln!(
         text,
         "{hash} {} {}",

@@ -8,7 +8,7 @@
 //! with the request is found before anything changes; a dirty base checkout refuses the
 //! whole run.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use gix::ObjectId;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
@@ -355,9 +355,9 @@ fn strategy_name(s: Strategy) -> &'static str {
 
 /// Only one merge at a time per repository: two queues would race for the same base.
 fn merge_lock(ws: &Workspace) -> Result<File> {
-    std::fs::create_dir_all(&ws.store.dir)?;
+    crate::store::private_dir(&ws.store.dir)?;
     let path = ws.store.dir.join("merge.lock");
-    let file = File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = crate::store::private_file(&path, false)?;
     // SAFETY: flock on a file descriptor we own.
     let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if r != 0 {

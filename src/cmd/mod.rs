@@ -68,13 +68,15 @@ impl Workspace {
     }
 
     pub fn global(&self, flags: &Flags) -> Result<Global, Error> {
-        config::resolve_global(
+        let global = config::resolve_global(
             flags,
             &self.git,
             self.manifest.as_ref(),
             &self.repo.root,
             &self.repo.name(),
-        )
+        )?;
+        config::check_worktree_dir(&global.worktree_dir, &self.repo.root, &self.repo.common_dir)?;
+        Ok(global)
     }
 
     /// A task's record, or a usage error naming the id.

@@ -147,6 +147,9 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     if !args.force {
         check_disk(&ws.repo, &global, plan.len())?;
     }
+    // Before the claim: a failure here (a full disk) must not leave tasks claimed.
+    exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
+    crate::fault::point("spawn:planned");
     let plan = claim(&ws, plan, args.ids.is_empty() && args.prompt.is_none())?;
     crate::fault::point("spawn:claimed");
     if plan.is_empty() {
@@ -168,7 +171,6 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             ws.store.log_path(p.id.as_str()).display()
         ));
     }
-    exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     supervise::install_interrupt_handler();
 
     let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
@@ -180,6 +182,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         keep_empty: args.keep_empty,
         port_range: global.port_range,
         repo_name: ws.repo.name(),
+        unrecorded: Mutex::new(HashMap::new()),
     };
     let order = ids;
     let queue = Mutex::new(plan.into_iter().collect::<VecDeque<_>>());
@@ -210,10 +213,23 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     let mut rows = Vec::new();
     let mut docs = Vec::new();
     for id in &order {
-        let Some(rec) = ws.store.load(id)? else {
+        let Some(mut rec) = ws.store.load(id)? else {
             // Never started (interrupted before its turn): its claim was withdrawn.
             continue;
         };
+        let unrecorded = runner.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(detail) = unrecorded.get(id) {
+            // Its record still says pending/running: tell what really happened.
+            ctx.ui.warn(&format!(
+                "{id}: the task failed and its record could not be written ({detail}); \
+                 `git agents list` shows it as interrupted"
+            ));
+            rec.state = State::Failed;
+            rec.detail = Some(detail.clone());
+            rec.owner = None;
+            rec.child = None;
+        }
+        drop(unrecorded);
         all_ok &= rec.state.is_success();
         let live = report::live(&ws.repo, &rec);
         if args.json {
@@ -342,6 +358,7 @@ fn plan(
     let all_unspawned = args.ids.is_empty() && args.prompt.is_none();
     let mut bases: HashMap<String, String> = HashMap::new();
     let include = copy::worktreeinclude(&ws.repo.root)?;
+    let limits = copy::Limits::new(&ws.repo.root, &ws.repo.common_dir, &global.worktree_dir);
     let mut out = Vec::new();
     for (id, prompt, layer) in wanted {
         let settings = config::resolve_task(flags, layer, &ws.git, top)?;
@@ -431,6 +448,16 @@ fn plan(
                 copy.push(e.clone());
             }
         }
+        // An entry that would copy through a symlink is refused now, before anything
+        // is created, when the main checkout or the base commit shows it.
+        let in_base = ws.repo.tree_kinds(&base_commit);
+        let mut vetted = Vec::with_capacity(copy.len());
+        for e in copy {
+            if copy::vet(&ws.repo.root, &e, &limits, &in_base)? {
+                vetted.push(e);
+            }
+        }
+        let copy = vetted;
         out.push(Planned {
             id,
             prompt,
@@ -454,60 +481,87 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
     let store = &ws.store;
     let _lock = store.lock()?;
     let mut kept = Vec::with_capacity(plan.len());
+    // Tombstones of pruned tasks that the claim replaces, to put back if it fails.
+    let mut tombstones = HashMap::new();
     for p in plan {
-        if let Some(rec) = store.load(p.id.as_str())?
-            && !rec.pruned
-        {
-            if all_unspawned {
-                continue;
+        if let Some(rec) = store.load(p.id.as_str())? {
+            if !rec.pruned {
+                if all_unspawned {
+                    continue;
+                }
+                return Err(Error::usage(format!(
+                    "task {} was just spawned by another git agents process",
+                    p.id
+                ))
+                .into());
             }
-            return Err(Error::usage(format!(
-                "task {} was just spawned by another git agents process",
-                p.id
-            ))
-            .into());
+            tombstones.insert(rec.id.clone(), rec);
         }
         kept.push(p);
     }
     let plan = kept;
     store.prepare()?;
     let now = crate::time::now();
-    for p in &plan {
-        let id = p.id.as_str();
-        crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
-        crate::store::private_file(&store.log_path(id), true)?;
-        store.save(&Record {
-            version: crate::store::RECORD_VERSION,
-            id: id.to_string(),
-            state: State::Pending,
-            branch: p.branch.clone(),
-            base: p.base_name.clone(),
-            base_commit: p.base_commit.clone(),
-            worktree: p.worktree.clone(),
-            prompt: p.prompt.clone(),
-            command: p.agent.template.clone(),
-            check_command: p.settings.check.clone(),
-            check: None,
-            exit_code: None,
-            head: None,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            attempts: Vec::new(),
-            owner: Some(Proc::current()),
-            child: None,
-            port: None,
-            detail: None,
-            pruned: false,
-            pr_url: None,
-            merged_at: None,
-            merged_commit: None,
-            merged_into: None,
-            conflicts: Vec::new(),
-            merge_check: None,
-        })?;
+    for (i, p) in plan.iter().enumerate() {
+        let claimed = claim_one(store, p, now);
+        crate::fault::point("spawn:claimed-one");
+        if let Err(e) = claimed {
+            // All or nothing (a full disk, say): no task stays claimed by a run that
+            // never starts it.
+            for p in &plan[..=i] {
+                let id = p.id.as_str();
+                for path in [
+                    store.record_path(id),
+                    store.prompt_path(id),
+                    store.log_path(id),
+                ] {
+                    let _ = std::fs::remove_file(path);
+                }
+                if let Some(old) = tombstones.get(id) {
+                    let _ = store.save(old);
+                }
+            }
+            return Err(e);
+        }
     }
     Ok(plan)
+}
+
+/// Write one task's prompt, empty log and pending record.
+fn claim_one(store: &Store, p: &Planned, now: u64) -> Result<()> {
+    let id = p.id.as_str();
+    crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
+    crate::store::private_file(&store.log_path(id), true)?;
+    store.save(&Record {
+        version: crate::store::RECORD_VERSION,
+        id: id.to_string(),
+        state: State::Pending,
+        branch: p.branch.clone(),
+        base: p.base_name.clone(),
+        base_commit: p.base_commit.clone(),
+        worktree: p.worktree.clone(),
+        prompt: p.prompt.clone(),
+        command: p.agent.template.clone(),
+        check_command: p.settings.check.clone(),
+        check: None,
+        exit_code: None,
+        head: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        attempts: Vec::new(),
+        owner: Some(Proc::current()),
+        child: None,
+        port: None,
+        detail: None,
+        pruned: false,
+        pr_url: None,
+        merged_at: None,
+        merged_commit: None,
+        merged_into: None,
+        conflicts: Vec::new(),
+        merge_check: None,
+    })
 }
 
 /// Refuse when the new checkouts would bring free space under `agents.minFreeDisk`.
@@ -586,6 +640,8 @@ struct Runner<'a> {
     keep_empty: bool,
     port_range: (u16, u16),
     repo_name: String,
+    /// Tasks that failed and whose record could not say so (a full disk): id → why.
+    unrecorded: Mutex<HashMap<String, String>>,
 }
 
 /// Why an attempt did not succeed.
@@ -729,7 +785,13 @@ impl Runner<'_> {
 
         if !t.copy.is_empty() {
             self.progress.phase(id, "copy");
-            let st = copy::copy_entries(&self.repo.root, &t.worktree, &t.copy).map_err(internal)?;
+            let limits = copy::Limits::new(
+                &self.repo.root,
+                &self.repo.common_dir,
+                t.worktree.parent().unwrap_or(&t.worktree),
+            );
+            let st = copy::copy_entries(&self.repo.root, &t.worktree, &t.copy, &limits)
+                .map_err(internal)?;
             let _ = writeln!(
                 log,
                 "==> copy: {} files, {} bytes ({} cloned, {} hard-linked), {} symlinks",
@@ -973,17 +1035,43 @@ impl Runner<'_> {
         self.progress.done(id, State::Pending, "not started");
     }
 
-    /// An error of ours (not the agent's) ended the task: record it as failed.
+    /// An error of ours (not the agent's) ended the task: record it as failed. When even
+    /// that cannot be written (a full disk), remember why for the summary; the record
+    /// then names a dead owner, which `list` reports as interrupted, never as running.
     fn crashed(&self, t: &Planned, e: &anyhow::Error) {
         let detail = format!("{e:#}");
         let now = crate::time::now();
-        let _ = self.store.update(t.id.as_str(), |r| {
-            r.state = State::Failed;
-            r.finished_at = Some(now);
-            r.detail = Some(detail.clone());
-            r.child = None;
-            r.port = None;
+        let head = self.repo.branch_tip(&t.branch).map(|h| h.to_string());
+        let recorded = self.store.update(t.id.as_str(), |r| {
+            let running = r
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| a.finished_at.is_none())
+                .map(|a| a.n);
+            let n = running.unwrap_or(0);
+            finish(
+                r,
+                n,
+                State::Failed,
+                None,
+                head.clone(),
+                Some(detail.clone()),
+                now,
+            );
         });
+        if let Err(err) = recorded {
+            let err = format!("{err:#}");
+            let why = if err == detail {
+                detail.clone()
+            } else {
+                format!("{detail}; recording that failed too: {err}")
+            };
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(t.id.to_string(), why);
+        }
         self.progress.done(t.id.as_str(), State::Failed, &detail);
     }
 }
@@ -1076,6 +1164,7 @@ pub(crate) fn rerun(
         keep_empty: false,
         port_range,
         repo_name: ws.repo.name(),
+        unrecorded: Mutex::new(HashMap::new()),
     };
     runner.discard(&planned)?;
     if let Err(e) = runner.run_task(&planned, 0) {

@@ -95,7 +95,7 @@ pub fn check(
         "{id}: checking the merged result {short} with `{cmd}`"
     ));
     let root = scratch_root(ws);
-    std::fs::create_dir_all(&root)?;
+    crate::store::private_dir(&root)?;
     let dir = root.join(format!("{id}.{}", std::process::id()));
     if dir.exists() {
         remove_scratch(ws, &dir);
@@ -111,7 +111,9 @@ pub fn check(
             short.as_ref(),
         ] as &[&std::ffi::OsStr],
     )?;
-    let result = run_check(ws, it, cmd, &dir, into, &short);
+    // git made it with the umask's mode; like the rest of the state dir it is private.
+    let result =
+        crate::store::private_dir(&dir).and_then(|()| run_check(ws, it, cmd, &dir, into, &short));
     remove_scratch(ws, &dir);
     result
 }
@@ -137,7 +139,12 @@ fn run_check(
         .filter_map(|c| crate::copy::parse_entry(c).ok())
         .collect();
     entries.extend(crate::copy::worktreeinclude(&ws.repo.root)?);
-    crate::copy::copy_entries(&ws.repo.root, dir, &entries)?;
+    let limits = crate::copy::Limits::new(
+        &ws.repo.root,
+        &ws.repo.common_dir,
+        rec.worktree.parent().unwrap_or(&rec.worktree),
+    );
+    crate::copy::copy_entries(&ws.repo.root, dir, &entries, &limits)?;
     let env = environment(
         ws,
         rec,
@@ -248,7 +255,7 @@ pub fn resolve_with_agent(
     let port_range = ws.global(&crate::config::Flags::default())?.port_range;
     let mut log = ws.store.open_log(id)?;
     let prompt_dir = ws.store.dir.join("prompts").join("conflict");
-    std::fs::create_dir_all(&prompt_dir)?;
+    crate::store::private_dir(&prompt_dir)?;
     let prompt_file = prompt_dir.join(format!("{id}.md"));
     let merged = git::output(
         wt,
