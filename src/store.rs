@@ -396,7 +396,8 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let deadline = Instant::now() + Duration::from_secs(limit);
+    // A limit too large for the clock means no limit, never a panic.
+    let deadline = crate::time::deadline(Duration::from_secs(limit));
     loop {
         // SAFETY: flock on a file descriptor we own.
         let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -407,7 +408,7 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
         if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
             return Err(err).context("cannot lock the git-agents state");
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::refused(format!(
                 "another git agents process has held {} for {limit}s",
                 path.display()

@@ -62,8 +62,8 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "DUR", value_parser = crate::time::parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// Extra attempts after a failed one
-    #[arg(long, value_name = "N")]
+    /// Extra attempts after a failed one (at most 100)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(config::MAX_RETRIES)))]
     pub retries: Option<u32>,
 
     /// Shell command run in the worktree after the agent; exit 0 = pass
@@ -196,9 +196,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
                         runner.unclaim(&task);
                         continue;
                     }
-                    if let Err(e) = runner.run_task(&task, slot) {
-                        runner.crashed(&task, &e);
-                    }
+                    runner.run_guarded(&task, slot);
                 }
             });
         }
@@ -515,7 +513,10 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
 /// `copy` are not counted: they may be clones or links).
 fn check_disk(repo: &Repo, global: &config::Global, tasks: usize) -> Result<()> {
     let checkout: u64 = match repo.local().index_or_empty() {
-        Ok(index) => index.entries().iter().map(|e| u64::from(e.stat.size)).sum(),
+        Ok(index) => index
+            .entries()
+            .iter()
+            .fold(0u64, |sum, e| sum.saturating_add(u64::from(e.stat.size))),
         Err(_) => 0,
     };
     let needed = checkout.saturating_mul(tasks as u64);
@@ -552,7 +553,7 @@ fn free_space(dir: &Path) -> Option<u64> {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 /// Keep the worktree dir out of `git status` through `.git/info/exclude` (never a
@@ -596,11 +597,32 @@ struct Failure {
 }
 
 impl Runner<'_> {
+    /// Run a task; whatever ends it early, an error of ours or a bug (a panic), is
+    /// recorded as its failure, so no record is left `running` by a process that went
+    /// on, and the other tasks of the run still finish.
+    fn run_guarded(&self, t: &Planned, slot: usize) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_task(t, slot)));
+        match run {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.crashed(t, &e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let e = anyhow::anyhow!("internal error (a bug in git-agents): {what}");
+                self.crashed(t, &e);
+            }
+        }
+    }
+
     fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
         let id = t.id.as_str();
-        let attempts = 1 + t.settings.retries;
+        // Saturating: retries are capped, but a hand-edited record's attempt numbers
+        // are not.
         let first = t.first_attempt;
-        let last_n = first + attempts - 1;
+        let last_n = first.saturating_add(t.settings.retries);
         let mut log = self.store.open_log(id)?;
         for n in first..=last_n {
             if n > first {
@@ -694,7 +716,7 @@ impl Runner<'_> {
         log: &mut File,
     ) -> Result<Option<String>, Failure> {
         let id = t.id.as_str();
-        let deadline = t.settings.timeout.map(|d| Instant::now() + d);
+        let deadline = t.settings.timeout.and_then(crate::time::deadline);
         let fail = |state: State, code: Option<i32>, detail: String| Failure {
             state,
             exit_code: code,
@@ -1066,7 +1088,13 @@ pub(crate) fn rerun(
         base_commit,
         branch: rec.branch.clone(),
         worktree: rec.worktree.clone(),
-        first_attempt: rec.attempts.iter().map(|a| a.n).max().unwrap_or(0) + 1,
+        first_attempt: rec
+            .attempts
+            .iter()
+            .map(|a| a.n)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1),
         copy,
     };
     let runner = Runner {
@@ -1078,8 +1106,6 @@ pub(crate) fn rerun(
         repo_name: ws.repo.name(),
     };
     runner.discard(&planned)?;
-    if let Err(e) = runner.run_task(&planned, 0) {
-        runner.crashed(&planned, &e);
-    }
+    runner.run_guarded(&planned, 0);
     Ok(())
 }

@@ -10,7 +10,6 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use super::{Item, agent_of};
 use crate::agent::{self, AgentEnv, Vars};
@@ -146,7 +145,7 @@ fn run_check(
         None,
         &it.settings.env,
     );
-    let deadline = it.settings.timeout.map(|d| Instant::now() + d);
+    let deadline = it.settings.timeout.and_then(crate::time::deadline);
     let steps = it
         .settings
         .setup
@@ -338,7 +337,7 @@ pub fn resolve_with_agent(
             dir: wt,
             env: &env,
             stdin: agent.prompt_on_stdin().then(|| prompt.as_bytes().to_vec()),
-            deadline: it.settings.timeout.map(|d| Instant::now() + d),
+            deadline: it.settings.timeout.and_then(crate::time::deadline),
         },
         &mut log,
         |pid| {
