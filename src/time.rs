@@ -32,7 +32,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if t.is_empty() {
         return Err("empty duration".into());
     }
-    let too_long = || "duration too long: at most 365d (leave the timeout out for none)".to_string();
+    let too_long = || "too long: at most 365d".to_string();
     let d = if t.bytes().all(|b| b.is_ascii_digit()) {
         // Every digit string is a valid u64 unless it overflows.
         Duration::from_secs(t.parse().map_err(|_| too_long())?)

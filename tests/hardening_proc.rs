@@ -1,0 +1,319 @@
+//! Hardening (issue 12) of processes, numbers, ports, merge progress and re-spawning:
+//! no input panics, no process an agent started outlives its task, no agent starts
+//! without its port, the merge progress line tells what landed, and a task whose
+//! worktree and branch are gone can run again.
+
+mod common;
+
+use common::{Env, tasks};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const HUGE: &str = "18446744073709551615";
+
+/// Exit 2, the message names the problem in at most two lines, nothing was created.
+#[track_caller]
+fn refused_cleanly(env: &Env, args: &[&str], expect: &[&str]) {
+    let run = env.run(args).code_is(2);
+    let err = run.stderr();
+    for e in expect {
+        assert!(err.contains(e), "{args:?}: expected {e:?} in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    let lines = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+        .count();
+    assert!(lines <= 3, "{args:?}: too long:\n{err}");
+    assert!(
+        !env.agents_dir().join("tasks").exists()
+            || std::fs::read_dir(env.agents_dir().join("tasks"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "{args:?}: a record was written"
+    );
+    assert_eq!(env.branches(), vec!["main"], "{args:?}: a branch was made");
+}
+
+fn no_record_running(env: &Env) {
+    let Ok(dir) = std::fs::read_dir(env.agents_dir().join("tasks")) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        assert_ne!(rec["state"], "running", "{rec}");
+        assert_ne!(rec["state"], "pending", "{rec}");
+    }
+}
+
+#[test]
+fn huge_timeouts_and_retries_are_refused_from_every_source() {
+    let env = Env::new();
+    env.agent("ag", "echo x > x.txt");
+    for t in [
+        format!("{HUGE}s"),
+        HUGE.to_string(),
+        "99999999999999999999999".into(),
+        "366d".into(),
+        "100000000000h".into(),
+    ] {
+        refused_cleanly(
+            &env,
+            &["spawn", "-p", "x", "--command", "ag", "--timeout", &t],
+            &["--timeout", "at most 365d"],
+        );
+    }
+    for r in ["101", "4294967296", HUGE] {
+        refused_cleanly(
+            &env,
+            &["spawn", "-p", "x", "--command", "ag", "--retries", r],
+            &["--retries"],
+        );
+    }
+
+    // Git config.
+    env.git(&["config", "agents.timeout", &format!("{HUGE}s")]);
+    refused_cleanly(
+        &env,
+        &["spawn", "-p", "x", "--command", "ag"],
+        &["agents.timeout", "at most 365d"],
+    );
+    env.git(&["config", "--unset", "agents.timeout"]);
+    env.git(&["config", "agents.retries", HUGE]);
+    refused_cleanly(
+        &env,
+        &["spawn", "-p", "x", "--command", "ag"],
+        &["agents.retries", "from 0 to 100"],
+    );
+    env.git(&["config", "--unset", "agents.retries"]);
+    // `git -c` reaches us through the environment: same rule.
+    let out = env
+        .cmd(&["spawn", "-p", "x", "--command", "ag"])
+        .env("GIT_CONFIG_PARAMETERS", format!("'agents.timeout'='{HUGE}s'"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 365d"));
+    // An absurd GIT_CONFIG_COUNT neither hangs nor panics (git refuses it too).
+    let start = Instant::now();
+    let out = env
+        .cmd(&["list"])
+        .env("GIT_CONFIG_COUNT", HUGE)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert!(start.elapsed() < Duration::from_secs(20));
+
+    // The manifest: top level and task level, with file:line:col.
+    for (m, expect) in [
+        (
+            format!("command: ag\ntimeout: {HUGE}s\ntasks:\n  - {{id: a, prompt: x}}\n"),
+            "at most 365d",
+        ),
+        (
+            format!("command: ag\ntasks:\n  - {{id: a, prompt: x, timeout: \"{HUGE}\"}}\n"),
+            "at most 365d",
+        ),
+        (
+            "command: ag\nretries: 101\ntasks:\n  - {id: a, prompt: x}\n".into(),
+            "at most 100",
+        ),
+        (
+            format!("command: ag\ntasks:\n  - {{id: a, prompt: x, retries: {HUGE}}}\n"),
+            "retries",
+        ),
+    ] {
+        env.write("agents.yaml", &m);
+        refused_cleanly(&env, &["spawn"], &["agents.yaml:", expect]);
+    }
+    std::fs::remove_file(env.repo.join("agents.yaml")).unwrap();
+
+    // The largest accepted values run.
+    let run = env
+        .run(&[
+            "spawn", "-p", "big", "--command", "ag", "--timeout", "365d", "--retries", "100",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(tasks(&run.json())["big"]["state"], "succeeded");
+    no_record_running(&env);
+}
+
+#[test]
+fn absurd_environment_knobs_never_panic() {
+    let env = Env::new();
+    env.agent("ag", "echo x > x.txt");
+    for (k, v) in [
+        ("GIT_AGENTS_LOCK_TIMEOUT", HUGE),
+        ("GIT_AGENTS_KILL_GRACE_MS", HUGE),
+    ] {
+        let id = format!("k{}", k.len());
+        let out = env
+            .cmd(&["spawn", &id, "-p", "x", "--command", "ag"])
+            .env(k, v)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{k}: {err}");
+    }
+    // A hand-edited record with a time beyond year 9999 still shows.
+    let path = env.agents_dir().join("tasks").join("k23.json");
+    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    rec["created_at"] = u64::MAX.into();
+    rec["started_at"] = u64::MAX.into();
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let run = env.run(&["show", "k23"]).ok();
+    assert!(run.stdout().contains("9999-12-31"), "{}", run.stdout());
+    env.run(&["list", "--json"]).ok();
+}
+
+/// Whether a process still runs (a zombie does not count: it has ended).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
+            state != 'Z' && state != 'X'
+        }
+        Err(_) => false,
+    }
+}
+
+fn read_pid(path: &Path) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && let Ok(pid) = s.trim().parse()
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "{} never written", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_panic_in_a_task_records_it_failed_and_stops_its_agent() {
+    let env = Env::new();
+    env.agent("ag", "exec sleep 300");
+    let out = env
+        .cmd(&["spawn", "boom", "-p", "x", "--command", "ag", "--json"])
+        .env("GIT_AGENTS_FAULT", "panic:spawn:child-started")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &tasks(&doc)["boom"];
+    assert_eq!(t["state"], "failed", "{t}");
+    assert!(
+        t["detail"].as_str().unwrap().contains("internal error"),
+        "{t}"
+    );
+    no_record_running(&env);
+    assert_eq!(leftovers(&env), Vec::<u32>::new());
+}
+
+/// Processes (not zombies) whose working directory lies inside the test's temp dir.
+fn leftovers(env: &Env) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd"))
+            && cwd.starts_with(&env.root)
+            && alive(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// An agent that detaches two sleepers, one into a new session (`setsid ... &`) and one
+/// through a double fork (its parent exits at once, so it is orphaned), writes their
+/// pids next to the repository, says it is ready, then runs `then`.
+fn detaching_agent(env: &Env, then: &str) {
+    let r = env.root.display();
+    env.agent(
+        "detacher",
+        &format!(
+            "t=\"$GIT_AGENTS_TASK\"\n\
+             setsid sh -c \"echo \\$\\$ > '{r}/$t.setsid'; exec sleep 300\" &\n\
+             (setsid sh -c \"echo \\$\\$ > '{r}/$t.orphan'; exec sleep 300\" &)\n\
+             (sh -c \"trap '' TERM; echo \\$\\$ > '{r}/$t.stubborn'; while :; do sleep 1; done\" &)\n\
+             while [ ! -s '{r}/'$t.setsid ] || [ ! -s '{r}/'$t.orphan ] || [ ! -s '{r}/'$t.stubborn ]; do sleep 0.01; done\n\
+             echo work > work.txt\n\
+             touch '{r}/'$t.ready\n\
+             {then}"
+        ),
+    );
+}
+
+#[track_caller]
+fn tree_gone(env: &Env, id: &str) {
+    for what in ["setsid", "orphan", "stubborn"] {
+        let pid = read_pid(&env.root.join(format!("{id}.{what}")));
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{id}: the {what} process {pid} outlived its task (alive: {})",
+            alive(pid)
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_stops_detached_and_orphaned_descendants() {
+    let env = Env::new();
+    detaching_agent(&env, "exec sleep 300");
+    env.write(
+        "agents.yaml",
+        "command: detacher\ntasks:\n  - {id: a, prompt: x}\n  - {id: b, prompt: y}\n",
+    );
+    let mut child = env.cmd(&["spawn", "-j", "2"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(env.root.join("a.ready").exists() && env.root.join("b.ready").exists()) {
+        assert!(Instant::now() < deadline, "agents did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    for id in ["a", "b"] {
+        assert_eq!(env.record(id)["state"], "interrupted");
+        tree_gone(&env, id);
+    }
+    assert_eq!(leftovers(&env), Vec::<u32>::new());
+}
+
+#[test]
+fn background_processes_do_not_outlive_a_finished_or_timed_out_task() {
+    let env = Env::new();
+    // Ends by itself, leaving its daemons behind; the check daemonises one too.
+    detaching_agent(&env, "exit 0");
+    let r = env.root.display();
+    let check = format!("setsid sh -c \"echo \\$\\$ > '{r}/check.pid'; exec sleep 300\" & true");
+    let run = env
+        .run(&["spawn", "done", "-p", "x", "--command", "detacher", "--check", &check, "--json"])
+        .ok();
+    assert_eq!(tasks(&run.json())["done"]["state"], "succeeded");
+    tree_gone(&env, "done");
+    let pid = read_pid(&env.root.join("check.pid"));
+    assert!(!alive(pid), "the check's daemon {pid} outlived it");
+
+    // Timed out while it still runs.
+    detaching_agent(&env, "exec sleep 300");
+    let start = Instant::now();
+    let run = env
+        .run(&[
+            "spawn", "slow", "-p", "x", "--command", "detacher", "--timeout", "2s", "--json",
+        ])
+        .code_is(1);
+    assert_eq!(tasks(&run.json())["slow"]["state"], "timed-out");
+    assert!(start.elapsed() < Duration::from_secs(20));
+    tree_gone(&env, "slow");
+    assert_eq!(leftovers(&env), Vec::<u32>::new());
+}
