@@ -317,3 +317,84 @@ fn background_processes_do_not_outlive_a_finished_or_timed_out_task() {
     tree_gone(&env, "slow");
     assert_eq!(leftovers(&env), Vec::<u32>::new());
 }
+
+/// A port nothing listens on right now (the kernel picks it).
+fn a_free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An agent that insists on its port and proves nobody else holds it while it runs.
+fn port_agent(env: &Env, hold: &str) {
+    let r = env.root.display();
+    env.agent(
+        "porter",
+        &format!(
+            "[ -n \"$GIT_AGENTS_PORT\" ] || {{ echo \"no GIT_AGENTS_PORT\"; exit 8; }}\n\
+             mkdir '{r}/holding-'$GIT_AGENTS_PORT || {{ echo \"port shared\"; exit 9; }}\n\
+             echo \"$GIT_AGENTS_PORT\" > port.txt\n\
+             sleep {hold}\n\
+             rmdir '{r}/holding-'$GIT_AGENTS_PORT"
+        ),
+    );
+}
+
+#[test]
+fn tasks_wait_for_the_only_port_and_never_run_without_one() {
+    let env = Env::new();
+    let port = a_free_port();
+    env.git(&["config", "agents.portRange", &format!("{port}-{port}")]);
+    port_agent(&env, "0.3");
+    env.write(
+        "agents.yaml",
+        "command: porter\ntasks:\n  - {id: a, prompt: x}\n  - {id: b, prompt: y}\n  - {id: c, prompt: z}\n",
+    );
+    let run = env.run(&["spawn", "-j", "3", "--json"]).ok();
+    let t = tasks(&run.json());
+    for id in ["a", "b", "c"] {
+        assert_eq!(t[id]["state"], "succeeded", "{id}: {}", t[id]);
+        let got = std::fs::read_to_string(env.worktree(id).join("port.txt")).unwrap();
+        assert_eq!(got.trim(), port.to_string());
+        assert!(env.record(id)["port"].is_null(), "{id} kept its port");
+    }
+}
+
+#[test]
+fn a_waiting_task_times_out_and_a_range_taken_by_others_fails_with_the_reason() {
+    let env = Env::new();
+    let port = a_free_port();
+    env.git(&["config", "agents.portRange", &format!("{port}-{port}")]);
+    port_agent(&env, "3");
+    // `slow` holds the only port for 3s; `hasty` may wait 1s for it.
+    env.write(
+        "agents.yaml",
+        "command: porter\ntasks:\n  - {id: slow, prompt: x}\n  - {id: hasty, prompt: y, timeout: 1s}\n",
+    );
+    let run = env.run(&["spawn", "-j", "2", "--json"]).code_is(1);
+    let t = tasks(&run.json());
+    assert_eq!(t["slow"]["state"], "succeeded", "{}", t["slow"]);
+    assert_eq!(t["hasty"]["state"], "timed-out", "{}", t["hasty"]);
+    let detail = t["hasty"]["detail"].as_str().unwrap();
+    assert!(detail.contains("no free port") && detail.contains("timed out"), "{detail}");
+    assert!(!env.worktree("hasty").exists());
+
+    // The only port is bound by another program: waiting would not help.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let taken = listener.local_addr().unwrap().port();
+    env.git(&["config", "agents.portRange", &format!("{taken}-{taken}")]);
+    let run = env
+        .run(&["spawn", "blocked", "-p", "x", "--command", "porter", "--json"])
+        .code_is(1);
+    let t = &tasks(&run.json())["blocked"];
+    assert_eq!(t["state"], "failed", "{t}");
+    let detail = t["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("agents.portRange {taken}")) && detail.contains("in use by other programs"),
+        "{detail}"
+    );
+    assert!(!env.worktree("blocked").exists(), "the agent's worktree was made");
+    drop(listener);
+}

@@ -630,13 +630,27 @@ impl Runner<'_> {
                 crate::fault::point("spawn:before-discard");
                 self.discard(t)?;
             }
-            let port = self.store.reserve_port(id, self.port_range)?;
+            let port = match self.port(t) {
+                Ok(p) => p,
+                Err(f) => {
+                    let now = crate::time::now();
+                    self.store.update(id, |r| {
+                        r.state = f.state;
+                        r.finished_at = Some(now);
+                        r.detail = Some(f.detail.clone());
+                        r.child = None;
+                        r.port = None;
+                    })?;
+                    self.progress.done(id, f.state, &f.detail);
+                    return Ok(());
+                }
+            };
             let now = crate::time::now();
             self.store.update(id, |r| {
                 r.state = State::Running;
                 r.started_at.get_or_insert(now);
                 r.finished_at = None;
-                r.port = port;
+                r.port = Some(port);
                 r.owner = Some(Proc::current());
                 r.attempts.push(Attempt {
                     n,
@@ -705,6 +719,39 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The task's port, waiting (as long as its timeout allows) while other running
+    /// tasks hold every free one: no agent starts without `GIT_AGENTS_PORT`.
+    fn port(&self, t: &Planned) -> Result<u16, Failure> {
+        let id = t.id.as_str();
+        let deadline = t.settings.timeout.and_then(crate::time::deadline);
+        let gave_up = std::cell::Cell::new(State::Failed);
+        self.store
+            .wait_for_port(
+                id,
+                self.port_range,
+                || self.progress.phase(id, "waiting for a free port"),
+                || {
+                    if supervise::interrupted() {
+                        gave_up.set(State::Interrupted);
+                        Some("interrupted while waiting".into())
+                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                        gave_up.set(State::TimedOut);
+                        Some("timed out waiting for other tasks to give one back".into())
+                    } else {
+                        None
+                    }
+                },
+            )
+            .map_err(|e| Failure {
+                state: gave_up.get(),
+                exit_code: None,
+                detail: match e.downcast_ref::<Error>() {
+                    Some(e) => e.message.clone(),
+                    None => format!("{e:#}"),
+                },
+            })
+    }
+
     /// One attempt: worktree, copy, setup, agent, commit, check. `Ok` carries the check
     /// result (`passed`, or none when no check ran).
     fn attempt(
@@ -712,7 +759,7 @@ impl Runner<'_> {
         t: &Planned,
         n: u32,
         slot: usize,
-        port: Option<u16>,
+        port: u16,
         log: &mut File,
     ) -> Result<Option<String>, Failure> {
         let id = t.id.as_str();
@@ -770,7 +817,7 @@ impl Runner<'_> {
                 base: &t.base_name,
                 attempt: n,
                 notes: &notes.to_string_lossy(),
-                port,
+                port: Some(port),
                 index: slot,
                 repo_name: &self.repo_name,
             },
