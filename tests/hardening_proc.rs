@@ -398,3 +398,82 @@ fn a_waiting_task_times_out_and_a_range_taken_by_others_fails_with_the_reason() 
     assert!(!env.worktree("blocked").exists(), "the agent's worktree was made");
     drop(listener);
 }
+
+/// Two tasks, each adding its own file, spawned one at a time.
+fn two_tasks(env: &Env) {
+    env.agent("maker", "echo \"$GIT_AGENTS_TASK\" > \"$GIT_AGENTS_TASK.txt\"");
+    env.write(
+        "agents.yaml",
+        "command: maker\ntasks:\n  - {id: a, prompt: Do a}\n  - {id: b, prompt: Do b}\n",
+    );
+    env.run(&["spawn", "-j", "1"]).ok();
+}
+
+#[test]
+fn the_merge_progress_line_says_merged_only_once_the_base_moved() {
+    let env = Env::new();
+    two_tasks(&env);
+    let main_before = env.git(&["rev-parse", "main"]);
+    // The check of the first task moves main under the queue (as a user committing
+    // meanwhile would); the queue lands `a` only when `b`'s check is due, and the
+    // compare-and-swap must then fail.
+    let r = env.repo.display();
+    let check = format!(
+        "if [ ! -e '{root}/moved' ]; then touch '{root}/moved'; \
+         git -C '{r}' commit -q --allow-empty -m 'moved meanwhile'; fi",
+        root = env.root.display()
+    );
+    let run = env.run(&["merge", "a", "b", "--check", &check]).code_is(1);
+    let err = run.stderr();
+    assert!(!err.contains("a: merged"), "a did not land:\n{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("a: error (main): not landed: main moved while merging")),
+        "{err}"
+    );
+    assert_ne!(env.record("a")["state"], "merged");
+    let log = env.git(&["log", "--format=%s", "main"]);
+    assert!(log.starts_with("moved meanwhile\n"), "{log}");
+    assert!(!log.contains("Do a"), "{log}");
+    assert_ne!(env.git(&["rev-parse", "main"]), main_before);
+
+    // Run again onto the new tip: both land, each line after its move, in queue order.
+    let run = env.run(&["merge", "a", "b", "--check", "true"]).ok();
+    let err = run.stderr();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(": merged ("))
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("a: merged (main) "), "{err}");
+    assert!(lines[1].starts_with("b: merged (main) "), "{err}");
+    assert_eq!(env.record("b")["state"], "merged");
+}
+
+#[test]
+fn a_failed_compare_and_swap_on_a_branch_not_checked_out_is_reported_as_such() {
+    let env = Env::new();
+    two_tasks(&env);
+    env.git(&["branch", "release", "main"]);
+    // `release` is checked out nowhere: the ref's compare-and-swap alone decides.
+    let r = env.repo.display();
+    let check = format!(
+        "if [ ! -e '{root}/moved' ]; then touch '{root}/moved'; \
+         git -C '{r}' update-ref refs/heads/release \
+         $(git -C '{r}' commit-tree -p release -m moved 'release^{{tree}}'); fi",
+        root = env.root.display()
+    );
+    let run = env
+        .run(&["merge", "a", "b", "--into", "release", "--check", &check])
+        .code_is(1);
+    let err = run.stderr();
+    assert!(!err.contains(": merged"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("a: error (release): not landed: release moved while merging")),
+        "{err}"
+    );
+    for id in ["a", "b"] {
+        assert_ne!(env.record(id)["state"], "merged", "{id}");
+    }
+    assert_eq!(env.git(&["log", "-1", "--format=%s", "release"]), "moved\n");
+}
