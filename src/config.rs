@@ -324,10 +324,7 @@ pub const MAX_RETRIES: u32 = 100;
 
 /// A `retries` value: a whole number from 0 to [`MAX_RETRIES`].
 pub fn parse_retries(s: &str) -> Option<u32> {
-    s.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|r| *r <= MAX_RETRIES)
+    s.trim().parse::<u32>().ok().filter(|r| *r <= MAX_RETRIES)
 }
 
 /// Settings that apply to a whole run rather than one task.

@@ -162,10 +162,7 @@ pub fn effective_state(rec: &Record, live: &Live) -> State {
     // A task that ended badly with neither worktree nor branch left (it may have failed
     // before making them, waiting for a port say) orphaned nothing: its state tells.
     let left_nothing = live.head.is_none()
-        && matches!(
-            state,
-            State::Failed | State::TimedOut | State::Interrupted
-        );
+        && matches!(state, State::Failed | State::TimedOut | State::Interrupted);
     if !rec.worktree.is_dir() && !matches!(state, State::Empty | State::Merged) && !left_nothing {
         return State::Orphaned;
     }

@@ -306,8 +306,12 @@ mod tests {
     }
 
     fn running(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !matches!(s[s.rfind(')').unwrap() + 2..].chars().next(), Some('Z' | 'X')))
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !matches!(
+                s[s.rfind(')').unwrap() + 2..].chars().next(),
+                Some('Z' | 'X')
+            )
+        })
     }
 
     #[cfg(target_os = "linux")]
@@ -335,7 +339,10 @@ mod tests {
                 .unwrap();
             assert!(!running(pid), "{f} ({pid}) outlived its job");
             // Re-parented to us and reaped: not even a zombie is left.
-            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "{f} not reaped");
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "{f} not reaped"
+            );
         }
     }
 }

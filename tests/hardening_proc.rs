@@ -91,7 +91,10 @@ fn huge_timeouts_and_retries_are_refused_from_every_source() {
     // `git -c` reaches us through the environment: same rule.
     let out = env
         .cmd(&["spawn", "-p", "x", "--command", "ag"])
-        .env("GIT_CONFIG_PARAMETERS", format!("'agents.timeout'='{HUGE}s'"))
+        .env(
+            "GIT_CONFIG_PARAMETERS",
+            format!("'agents.timeout'='{HUGE}s'"),
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -134,7 +137,15 @@ fn huge_timeouts_and_retries_are_refused_from_every_source() {
     // The largest accepted values run.
     let run = env
         .run(&[
-            "spawn", "-p", "big", "--command", "ag", "--timeout", "365d", "--retries", "100",
+            "spawn",
+            "-p",
+            "big",
+            "--command",
+            "ag",
+            "--timeout",
+            "365d",
+            "--retries",
+            "100",
             "--json",
         ])
         .ok();
@@ -161,7 +172,8 @@ fn absurd_environment_knobs_never_panic() {
     }
     // A hand-edited record with a time beyond year 9999 still shows.
     let path = env.agents_dir().join("tasks").join("k23.json");
-    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     rec["created_at"] = u64::MAX.into();
     rec["started_at"] = u64::MAX.into();
     std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
@@ -189,7 +201,11 @@ fn read_pid(path: &Path) -> u32 {
         {
             return pid;
         }
-        assert!(Instant::now() < deadline, "{} never written", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -297,7 +313,17 @@ fn background_processes_do_not_outlive_a_finished_or_timed_out_task() {
     let r = env.root.display();
     let check = format!("setsid sh -c \"echo \\$\\$ > '{r}/check.pid'; exec sleep 300\" & true");
     let run = env
-        .run(&["spawn", "done", "-p", "x", "--command", "detacher", "--check", &check, "--json"])
+        .run(&[
+            "spawn",
+            "done",
+            "-p",
+            "x",
+            "--command",
+            "detacher",
+            "--check",
+            &check,
+            "--json",
+        ])
         .ok();
     assert_eq!(tasks(&run.json())["done"]["state"], "succeeded");
     tree_gone(&env, "done");
@@ -309,7 +335,15 @@ fn background_processes_do_not_outlive_a_finished_or_timed_out_task() {
     let start = Instant::now();
     let run = env
         .run(&[
-            "spawn", "slow", "-p", "x", "--command", "detacher", "--timeout", "2s", "--json",
+            "spawn",
+            "slow",
+            "-p",
+            "x",
+            "--command",
+            "detacher",
+            "--timeout",
+            "2s",
+            "--json",
         ])
         .code_is(1);
     assert_eq!(tasks(&run.json())["slow"]["state"], "timed-out");
@@ -378,7 +412,10 @@ fn a_waiting_task_times_out_and_a_range_taken_by_others_fails_with_the_reason() 
     assert_eq!(t["slow"]["state"], "succeeded", "{}", t["slow"]);
     assert_eq!(t["hasty"]["state"], "timed-out", "{}", t["hasty"]);
     let detail = t["hasty"]["detail"].as_str().unwrap();
-    assert!(detail.contains("no free port") && detail.contains("timed out"), "{detail}");
+    assert!(
+        detail.contains("no free port") && detail.contains("timed out"),
+        "{detail}"
+    );
     assert!(!env.worktree("hasty").exists());
 
     // The only port is bound by another program: waiting would not help.
@@ -386,22 +423,37 @@ fn a_waiting_task_times_out_and_a_range_taken_by_others_fails_with_the_reason() 
     let taken = listener.local_addr().unwrap().port();
     env.git(&["config", "agents.portRange", &format!("{taken}-{taken}")]);
     let run = env
-        .run(&["spawn", "blocked", "-p", "x", "--command", "porter", "--json"])
+        .run(&[
+            "spawn",
+            "blocked",
+            "-p",
+            "x",
+            "--command",
+            "porter",
+            "--json",
+        ])
         .code_is(1);
     let t = &tasks(&run.json())["blocked"];
     assert_eq!(t["state"], "failed", "{t}");
     let detail = t["detail"].as_str().unwrap();
     assert!(
-        detail.contains(&format!("agents.portRange {taken}")) && detail.contains("in use by other programs"),
+        detail.contains(&format!("agents.portRange {taken}"))
+            && detail.contains("in use by other programs"),
         "{detail}"
     );
-    assert!(!env.worktree("blocked").exists(), "the agent's worktree was made");
+    assert!(
+        !env.worktree("blocked").exists(),
+        "the agent's worktree was made"
+    );
     drop(listener);
 }
 
 /// Two tasks, each adding its own file, spawned one at a time.
 fn two_tasks(env: &Env) {
-    env.agent("maker", "echo \"$GIT_AGENTS_TASK\" > \"$GIT_AGENTS_TASK.txt\"");
+    env.agent(
+        "maker",
+        "echo \"$GIT_AGENTS_TASK\" > \"$GIT_AGENTS_TASK.txt\"",
+    );
     env.write(
         "agents.yaml",
         "command: maker\ntasks:\n  - {id: a, prompt: Do a}\n  - {id: b, prompt: Do b}\n",
@@ -427,7 +479,8 @@ fn the_merge_progress_line_says_merged_only_once_the_base_moved() {
     let err = run.stderr();
     assert!(!err.contains("a: merged"), "a did not land:\n{err}");
     assert!(
-        err.lines().any(|l| l.starts_with("a: error (main): not landed: main moved while merging")),
+        err.lines()
+            .any(|l| l.starts_with("a: error (main): not landed: main moved while merging")),
         "{err}"
     );
     assert_ne!(env.record("a")["state"], "merged");
@@ -439,10 +492,7 @@ fn the_merge_progress_line_says_merged_only_once_the_base_moved() {
     // Run again onto the new tip: both land, each line after its move, in queue order.
     let run = env.run(&["merge", "a", "b", "--check", "true"]).ok();
     let err = run.stderr();
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains(": merged ("))
-        .collect();
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(": merged (")).collect();
     assert_eq!(lines.len(), 2, "{err}");
     assert!(lines[0].starts_with("a: merged (main) "), "{err}");
     assert!(lines[1].starts_with("b: merged (main) "), "{err}");
@@ -476,4 +526,207 @@ fn a_failed_compare_and_swap_on_a_branch_not_checked_out_is_reported_as_such() {
         assert_ne!(env.record(id)["state"], "merged", "{id}");
     }
     assert_eq!(env.git(&["log", "-1", "--format=%s", "release"]), "moved\n");
+}
+
+fn pruned_log(env: &Env) -> String {
+    std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap_or_default()
+}
+
+/// An agent whose behaviour a file decides: `empty` changes nothing, `fail` commits
+/// work, leaves a file uncommitted and exits 3, `sleep` sleeps, anything else writes it.
+fn moody_agent(env: &Env) -> std::path::PathBuf {
+    let mood = env.root.join("mood");
+    env.agent(
+        "moody",
+        &format!(
+            "m=$(cat '{}')\n\
+             case \"$m\" in\n\
+             empty) exit 0;;\n\
+             fail) echo committed > c.txt; git add c.txt; git commit -qm 'own commit'; echo loose > loose.txt; exit 3;;\n\
+             sleep) echo $$ > \"$GIT_AGENTS_WORKTREE.pid\"; exec sleep 300;;\n\
+             *) echo \"$m attempt $GIT_AGENTS_ATTEMPT\" > out.txt;;\n\
+             esac",
+            mood.display()
+        ),
+    );
+    mood
+}
+
+fn spawn_one(id: &str) -> [&str; 7] {
+    ["spawn", id, "-p", "Do it", "--command", "moody", "--json"]
+}
+
+#[test]
+fn a_task_whose_worktree_and_branch_are_gone_spawns_again() {
+    let env = Env::new();
+    let mood = moody_agent(&env);
+    // `empty`: its worktree and branch were removed at once.
+    std::fs::write(&mood, "empty").unwrap();
+    let run = env.run(&spawn_one("e")).ok();
+    assert_eq!(tasks(&run.json())["e"]["state"], "empty");
+    assert!(!env.worktree("e").exists());
+    std::fs::write(&mood, "work").unwrap();
+    let run = env.run(&spawn_one("e")).ok();
+    let t = &tasks(&run.json())["e"];
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(
+        t["attempts"], 2,
+        "a new attempt, numbered after the last: {t}"
+    );
+    let out = std::fs::read_to_string(env.worktree("e").join("out.txt")).unwrap();
+    assert_eq!(out, "work attempt 2\n");
+
+    // Succeeded, then removed by hand: worktree and branch both gone.
+    env.run(&spawn_one("h")).ok();
+    let tip = env.git(&["rev-parse", "agent/h"]);
+    env.git(&["worktree", "remove", "--force", ".worktrees/h"]);
+    env.git(&["branch", "-D", "agent/h"]);
+    std::fs::write(&mood, "again").unwrap();
+    let run = env.run(&spawn_one("h")).ok();
+    assert_eq!(tasks(&run.json())["h"]["state"], "succeeded");
+    assert_ne!(env.git(&["rev-parse", "agent/h"]), tip);
+    // Only its worktree gone (its branch holds the work): still refused.
+    env.git(&["worktree", "remove", "--force", ".worktrees/h"]);
+    let run = env.run(&spawn_one("h")).code_is(2);
+    assert!(run.stderr().contains("succeeded"), "{}", run.stderr());
+}
+
+#[test]
+fn failed_timed_out_and_interrupted_tasks_spawn_again_with_their_work_logged() {
+    let env = Env::new();
+    let mood = moody_agent(&env);
+    let base = env.git(&["rev-parse", "main"]).trim().to_string();
+
+    // failed: an own commit, plus a file git-agents committed for it.
+    std::fs::write(&mood, "fail").unwrap();
+    let run = env.run(&spawn_one("f")).code_is(1);
+    assert_eq!(tasks(&run.json())["f"]["state"], "failed");
+    let old_tip = env.git(&["rev-parse", "agent/f"]).trim().to_string();
+    // Something the user left in the worktree since: saved, not lost.
+    std::fs::write(env.worktree("f").join("mine.txt"), "user's\n").unwrap();
+    std::fs::write(&mood, "fixed").unwrap();
+    let run = env.run(&spawn_one("f")).ok();
+    let t = &tasks(&run.json())["f"];
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(t["attempts"], 2);
+    assert!(
+        !env.worktree("f").join("c.txt").exists(),
+        "not a fresh worktree"
+    );
+    assert_eq!(
+        env.git(&["rev-parse", "agent/f~1"]).trim(),
+        base,
+        "the new branch starts from base"
+    );
+    let log = pruned_log(&env);
+    assert!(log.contains(&format!(" f agent/f {old_tip}")), "{log}");
+    let saved = log
+        .lines()
+        .filter(|l| l.contains(" f agent/f "))
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .find(|sha| *sha != old_tip)
+        .unwrap_or_else(|| panic!("the user's file was not saved: {log}"));
+    assert_eq!(env.git(&["show", &format!("{saved}:mine.txt")]), "user's\n");
+
+    // timed-out.
+    std::fs::write(&mood, "sleep").unwrap();
+    let run = env
+        .run(&[
+            "spawn",
+            "t",
+            "-p",
+            "x",
+            "--command",
+            "moody",
+            "--timeout",
+            "1s",
+            "--json",
+        ])
+        .code_is(1);
+    assert_eq!(tasks(&run.json())["t"]["state"], "timed-out");
+    std::fs::write(&mood, "done").unwrap();
+    let run = env.run(&spawn_one("t")).ok();
+    assert_eq!(tasks(&run.json())["t"]["state"], "succeeded");
+
+    // interrupted: git-agents killed while the agent's work was still uncommitted.
+    std::fs::write(&mood, "half").unwrap();
+    let out = env
+        .cmd(&spawn_one("i"))
+        .env("GIT_AGENTS_FAULT", "spawn:agent-done")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None);
+    let list = env.run(&["list", "--json"]).ok().json();
+    assert_eq!(tasks(&list)["i"]["state"], "interrupted");
+    std::fs::write(&mood, "whole").unwrap();
+    let run = env.run(&spawn_one("i")).ok();
+    assert_eq!(tasks(&run.json())["i"]["state"], "succeeded");
+    let out = std::fs::read_to_string(env.worktree("i").join("out.txt")).unwrap();
+    assert_eq!(out, "whole attempt 2\n");
+    // The half-done, uncommitted output of the interrupted attempt was saved.
+    let log = pruned_log(&env);
+    let saved: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" i agent/i "))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(saved.len(), 1, "{log}");
+    assert_eq!(
+        env.git(&["show", &format!("{}:out.txt", saved[0])]),
+        "half attempt 1\n"
+    );
+}
+
+#[test]
+fn running_succeeded_and_merged_tasks_are_refused_with_the_reason() {
+    let env = Env::new();
+    let mood = moody_agent(&env);
+    std::fs::write(&mood, "work").unwrap();
+    env.run(&spawn_one("ok")).ok();
+    env.run(&spawn_one("m")).ok();
+    env.run(&["merge", "m"]).ok();
+    for (id, says) in [
+        ("ok", "already spawned and succeeded"),
+        ("m", "already spawned (state merged)"),
+    ] {
+        let before = env.record(id);
+        let run = env.run(&spawn_one(id)).code_is(2);
+        let err = run.stderr();
+        assert!(err.contains(says), "{id}: {err}");
+        assert!(err.contains("hint: prune it first"), "{id}: {err}");
+        assert_eq!(env.record(id), before, "{id}: its record changed");
+    }
+
+    // Running: refused while its agent works.
+    std::fs::write(&mood, "sleep").unwrap();
+    let mut running = env.cmd(&spawn_one("r")).spawn().unwrap();
+    let pid_file = env.repo.join(".worktrees/r.pid");
+    read_pid(&pid_file);
+    let run = env.run(&spawn_one("r")).code_is(2);
+    assert!(
+        run.stderr().contains("task r is running (pid "),
+        "{}",
+        run.stderr()
+    );
+    unsafe { libc::kill(running.id() as i32, libc::SIGINT) };
+    assert_eq!(running.wait().unwrap().code(), Some(130));
+
+    // Interrupted, but someone works in its worktree: refused, naming them.
+    let mut shell = std::process::Command::new("sleep")
+        .arg("300")
+        .current_dir(env.worktree("r"))
+        .spawn()
+        .unwrap();
+    std::fs::write(&mood, "work").unwrap();
+    let run = env.run(&spawn_one("r")).code_is(2);
+    assert!(
+        run.stderr()
+            .contains(&format!("in use by sleep (pid {})", shell.id())),
+        "{}",
+        run.stderr()
+    );
+    shell.kill().unwrap();
+    shell.wait().unwrap();
+    let run = env.run(&spawn_one("r")).ok();
+    assert_eq!(tasks(&run.json())["r"]["state"], "succeeded");
 }

@@ -103,8 +103,11 @@ struct Planned {
     worktree: PathBuf,
     /// `copy` entries plus what `.worktreeinclude` selects.
     copy: Vec<copy::Entry>,
-    /// Number of the first attempt (above 1 when `merge --on-conflict retry` re-runs it).
+    /// Number of the first attempt (above 1 when the task runs again).
     first_attempt: u32,
+    /// The task's record when it is spawned again: its worktree and branch, if still
+    /// there, are replaced (what they hold logged to pruned.log first).
+    prior: Option<Record>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -396,16 +399,15 @@ fn plan(
         if all_unspawned && ws.store.record_path(id.as_str()).exists() {
             continue;
         }
-        if let Some(rec) = ws.store.load(id.as_str())?
-            && (!rec.pruned || rec.worktree.exists() || ws.repo.branch_exists(&rec.branch))
-        {
-            return Err(Error::usage(format!(
-                "task {id} was already spawned (state {})",
-                rec.state
-            ))
-            .with_hint(format!("prune it first: git agents prune {id}"))
-            .into());
+        let prior = ws.store.load(id.as_str())?;
+        if let Some(rec) = &prior {
+            check_respawn(ws, rec)?;
         }
+        // What the task's own record names is replaced, not in the way.
+        let ours = |f: &dyn Fn(&Record) -> bool| prior.as_ref().is_some_and(f);
+        let branch_taken = branch_taken && !ours(&|r| r.branch == branch);
+        let path_taken = path_taken
+            && !ours(&|r| crate::worktree::canon(&r.worktree) == crate::worktree::canon(&worktree));
         if branch_taken {
             return Err(
                 Error::usage(format!("task {id}: branch {branch} already exists"))
@@ -439,10 +441,146 @@ fn plan(
             branch,
             worktree,
             copy,
-            first_attempt: 1,
+            first_attempt: prior
+                .as_ref()
+                .and_then(|r| r.attempts.iter().map(|a| a.n).max())
+                .unwrap_or(0)
+                .saturating_add(1),
+            prior,
         });
     }
     Ok(out)
+}
+
+/// Whether a task that has a record may be spawned again (SPEC §5): always when its
+/// worktree and branch are both gone; when they exist, only after it ended `interrupted`,
+/// `failed`, `timed-out` or `empty`, and nothing keeps them (a process working in the
+/// worktree, a lock, another checkout of the branch). A running task, and work that
+/// succeeded or merged, are refused with the reason.
+fn check_respawn(ws: &Workspace, rec: &Record) -> Result<()> {
+    let id = &rec.id;
+    let refuse = |what: String, hint: String| -> Result<()> {
+        Err(Error::usage(format!("task {id} {what}"))
+            .with_hint(hint)
+            .into())
+    };
+    let state = crate::cleanup::effective(rec);
+    if state == State::Running {
+        let pid = rec
+            .child
+            .filter(|c| c.group_alive())
+            .or(rec.owner)
+            .map(|p| format!(" (pid {})", p.pid))
+            .unwrap_or_default();
+        return refuse(
+            format!("is running{pid}"),
+            "wait for it to end, or interrupt the git agents process running it".into(),
+        );
+    }
+    let worktree_there = rec.worktree.symlink_metadata().is_ok();
+    if !worktree_there && !ws.repo.branch_exists(&rec.branch) {
+        return Ok(());
+    }
+    let prune = format!("prune it first to run it again: git agents prune {id}");
+    match state {
+        State::Interrupted | State::Failed | State::TimedOut | State::Empty => {}
+        State::Succeeded => {
+            return refuse(
+                format!(
+                    "was already spawned and succeeded: its work is on {}",
+                    rec.branch
+                ),
+                format!("{prune} (or merge it: git agents merge {id})"),
+            );
+        }
+        State::Conflicted => {
+            return refuse(
+                "was already spawned, and its merge conflicted".into(),
+                format!("merge it with --on-conflict agent or retry, or {prune}"),
+            );
+        }
+        s => return refuse(format!("was already spawned (state {s})"), prune),
+    }
+    let trash = crate::trash::Trash::new(&ws.store);
+    let env = crate::cleanup::Env {
+        repo: &ws.repo,
+        store: &ws.store,
+        trash: &trash,
+        admins: crate::worktree::admins(&ws.repo.common_dir),
+        dry_run: true,
+    };
+    let task = previous(rec, Some(rec.clone()));
+    let f = crate::cleanup::facts(&env, &task);
+    let mut keep = f.never.clone();
+    if let crate::worktree::Found::Plain = f.found {
+        keep.push(format!(
+            "{} is not a git worktree of this repository",
+            rec.worktree.display()
+        ));
+    }
+    if let crate::worktree::Found::Linked(a) = &f.found
+        && a.locked().is_some()
+    {
+        keep.push(format!(
+            "{} is locked (git worktree lock)",
+            rec.worktree.display()
+        ));
+    }
+    for (pid, name) in f.users.iter().take(3) {
+        keep.push(format!(
+            "{} is in use by {name} (pid {pid})",
+            rec.worktree.display()
+        ));
+    }
+    if keep.is_empty() {
+        return Ok(());
+    }
+    refuse(
+        format!("cannot be spawned again: {}", keep.join("; ")),
+        format!("deal with that, or {prune}"),
+    )
+}
+
+fn previous(rec: &Record, with: Option<Record>) -> crate::cleanup::Task {
+    crate::cleanup::Task {
+        id: rec.id.clone(),
+        state: crate::cleanup::effective(rec),
+        rec: with,
+        branch: rec.branch.clone(),
+        worktree: Some(rec.worktree.clone()),
+        base: rec.base.clone(),
+    }
+}
+
+/// Remove what a task spawned again left of its last run, as `prune --force` would:
+/// every tip not in its base and every uncommitted file (as a commit) logged to
+/// pruned.log first. Nothing is removed when any of it cannot be logged.
+fn replace_previous(repo: &Repo, store: &Store, prior: &Record) -> Result<()> {
+    if prior.worktree.symlink_metadata().is_err() && !repo.branch_exists(&prior.branch) {
+        return Ok(());
+    }
+    let trash = crate::trash::Trash::new(store);
+    let env = crate::cleanup::Env {
+        repo,
+        store,
+        trash: &trash,
+        admins: crate::worktree::admins(&repo.common_dir),
+        dry_run: false,
+    };
+    // No record given: the task's record is already the new claim, not a tombstone to be.
+    let outcome = crate::cleanup::remove(&env, &previous(prior, None), true);
+    trash.empty_in_background(Vec::new())?;
+    match outcome {
+        crate::cleanup::Outcome::Pruned { .. } => Ok(()),
+        crate::cleanup::Outcome::Kept { reasons, .. } => Err(Error::refused(format!(
+            "cannot replace the last attempt: {}",
+            reasons.join("; ")
+        ))
+        .into()),
+        crate::cleanup::Outcome::Failed(e) => {
+            Err(anyhow::anyhow!("cannot replace the last attempt: {e}"))
+        }
+    }
 }
 
 /// Write a pending record per task under the lock. A task another process claimed
@@ -453,9 +591,24 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
     let _lock = store.lock()?;
     let mut kept = Vec::with_capacity(plan.len());
     for p in plan {
-        if let Some(rec) = store.load(p.id.as_str())?
-            && !rec.pruned
-        {
+        let now = store.load(p.id.as_str())?;
+        // Unchanged since planning: no record (or a tombstone), or the very record the
+        // re-spawn was checked against.
+        let unchanged = match (&now, &p.prior) {
+            (None, _) => true,
+            (Some(n), None) => n.pruned,
+            (Some(n), Some(was)) => {
+                (n.created_at, n.attempts.len(), n.state, n.owner, n.pruned)
+                    == (
+                        was.created_at,
+                        was.attempts.len(),
+                        was.state,
+                        was.owner,
+                        was.pruned,
+                    )
+            }
+        };
+        if !unchanged {
             if all_unspawned {
                 continue;
             }
@@ -473,7 +626,8 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
     for p in &plan {
         let id = p.id.as_str();
         crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
-        crate::store::private_file(&store.log_path(id), true)?;
+        // A task spawned again keeps its log and its attempts' history.
+        crate::store::private_file(&store.log_path(id), p.prior.is_none())?;
         store.save(&Record {
             version: crate::store::RECORD_VERSION,
             id: id.to_string(),
@@ -488,10 +642,14 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
             check: None,
             exit_code: None,
             head: None,
-            created_at: now,
+            created_at: p.prior.as_ref().map_or(now, |r| r.created_at),
             started_at: None,
             finished_at: None,
-            attempts: Vec::new(),
+            attempts: p
+                .prior
+                .as_ref()
+                .map(|r| r.attempts.clone())
+                .unwrap_or_default(),
             owner: Some(Proc::current()),
             child: None,
             port: None,
@@ -624,6 +782,10 @@ impl Runner<'_> {
         let first = t.first_attempt;
         let last_n = first.saturating_add(t.settings.retries);
         let mut log = self.store.open_log(id)?;
+        if let Some(prior) = &t.prior {
+            self.progress.phase(id, "replacing the last attempt");
+            replace_previous(self.repo, self.store, prior)?;
+        }
         for n in first..=last_n {
             if n > first {
                 self.progress.phase(id, &format!("retry {n}/{last_n}"));
@@ -1143,6 +1305,7 @@ pub(crate) fn rerun(
             .unwrap_or(0)
             .saturating_add(1),
         copy,
+        prior: None,
     };
     let runner = Runner {
         repo: &ws.repo,

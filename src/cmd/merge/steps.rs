@@ -303,9 +303,12 @@ pub fn resolve_with_agent(
         // Like every agent, this one gets a port no other running task holds; it waits
         // for one while other tasks hold them all, and never runs without.
         ws.store
-            .wait_for_port(id, port_range, || {}, || {
-                supervise::interrupted().then(|| "interrupted while waiting".to_string())
-            })
+            .wait_for_port(
+                id,
+                port_range,
+                || {},
+                || supervise::interrupted().then(|| "interrupted while waiting".to_string()),
+            )
             .map(Some)
     })();
     let port = match prepared {
