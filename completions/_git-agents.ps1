@@ -57,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Agents running at once')
             [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Branch or revision to start from (default: the branch checked out)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Time limit per attempt, e.g. 45s, 30m, 2h')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Extra attempts after a failed one')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Extra attempts after a failed one (at most 100)')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Shell command run in the worktree after the agent; exit 0 = pass')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')

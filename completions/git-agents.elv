@@ -53,7 +53,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --jobs 'Agents running at once'
             cand --base 'Branch or revision to start from (default: the branch checked out)'
             cand --timeout 'Time limit per attempt, e.g. 45s, 30m, 2h'
-            cand --retries 'Extra attempts after a failed one'
+            cand --retries 'Extra attempts after a failed one (at most 100)'
             cand --check 'Shell command run in the worktree after the agent; exit 0 = pass'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'

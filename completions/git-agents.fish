@@ -64,7 +64,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l command 
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s j -l jobs -d 'Agents running at once' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l base -d 'Branch or revision to start from (default: the branch checked out)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l timeout -d 'Time limit per attempt, e.g. 45s, 30m, 2h' -r
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one (at most 100)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l check -d 'Shell command run in the worktree after the agent; exit 0 = pass' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F

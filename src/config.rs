@@ -136,12 +136,15 @@ fn command_line_config() -> Vec<(String, String)> {
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
     {
+        // git itself stops with an error at the first missing pair; stopping there too
+        // keeps an absurd count from looping (nearly) forever.
         for i in 0..count {
-            if let (Ok(k), Ok(v)) = (
+            match (
                 std::env::var(format!("GIT_CONFIG_KEY_{i}")),
                 std::env::var(format!("GIT_CONFIG_VALUE_{i}")),
             ) {
-                out.push((k, v));
+                (Ok(k), Ok(v)) => out.push((k, v)),
+                _ => break,
             }
         }
     }
@@ -237,17 +240,23 @@ pub fn resolve_task(
         .or_else(|| agent_at(&top.agent, &top.command));
 
     let git_timeout = match git.get(keys::TIMEOUT) {
-        Some(t) => Some(
-            crate::time::parse_duration(t)
-                .map_err(|_| bad_value(keys::TIMEOUT, t, "a duration such as 45s, 30m, 2h"))?,
-        ),
+        Some(t) => Some(crate::time::parse_duration(t).map_err(|e| {
+            bad_value(
+                keys::TIMEOUT,
+                t,
+                &format!("a duration such as 45s, 30m, 2h ({e})"),
+            )
+        })?),
         None => None,
     };
     let git_retries = match git.get(keys::RETRIES) {
-        Some(r) => Some(
-            r.parse::<u32>()
-                .map_err(|_| bad_value(keys::RETRIES, r, "a number of extra attempts, e.g. 1"))?,
-        ),
+        Some(r) => Some(parse_retries(r).ok_or_else(|| {
+            bad_value(
+                keys::RETRIES,
+                r,
+                &format!("a number of extra attempts from 0 to {MAX_RETRIES}"),
+            )
+        })?),
         None => None,
     };
     let git_strategy = match git.get(keys::MERGE_STRATEGY) {
@@ -310,6 +319,15 @@ pub fn resolve_task(
             .or(top.merge_strategy)
             .unwrap_or(Strategy::Merge),
     })
+}
+
+/// The most extra attempts a task may get, wherever `retries` is set: enough for any
+/// flaky agent, and attempt numbers stay far from overflowing.
+pub const MAX_RETRIES: u32 = 100;
+
+/// A `retries` value: a whole number from 0 to [`MAX_RETRIES`].
+pub fn parse_retries(s: &str) -> Option<u32> {
+    s.trim().parse::<u32>().ok().filter(|r| *r <= MAX_RETRIES)
 }
 
 /// Settings that apply to a whole run rather than one task.
@@ -661,6 +679,9 @@ mod tests {
             ("agents.timeout", "soon"),
             ("agents.agent", "robot"),
             ("agents.mergeStrategy", "octopus"),
+            ("agents.retries", "101"),
+            ("agents.retries", "4294967296"),
+            ("agents.timeout", "18446744073709551615s"),
         ] {
             let git = GitConfig::from_pairs([(k, v)]);
             let e = resolve_task(&Flags::default(), None, &git, &Layer::default()).unwrap_err();

@@ -3,7 +3,8 @@
 //! `enospc:POINT` instead makes the disk "fill up" at that point: from then on every
 //! atomic write of the state fails with ENOSPC (`enospc-once:POINT`: only the next one).
 //! Tests use them to prove that every step leaves a state `list` reports truthfully and
-//! `prune` can clean. Unset, a point costs one environment lookup.
+//! `prune` can clean. `panic:NAME` panics there instead, as a bug would. Unset, a point
+//! costs one environment lookup.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -24,6 +25,9 @@ pub fn point(name: &str) {
         }
     }
     let fault = fault.to_string_lossy();
+    if fault.strip_prefix("panic:") == Some(name) {
+        panic!("fault injected at {name}");
+    }
     if fault.strip_prefix("enospc:") == Some(name) {
         DISK.store(FULL, Ordering::SeqCst);
     } else if fault.strip_prefix("enospc-once:") == Some(name) {

@@ -272,7 +272,16 @@ fn layer_field<'de, A: MapAccess<'de>>(
             key,
             map.next_value::<DurationValue>()?.0,
         )?,
-        "retries" => once(&mut layer.retries, key, map.next_value::<u32>()?)?,
+        "retries" => {
+            let r: u32 = map.next_value()?;
+            if r > crate::config::MAX_RETRIES {
+                return Err(de::Error::custom(format!(
+                    "retries must be at most {}",
+                    crate::config::MAX_RETRIES
+                )));
+            }
+            once(&mut layer.retries, key, r)?
+        }
         "setup" => once(&mut layer.setup, key, map.next_value::<StrList>()?.0)?,
         "check" => once(&mut layer.check, key, map.next_value::<String>()?)?,
         "copy" => once(&mut layer.copy, key, map.next_value::<StrList>()?.0)?,

@@ -144,7 +144,8 @@ pub fn inspect(repo: &gix::Repository, t: &Target) -> Live {
 ///
 /// - `pending`/`running` whose driving process is gone (crash, `kill -9`): `interrupted`;
 /// - `succeeded` (or `conflicted`) whose branch is contained in the base: `merged`;
-/// - a worktree gone while the record expects one: `orphaned`.
+/// - a worktree gone while the record expects one: `orphaned` (a failed task that left
+///   neither worktree nor branch expects none).
 ///
 /// Tombstones (pruned records) keep their recorded state.
 pub fn effective_state(rec: &Record, live: &Live) -> State {
@@ -158,7 +159,11 @@ pub fn effective_state(rec: &Record, live: &Live) -> State {
     if matches!(state, State::Succeeded | State::Conflicted) && live.ahead == Some(0) {
         return State::Merged;
     }
-    if !rec.worktree.is_dir() && !matches!(state, State::Empty | State::Merged) {
+    // A task that ended badly with neither worktree nor branch left (it may have failed
+    // before making them, waiting for a port say) orphaned nothing: its state tells.
+    let left_nothing = live.head.is_none()
+        && matches!(state, State::Failed | State::TimedOut | State::Interrupted);
+    if !rec.worktree.is_dir() && !matches!(state, State::Empty | State::Merged) && !left_nothing {
         return State::Orphaned;
     }
     state

@@ -313,13 +313,14 @@ impl Store {
     /// Reserve a port for a task that is starting: one no live running task holds and
     /// that binds on 127.0.0.1 right now; written into the task's record under the lock,
     /// so two processes never hand out the same one.
-    pub fn reserve_port(&self, id: &str, range: (u16, u16)) -> Result<Option<u16>> {
+    pub fn reserve_port(&self, id: &str, range: (u16, u16)) -> Result<PortClaim> {
         let _lock = self.lock()?;
-        let taken: std::collections::HashSet<u16> = self
+        let held: std::collections::HashSet<u16> = self
             .all()?
             .iter()
-            .filter(|r| r.id != id && r.port.is_some() && r.owner_alive())
+            .filter(|r| r.id != id && r.owner_alive())
             .filter_map(|r| r.port)
+            .filter(|p| (range.0..=range.1).contains(p))
             .collect();
         let size = u32::from(range.1 - range.0) + 1;
         // Start from a spot derived from the id so tasks tend to keep their port.
@@ -328,18 +329,64 @@ impl Store {
         }) % size;
         for i in 0..size {
             let port = range.0 + ((start + i) % size) as u16;
-            if taken.contains(&port) || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            if held.contains(&port) || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 continue;
             }
             if let Some(mut rec) = self.load(id)? {
                 rec.port = Some(port);
                 self.save(&rec)?;
             }
-            return Ok(Some(port));
+            return Ok(PortClaim::Got(port));
         }
-        Ok(None)
+        Ok(if held.is_empty() {
+            PortClaim::Unavailable
+        } else {
+            PortClaim::Busy
+        })
     }
 
+    /// Reserve a port, waiting while every free one is held by other running tasks
+    /// (they give theirs back when they end). Fails with the reason when no task holds
+    /// one and none binds (other programs use them all), or when `give_up` says so
+    /// (Ctrl-C, a deadline): an agent never starts without its port.
+    pub fn wait_for_port(
+        &self,
+        id: &str,
+        range: (u16, u16),
+        mut waiting: impl FnMut(),
+        give_up: impl Fn() -> Option<String>,
+    ) -> Result<u16> {
+        let shown = if range.0 == range.1 {
+            range.0.to_string()
+        } else {
+            format!("{}-{}", range.0, range.1)
+        };
+        let mut told = false;
+        loop {
+            match self.reserve_port(id, range)? {
+                PortClaim::Got(p) => return Ok(p),
+                PortClaim::Unavailable => {
+                    return Err(Error::refused(format!(
+                        "no free port for task {id}: every port of agents.portRange {shown} is in use by other programs"
+                    ))
+                    .with_hint("free one, or widen the range: git config agents.portRange 20000-29999")
+                    .into());
+                }
+                PortClaim::Busy => {}
+            }
+            if let Some(why) = give_up() {
+                return Err(Error::refused(format!(
+                    "no free port for task {id} in agents.portRange {shown}: {why}"
+                ))
+                .into());
+            }
+            if !told {
+                waiting();
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     /// Record a branch tip that is being discarded, so `git branch NAME SHA` can bring
     /// it back.
     pub fn log_discarded(&self, id: &str, branch: &str, sha: &str) -> Result<()> {
@@ -374,6 +421,16 @@ pub fn private_dir(dir: &Path) -> Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display())),
     }
+}
+
+/// What [`Store::reserve_port`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortClaim {
+    Got(u16),
+    /// Every free port is held by another live task: one comes free when it ends.
+    Busy,
+    /// No task holds a port of the range and none binds: waiting would not help.
+    Unavailable,
 }
 
 /// Open for appending (or truncate), readable by the user alone whatever the umask:
@@ -425,7 +482,8 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     close_up(&file, path)?;
-    let deadline = Instant::now() + Duration::from_secs(limit);
+    // A limit too large for the clock means no limit, never a panic.
+    let deadline = crate::time::deadline(Duration::from_secs(limit));
     loop {
         // SAFETY: flock on a file descriptor we own.
         let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -436,7 +494,7 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
         if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
             return Err(err).context("cannot lock the git-agents state");
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::refused(format!(
                 "another git agents process has held {} for {limit}s",
                 path.display()

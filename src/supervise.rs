@@ -1,13 +1,17 @@
 //! Child processes: agents, setup and check commands.
 //!
-//! Each child leads its own process group, so a timeout or Ctrl-C stops the whole tree
-//! it started (SIGTERM to the group, a grace period, then SIGKILL), and the terminal's
-//! own Ctrl-C reaches only us: we forward it. stdout and stderr share one pipe and are
-//! streamed line by line into the task's log.
+//! Each child leads its own process group, and everything it starts stays findable
+//! even after `setsid` or a double fork (see [`tree`]): a timeout or Ctrl-C stops the
+//! whole tree (SIGTERM, a grace period, then SIGKILL), and so does the child's own end,
+//! so an agent's background processes never outlive its task. The terminal's own Ctrl-C
+//! reaches only us: we forward it. stdout and stderr share one pipe and are streamed line
+//! by line into the task's log.
 //!
 //! Built on `std::process` (process_group, `std::io::pipe`) rather than duct: a
 //! watchdog polling the child is needed either way, and with std the pipe's lifetime is
 //! ours to control when a grandchild keeps it open.
+
+mod tree;
 
 use anyhow::{Context as _, Result};
 use std::ffi::OsStr;
@@ -31,13 +35,15 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// How long a stopped process group gets between SIGTERM and SIGKILL.
+/// How long a stopped process tree gets between SIGTERM and SIGKILL (at most a minute,
+/// whatever the environment says).
 fn grace() -> Duration {
     std::env::var("GIT_AGENTS_KILL_GRACE_MS")
         .ok()
         .and_then(|s| s.parse().ok())
         .map(Duration::from_millis)
         .unwrap_or(Duration::from_secs(3))
+        .min(Duration::from_secs(60))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,9 @@ pub fn run(
     mut on_start: impl FnMut(u32),
     mut on_line: impl FnMut(&str),
 ) -> Result<Outcome> {
+    // Before the first child exists: its orphans must come back to us, not to init.
+    tree::become_subreaper();
+    let token = tree::new_token();
     let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
     let writer2 = writer.try_clone()?;
     let mut cmd = Command::new(job.program);
@@ -91,6 +100,7 @@ pub fn run(
     for (k, v) in job.env {
         cmd.env(k, v);
     }
+    cmd.env(&token.0, &token.1);
     cmd.stdin(if job.stdin.is_some() {
         Stdio::piped()
     } else {
@@ -102,6 +112,11 @@ pub fn run(
     // The Command holds our copies of the pipe's write end: drop it so EOF can come.
     drop(cmd);
     let pid = child.id();
+    // From here on, whatever ends this function (a panic included) stops the tree.
+    let mut guard = Guard {
+        tree: tree::Tree::new(pid, &token),
+        done: false,
+    };
     on_start(pid);
 
     if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
@@ -136,6 +151,9 @@ pub fn run(
     };
 
     let mut stop: Option<(Outcome, Instant)> = None;
+    // Scanning /proc costs a little; the token finds most members without it, so a scan
+    // now and then is enough to remember the rest.
+    let mut next_scan = Instant::now();
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(25)) {
             Ok(line) => handle_line(line, log),
@@ -148,6 +166,10 @@ pub fn run(
         if let Some(status) = child.try_wait()? {
             break status;
         }
+        if Instant::now() >= next_scan {
+            guard.tree.scan();
+            next_scan = Instant::now() + Duration::from_millis(200);
+        }
         match stop {
             None => {
                 let why = if interrupted() {
@@ -158,18 +180,25 @@ pub fn run(
                     None
                 };
                 if let Some(why) = why {
-                    signal_group(pid, libc::SIGTERM);
+                    guard.tree.signal(libc::SIGTERM);
                     stop = Some((why, Instant::now()));
                 }
             }
             Some((_, since)) if since.elapsed() >= grace() => {
-                signal_group(pid, libc::SIGKILL);
+                guard.tree.signal(libc::SIGKILL);
             }
             Some(_) => {}
         }
     };
-    // Whatever the leader left behind in its group goes with it.
-    signal_group(pid, libc::SIGTERM);
+    guard.tree.leader_reaped();
+    // Whatever the leader left behind (in its group, in a session of its own, orphaned
+    // to us) goes with it: an agent's background processes do not outlive its task.
+    let left = match stop {
+        Some((_, since)) => grace().saturating_sub(since.elapsed()),
+        None => grace(),
+    };
+    guard.tree.stop_all(left);
+    guard.done = true;
     let drain_until = Instant::now() + Duration::from_secs(2);
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -196,6 +225,21 @@ pub fn run(
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
         ),
     })
+}
+
+/// Kills the whole tree when `run` is left before its end (an error or a panic), so no
+/// agent runs on unsupervised while this process goes on.
+struct Guard {
+    tree: tree::Tree,
+    done: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.tree.signal(libc::SIGKILL);
+        }
+    }
 }
 
 fn signal_group(pgid: u32, sig: libc::c_int) {
@@ -259,5 +303,46 @@ mod tests {
         );
         assert_eq!(o, Outcome::TimedOut);
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !matches!(
+                s[s.rfind(')').unwrap() + 2..].chars().next(),
+                Some('Z' | 'X')
+            )
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn detached_descendants_end_with_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        // A new session (setsid), a double fork (orphaned at once), and one that ignores
+        // SIGTERM; the job itself exits 0 as soon as all three run.
+        let script = format!(
+            "setsid sh -c 'echo $$ > {d}/a; exec sleep 300' &\n\
+             (setsid sh -c 'echo $$ > {d}/b; exec sleep 300' &)\n\
+             (sh -c 'trap \"\" TERM; echo $$ > {d}/c; while :; do sleep 1; done' &)\n\
+             while [ ! -s {d}/a ] || [ ! -s {d}/b ] || [ ! -s {d}/c ]; do sleep 0.01; done"
+        );
+        let start = Instant::now();
+        let (o, _) = sh(&script, None, None);
+        assert_eq!(o, Outcome::Exited(0));
+        assert!(start.elapsed() < Duration::from_secs(10));
+        for f in ["a", "b", "c"] {
+            let pid: u32 = std::fs::read_to_string(dir.path().join(f))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            assert!(!running(pid), "{f} ({pid}) outlived its job");
+            // Re-parented to us and reaped: not even a zombie is left.
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "{f} not reaped"
+            );
+        }
     }
 }

@@ -628,13 +628,7 @@ fn a_full_disk_while_recording_a_result_never_leaves_a_running_task() {
         // The summary tells what happened, not what the stale record says.
         let doc = run.json();
         let t = &common::tasks(&doc)["t1"];
-        // Failed; or orphaned when it failed before its worktree was made.
-        let want = if fault == "enospc:spawn:claimed" {
-            "orphaned"
-        } else {
-            "failed"
-        };
-        assert_eq!(t["state"], want, "{fault}: {doc}");
+        assert_eq!(t["state"], "failed", "{fault}: {doc}");
         assert!(
             t["detail"]
                 .as_str()
@@ -649,12 +643,7 @@ fn a_full_disk_while_recording_a_result_never_leaves_a_running_task() {
         );
         assert_eq!(tmp_litter(&env), Vec::<String>::new(), "{fault}");
         // Nothing claims to run once the process is gone.
-        let want = if fault == "enospc:spawn:claimed" {
-            "orphaned"
-        } else {
-            "interrupted"
-        };
-        assert_eq!(listed_states(&env)["t1"], want, "{fault}");
+        assert_eq!(listed_states(&env)["t1"], "interrupted", "{fault}");
         // An agent's commit is kept on its branch, and prune can clean up.
         if fault != "enospc:spawn:claimed" {
             assert_eq!(env.git(&["show", "agent/t1:x.txt"]), "x\n", "{fault}");
@@ -682,11 +671,7 @@ fn a_passing_disk_full_while_recording_is_recorded_as_the_failure() {
             assert_ne!(a["state"], "running", "{fault}: {rec}");
         }
         assert_eq!(tmp_litter(&env), Vec::<String>::new(), "{fault}");
-        let want = if fault == "enospc-once:spawn:claimed" {
-            "orphaned" // failed before its worktree was made
-        } else {
-            "failed"
-        };
-        assert_eq!(listed_states(&env)["t1"], want, "{fault}");
+        // Failed, even when that was before its worktree was made.
+        assert_eq!(listed_states(&env)["t1"], "failed", "{fault}");
     }
 }

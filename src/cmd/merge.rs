@@ -10,6 +10,8 @@
 
 use anyhow::Result;
 use gix::ObjectId;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 
@@ -217,6 +219,12 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
         global: &global,
         policy,
         ids: items.iter().map(|it| it.rec.id.clone()).collect(),
+        into: items
+            .iter()
+            .map(|it| targets[it.target].branch.clone())
+            .collect(),
+        landing: RefCell::new(HashSet::new()),
+        shown: Cell::new(0),
     };
     let mut stopped = false;
     for (i, it) in items.iter().enumerate() {
@@ -233,7 +241,6 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
                 row_of("error", &e)
             }
         };
-        ctx.ui.status(&status_line(it, &targets[it.target], &row));
         if row.result == "conflicted" && policy == OnConflict::Stop && !args.dry_run {
             stopped = true;
         }
@@ -244,6 +251,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
             stopped = true;
         }
         rows[i] = Some(row);
+        q.show_ready(&rows);
     }
     for t in &mut targets {
         if let Err(e) = q.flush(t, &mut rows) {
@@ -251,6 +259,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
             ctx.ui.error(&e.detail, None);
         }
     }
+    q.show_ready(&rows);
 
     let names: Vec<String> = targets.iter().map(|t| t.branch.clone()).collect();
     summary(ctx, &ws, &args, &items, &names, rows)
@@ -320,8 +329,8 @@ fn summary(
     Ok(crate::cli::exit_for(all_ok, supervise::interrupted()))
 }
 
-fn status_line(it: &Item, t: &Target, row: &Row) -> String {
-    let mut s = format!("{}: {} ({})", it.rec.id, row.result, t.branch);
+fn status_line(id: &str, into: &str, row: &Row) -> String {
+    let mut s = format!("{id}: {} ({into})", row.result);
     if let Some(c) = row.commit {
         s.push_str(&format!(" {}", c.to_hex_with_len(10)));
     }
@@ -378,9 +387,33 @@ struct Queue<'a> {
     policy: OnConflict,
     /// Task ids by row.
     ids: Vec<String>,
+    /// The branch each row merges into.
+    into: Vec<String>,
+    /// Rows whose result waits for their target branch to move (`flush`): until it has,
+    /// nothing is said about them, since a moved base or a full disk may yet undo them.
+    landing: RefCell<HashSet<usize>>,
+    /// Rows whose status line is out; lines go out in queue order.
+    shown: Cell<usize>,
 }
 
 impl Queue<'_> {
+    /// Print the status line of every row that is settled, in queue order, stopping at
+    /// the first that is not.
+    fn show_ready(&self, rows: &[Option<Row>]) {
+        let landing = self.landing.borrow();
+        let mut i = self.shown.get();
+        while let Some(Some(row)) = rows.get(i) {
+            if landing.contains(&i) {
+                break;
+            }
+            self.ctx
+                .ui
+                .status(&status_line(&self.ids[i], &self.into[i], row));
+            i += 1;
+        }
+        self.shown.set(i);
+    }
+
     /// Take one task through the queue.
     fn one(
         &self,
@@ -431,6 +464,7 @@ impl Queue<'_> {
                     // A task recorded as merged keeps the record of where it went.
                     if !dry && rec.state != State::Merged {
                         t.pending.push(row_index);
+                        self.landing.borrow_mut().insert(row_index);
                         rows[row_index] = Some(row.clone());
                     }
                     return Ok(row);
@@ -540,6 +574,7 @@ impl Queue<'_> {
             row.commit = Some(tip);
             t.tip = tip;
             t.pending.push(row_index);
+            self.landing.borrow_mut().insert(row_index);
             rows[row_index] = Some(row.clone());
             return Ok(row);
         }
@@ -594,6 +629,7 @@ impl Queue<'_> {
                 }
             }
             t.tip = t.landed;
+            self.settled(&pending, rows);
             return Err(e);
         }
         t.landed = t.tip;
@@ -622,7 +658,19 @@ impl Queue<'_> {
                 }
             }
         }
+        self.settled(&pending, rows);
         Ok(())
+    }
+
+    /// These rows' target moved (or failed to): their results are final; say them.
+    fn settled(&self, pending: &[usize], rows: &[Option<Row>]) {
+        {
+            let mut landing = self.landing.borrow_mut();
+            for i in pending {
+                landing.remove(i);
+            }
+        }
+        self.show_ready(rows);
     }
 }
 

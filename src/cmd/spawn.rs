@@ -62,8 +62,8 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "DUR", value_parser = crate::time::parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// Extra attempts after a failed one
-    #[arg(long, value_name = "N")]
+    /// Extra attempts after a failed one (at most 100)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(config::MAX_RETRIES)))]
     pub retries: Option<u32>,
 
     /// Shell command run in the worktree after the agent; exit 0 = pass
@@ -103,8 +103,11 @@ struct Planned {
     worktree: PathBuf,
     /// `copy` entries plus what `.worktreeinclude` selects.
     copy: Vec<copy::Entry>,
-    /// Number of the first attempt (above 1 when `merge --on-conflict retry` re-runs it).
+    /// Number of the first attempt (above 1 when the task runs again).
     first_attempt: u32,
+    /// The task's record when it is spawned again: its worktree and branch, if still
+    /// there, are replaced (what they hold logged to pruned.log first).
+    prior: Option<Record>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -199,9 +202,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
                         runner.unclaim(&task);
                         continue;
                     }
-                    if let Err(e) = runner.run_task(&task, slot) {
-                        runner.crashed(&task, &e);
-                    }
+                    runner.run_guarded(&task, slot);
                 }
             });
         }
@@ -415,16 +416,15 @@ fn plan(
         if all_unspawned && ws.store.record_path(id.as_str()).exists() {
             continue;
         }
-        if let Some(rec) = ws.store.load(id.as_str())?
-            && (!rec.pruned || rec.worktree.exists() || ws.repo.branch_exists(&rec.branch))
-        {
-            return Err(Error::usage(format!(
-                "task {id} was already spawned (state {})",
-                rec.state
-            ))
-            .with_hint(format!("prune it first: git agents prune {id}"))
-            .into());
+        let prior = ws.store.load(id.as_str())?;
+        if let Some(rec) = &prior {
+            check_respawn(ws, rec)?;
         }
+        // What the task's own record names is replaced, not in the way.
+        let ours = |f: &dyn Fn(&Record) -> bool| prior.as_ref().is_some_and(f);
+        let branch_taken = branch_taken && !ours(&|r| r.branch == branch);
+        let path_taken = path_taken
+            && !ours(&|r| crate::worktree::canon(&r.worktree) == crate::worktree::canon(&worktree));
         if branch_taken {
             return Err(
                 Error::usage(format!("task {id}: branch {branch} already exists"))
@@ -468,10 +468,146 @@ fn plan(
             branch,
             worktree,
             copy,
-            first_attempt: 1,
+            first_attempt: prior
+                .as_ref()
+                .and_then(|r| r.attempts.iter().map(|a| a.n).max())
+                .unwrap_or(0)
+                .saturating_add(1),
+            prior,
         });
     }
     Ok(out)
+}
+
+/// Whether a task that has a record may be spawned again (SPEC §5): always when its
+/// worktree and branch are both gone; when they exist, only after it ended `interrupted`,
+/// `failed`, `timed-out` or `empty`, and nothing keeps them (a process working in the
+/// worktree, a lock, another checkout of the branch). A running task, and work that
+/// succeeded or merged, are refused with the reason.
+fn check_respawn(ws: &Workspace, rec: &Record) -> Result<()> {
+    let id = &rec.id;
+    let refuse = |what: String, hint: String| -> Result<()> {
+        Err(Error::usage(format!("task {id} {what}"))
+            .with_hint(hint)
+            .into())
+    };
+    let state = crate::cleanup::effective(rec);
+    if state == State::Running {
+        let pid = rec
+            .child
+            .filter(|c| c.group_alive())
+            .or(rec.owner)
+            .map(|p| format!(" (pid {})", p.pid))
+            .unwrap_or_default();
+        return refuse(
+            format!("is running{pid}"),
+            "wait for it to end, or interrupt the git agents process running it".into(),
+        );
+    }
+    let worktree_there = rec.worktree.symlink_metadata().is_ok();
+    if !worktree_there && !ws.repo.branch_exists(&rec.branch) {
+        return Ok(());
+    }
+    let prune = format!("prune it first to run it again: git agents prune {id}");
+    match state {
+        State::Interrupted | State::Failed | State::TimedOut | State::Empty => {}
+        State::Succeeded => {
+            return refuse(
+                format!(
+                    "was already spawned and succeeded: its work is on {}",
+                    rec.branch
+                ),
+                format!("{prune} (or merge it: git agents merge {id})"),
+            );
+        }
+        State::Conflicted => {
+            return refuse(
+                "was already spawned, and its merge conflicted".into(),
+                format!("merge it with --on-conflict agent or retry, or {prune}"),
+            );
+        }
+        s => return refuse(format!("was already spawned (state {s})"), prune),
+    }
+    let trash = crate::trash::Trash::new(&ws.store);
+    let env = crate::cleanup::Env {
+        repo: &ws.repo,
+        store: &ws.store,
+        trash: &trash,
+        admins: crate::worktree::admins(&ws.repo.common_dir),
+        dry_run: true,
+    };
+    let task = previous(rec, Some(rec.clone()));
+    let f = crate::cleanup::facts(&env, &task);
+    let mut keep = f.never.clone();
+    if let crate::worktree::Found::Plain = f.found {
+        keep.push(format!(
+            "{} is not a git worktree of this repository",
+            rec.worktree.display()
+        ));
+    }
+    if let crate::worktree::Found::Linked(a) = &f.found
+        && a.locked().is_some()
+    {
+        keep.push(format!(
+            "{} is locked (git worktree lock)",
+            rec.worktree.display()
+        ));
+    }
+    for (pid, name) in f.users.iter().take(3) {
+        keep.push(format!(
+            "{} is in use by {name} (pid {pid})",
+            rec.worktree.display()
+        ));
+    }
+    if keep.is_empty() {
+        return Ok(());
+    }
+    refuse(
+        format!("cannot be spawned again: {}", keep.join("; ")),
+        format!("deal with that, or {prune}"),
+    )
+}
+
+fn previous(rec: &Record, with: Option<Record>) -> crate::cleanup::Task {
+    crate::cleanup::Task {
+        id: rec.id.clone(),
+        state: crate::cleanup::effective(rec),
+        rec: with,
+        branch: rec.branch.clone(),
+        worktree: Some(rec.worktree.clone()),
+        base: rec.base.clone(),
+    }
+}
+
+/// Remove what a task spawned again left of its last run, as `prune --force` would:
+/// every tip not in its base and every uncommitted file (as a commit) logged to
+/// pruned.log first. Nothing is removed when any of it cannot be logged.
+fn replace_previous(repo: &Repo, store: &Store, prior: &Record) -> Result<()> {
+    if prior.worktree.symlink_metadata().is_err() && !repo.branch_exists(&prior.branch) {
+        return Ok(());
+    }
+    let trash = crate::trash::Trash::new(store);
+    let env = crate::cleanup::Env {
+        repo,
+        store,
+        trash: &trash,
+        admins: crate::worktree::admins(&repo.common_dir),
+        dry_run: false,
+    };
+    // No record given: the task's record is already the new claim, not a tombstone to be.
+    let outcome = crate::cleanup::remove(&env, &previous(prior, None), true);
+    trash.empty_in_background(Vec::new())?;
+    match outcome {
+        crate::cleanup::Outcome::Pruned { .. } => Ok(()),
+        crate::cleanup::Outcome::Kept { reasons, .. } => Err(Error::refused(format!(
+            "cannot replace the last attempt: {}",
+            reasons.join("; ")
+        ))
+        .into()),
+        crate::cleanup::Outcome::Failed(e) => {
+            Err(anyhow::anyhow!("cannot replace the last attempt: {e}"))
+        }
+    }
 }
 
 /// Write a pending record per task under the lock. A task another process claimed
@@ -481,21 +617,39 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
     let store = &ws.store;
     let _lock = store.lock()?;
     let mut kept = Vec::with_capacity(plan.len());
-    // Tombstones of pruned tasks that the claim replaces, to put back if it fails.
-    let mut tombstones = HashMap::new();
+    // Records the claim replaces (tombstones, or a task spawned again), to put back if
+    // it fails.
+    let mut replaced = HashMap::new();
     for p in plan {
-        if let Some(rec) = store.load(p.id.as_str())? {
-            if !rec.pruned {
-                if all_unspawned {
-                    continue;
-                }
-                return Err(Error::usage(format!(
-                    "task {} was just spawned by another git agents process",
-                    p.id
-                ))
-                .into());
+        let now = store.load(p.id.as_str())?;
+        // Unchanged since planning: no record (or a tombstone), or the very record the
+        // re-spawn was checked against.
+        let unchanged = match (&now, &p.prior) {
+            (None, _) => true,
+            (Some(n), None) => n.pruned,
+            (Some(n), Some(was)) => {
+                (n.created_at, n.attempts.len(), n.state, n.owner, n.pruned)
+                    == (
+                        was.created_at,
+                        was.attempts.len(),
+                        was.state,
+                        was.owner,
+                        was.pruned,
+                    )
             }
-            tombstones.insert(rec.id.clone(), rec);
+        };
+        if !unchanged {
+            if all_unspawned {
+                continue;
+            }
+            return Err(Error::usage(format!(
+                "task {} was just spawned by another git agents process",
+                p.id
+            ))
+            .into());
+        }
+        if let Some(rec) = now {
+            replaced.insert(rec.id.clone(), rec);
         }
         kept.push(p);
     }
@@ -510,14 +664,13 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
             // never starts it.
             for p in &plan[..=i] {
                 let id = p.id.as_str();
-                for path in [
-                    store.record_path(id),
-                    store.prompt_path(id),
-                    store.log_path(id),
-                ] {
-                    let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(store.record_path(id));
+                let _ = std::fs::remove_file(store.prompt_path(id));
+                // A task spawned again keeps the log of its earlier attempts.
+                if p.prior.is_none() {
+                    let _ = std::fs::remove_file(store.log_path(id));
                 }
-                if let Some(old) = tombstones.get(id) {
+                if let Some(old) = replaced.get(id) {
                     let _ = store.save(old);
                 }
             }
@@ -531,7 +684,8 @@ fn claim(ws: &Workspace, plan: Vec<Planned>, all_unspawned: bool) -> Result<Vec<
 fn claim_one(store: &Store, p: &Planned, now: u64) -> Result<()> {
     let id = p.id.as_str();
     crate::store::write_atomic(&store.prompt_path(id), p.prompt.as_bytes())?;
-    crate::store::private_file(&store.log_path(id), true)?;
+    // A task spawned again keeps its log and its attempts' history.
+    crate::store::private_file(&store.log_path(id), p.prior.is_none())?;
     store.save(&Record {
         version: crate::store::RECORD_VERSION,
         id: id.to_string(),
@@ -546,10 +700,14 @@ fn claim_one(store: &Store, p: &Planned, now: u64) -> Result<()> {
         check: None,
         exit_code: None,
         head: None,
-        created_at: now,
+        created_at: p.prior.as_ref().map_or(now, |r| r.created_at),
         started_at: None,
         finished_at: None,
-        attempts: Vec::new(),
+        attempts: p
+            .prior
+            .as_ref()
+            .map(|r| r.attempts.clone())
+            .unwrap_or_default(),
         owner: Some(Proc::current()),
         child: None,
         port: None,
@@ -569,7 +727,10 @@ fn claim_one(store: &Store, p: &Planned, now: u64) -> Result<()> {
 /// `copy` are not counted: they may be clones or links).
 fn check_disk(repo: &Repo, global: &config::Global, tasks: usize) -> Result<()> {
     let checkout: u64 = match repo.local().index_or_empty() {
-        Ok(index) => index.entries().iter().map(|e| u64::from(e.stat.size)).sum(),
+        Ok(index) => index
+            .entries()
+            .iter()
+            .fold(0u64, |sum, e| sum.saturating_add(u64::from(e.stat.size))),
         Err(_) => 0,
     };
     let needed = checkout.saturating_mul(tasks as u64);
@@ -606,7 +767,7 @@ fn free_space(dir: &Path) -> Option<u64> {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return None;
     }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 /// Keep the worktree dir out of `git status` through `.git/info/exclude` (never a
@@ -652,25 +813,64 @@ struct Failure {
 }
 
 impl Runner<'_> {
+    /// Run a task; whatever ends it early, an error of ours or a bug (a panic), is
+    /// recorded as its failure, so no record is left `running` by a process that went
+    /// on, and the other tasks of the run still finish.
+    fn run_guarded(&self, t: &Planned, slot: usize) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_task(t, slot)));
+        match run {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.crashed(t, &e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let e = anyhow::anyhow!("internal error (a bug in git-agents): {what}");
+                self.crashed(t, &e);
+            }
+        }
+    }
+
     fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
         let id = t.id.as_str();
-        let attempts = 1 + t.settings.retries;
+        // Saturating: retries are capped, but a hand-edited record's attempt numbers
+        // are not.
         let first = t.first_attempt;
-        let last_n = first + attempts - 1;
+        let last_n = first.saturating_add(t.settings.retries);
         let mut log = self.store.open_log(id)?;
+        if let Some(prior) = &t.prior {
+            self.progress.phase(id, "replacing the last attempt");
+            replace_previous(self.repo, self.store, prior)?;
+        }
         for n in first..=last_n {
             if n > first {
                 self.progress.phase(id, &format!("retry {n}/{last_n}"));
                 crate::fault::point("spawn:before-discard");
                 self.discard(t)?;
             }
-            let port = self.store.reserve_port(id, self.port_range)?;
+            let port = match self.port(t) {
+                Ok(p) => p,
+                Err(f) => {
+                    let now = crate::time::now();
+                    self.store.update(id, |r| {
+                        r.state = f.state;
+                        r.finished_at = Some(now);
+                        r.detail = Some(f.detail.clone());
+                        r.child = None;
+                        r.port = None;
+                    })?;
+                    self.progress.done(id, f.state, &f.detail);
+                    return Ok(());
+                }
+            };
             let now = crate::time::now();
             self.store.update(id, |r| {
                 r.state = State::Running;
                 r.started_at.get_or_insert(now);
                 r.finished_at = None;
-                r.port = port;
+                r.port = Some(port);
                 r.owner = Some(Proc::current());
                 r.attempts.push(Attempt {
                     n,
@@ -739,6 +939,39 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The task's port, waiting (as long as its timeout allows) while other running
+    /// tasks hold every free one: no agent starts without `GIT_AGENTS_PORT`.
+    fn port(&self, t: &Planned) -> Result<u16, Failure> {
+        let id = t.id.as_str();
+        let deadline = t.settings.timeout.and_then(crate::time::deadline);
+        let gave_up = std::cell::Cell::new(State::Failed);
+        self.store
+            .wait_for_port(
+                id,
+                self.port_range,
+                || self.progress.phase(id, "waiting for a free port"),
+                || {
+                    if supervise::interrupted() {
+                        gave_up.set(State::Interrupted);
+                        Some("interrupted while waiting".into())
+                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                        gave_up.set(State::TimedOut);
+                        Some("timed out waiting for other tasks to give one back".into())
+                    } else {
+                        None
+                    }
+                },
+            )
+            .map_err(|e| Failure {
+                state: gave_up.get(),
+                exit_code: None,
+                detail: match e.downcast_ref::<Error>() {
+                    Some(e) => e.message.clone(),
+                    None => format!("{e:#}"),
+                },
+            })
+    }
+
     /// One attempt: worktree, copy, setup, agent, commit, check. `Ok` carries the check
     /// result (`passed`, or none when no check ran).
     fn attempt(
@@ -746,11 +979,11 @@ impl Runner<'_> {
         t: &Planned,
         n: u32,
         slot: usize,
-        port: Option<u16>,
+        port: u16,
         log: &mut File,
     ) -> Result<Option<String>, Failure> {
         let id = t.id.as_str();
-        let deadline = t.settings.timeout.map(|d| Instant::now() + d);
+        let deadline = t.settings.timeout.and_then(crate::time::deadline);
         let fail = |state: State, code: Option<i32>, detail: String| Failure {
             state,
             exit_code: code,
@@ -810,7 +1043,7 @@ impl Runner<'_> {
                 base: &t.base_name,
                 attempt: n,
                 notes: &notes.to_string_lossy(),
-                port,
+                port: Some(port),
                 index: slot,
                 repo_name: &self.repo_name,
             },
@@ -1154,8 +1387,15 @@ pub(crate) fn rerun(
         base_commit,
         branch: rec.branch.clone(),
         worktree: rec.worktree.clone(),
-        first_attempt: rec.attempts.iter().map(|a| a.n).max().unwrap_or(0) + 1,
+        first_attempt: rec
+            .attempts
+            .iter()
+            .map(|a| a.n)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1),
         copy,
+        prior: None,
     };
     let runner = Runner {
         repo: &ws.repo,
@@ -1167,8 +1407,6 @@ pub(crate) fn rerun(
         unrecorded: Mutex::new(HashMap::new()),
     };
     runner.discard(&planned)?;
-    if let Err(e) = runner.run_task(&planned, 0) {
-        runner.crashed(&planned, &e);
-    }
+    runner.run_guarded(&planned, 0);
     Ok(())
 }

@@ -10,7 +10,6 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use super::{Item, agent_of};
 use crate::agent::{self, AgentEnv, Vars};
@@ -153,7 +152,7 @@ fn run_check(
         None,
         &it.settings.env,
     );
-    let deadline = it.settings.timeout.map(|d| Instant::now() + d);
+    let deadline = it.settings.timeout.and_then(crate::time::deadline);
     let steps = it
         .settings
         .setup
@@ -308,8 +307,16 @@ pub fn resolve_with_agent(
             r.state = State::Running;
             r.owner = Some(Proc::current());
         })?;
-        // Like every agent, this one gets a port no other running task holds.
-        ws.store.reserve_port(id, port_range)
+        // Like every agent, this one gets a port no other running task holds; it waits
+        // for one while other tasks hold them all, and never runs without.
+        ws.store
+            .wait_for_port(
+                id,
+                port_range,
+                || {},
+                || supervise::interrupted().then(|| "interrupted while waiting".to_string()),
+            )
+            .map(Some)
     })();
     let port = match prepared {
         Ok(p) => p,
@@ -345,7 +352,7 @@ pub fn resolve_with_agent(
             dir: wt,
             env: &env,
             stdin: agent.prompt_on_stdin().then(|| prompt.as_bytes().to_vec()),
-            deadline: it.settings.timeout.map(|d| Instant::now() + d),
+            deadline: it.settings.timeout.and_then(crate::time::deadline),
         },
         &mut log,
         |pid| {
