@@ -9,7 +9,6 @@
 //! then reports it.
 
 use std::mem::MaybeUninit;
-use unsafe_libyaml as sys;
 
 /// Where (1-based line and column) `text` first opens a collection deeper than `limit`.
 pub fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
@@ -18,16 +17,17 @@ pub fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
     loop {
         let (kind, line, col) = parser.next()?;
         match kind {
-            sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => {
+            unsafe_libyaml::YAML_SEQUENCE_START_EVENT
+            | unsafe_libyaml::YAML_MAPPING_START_EVENT => {
                 depth += 1;
                 if depth > limit {
                     return Some((line + 1, col + 1));
                 }
             }
-            sys::YAML_SEQUENCE_END_EVENT | sys::YAML_MAPPING_END_EVENT => {
+            unsafe_libyaml::YAML_SEQUENCE_END_EVENT | unsafe_libyaml::YAML_MAPPING_END_EVENT => {
                 depth = depth.saturating_sub(1)
             }
-            sys::YAML_STREAM_END_EVENT => return None,
+            unsafe_libyaml::YAML_STREAM_END_EVENT => return None,
             _ => {}
         }
     }
@@ -36,35 +36,35 @@ pub fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
 /// A libyaml parser over borrowed text. Boxed because libyaml keeps a pointer to the
 /// parser itself (its read handler's data) once the input is set: it must never move.
 struct Parser<'a> {
-    sys: Box<MaybeUninit<sys::yaml_parser_t>>,
+    sys: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     _text: &'a str,
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Option<Parser<'a>> {
-        let mut sys = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut sys = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::uninit());
         // SAFETY: initialize fills the zeroed struct; on failure nothing was allocated.
         // The input outlives the parser (`_text` borrows it) and is only read.
         unsafe {
             let p = sys.as_mut_ptr();
-            if sys::yaml_parser_initialize(p).fail {
+            if unsafe_libyaml::yaml_parser_initialize(p).fail {
                 return None;
             }
-            sys::yaml_parser_set_encoding(p, sys::YAML_UTF8_ENCODING);
-            sys::yaml_parser_set_input_string(p, text.as_ptr(), text.len() as u64);
+            unsafe_libyaml::yaml_parser_set_encoding(p, unsafe_libyaml::YAML_UTF8_ENCODING);
+            unsafe_libyaml::yaml_parser_set_input_string(p, text.as_ptr(), text.len() as u64);
         }
         Some(Parser { sys, _text: text })
     }
 
     /// The next event's kind and 0-based start line and column; `None` on a syntax error.
-    fn next(&mut self) -> Option<(sys::yaml_event_type_t, usize, usize)> {
-        let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
+    fn next(&mut self) -> Option<(unsafe_libyaml::yaml_event_type_t, usize, usize)> {
+        let mut event = MaybeUninit::<unsafe_libyaml::yaml_event_t>::uninit();
         // SAFETY: the parser was initialised in `new`; a parsed event is read and then
         // deleted exactly once. The caller stops at the first failure.
         unsafe {
             let p = self.sys.as_mut_ptr();
             let e = event.as_mut_ptr();
-            if sys::yaml_parser_parse(p, e).fail {
+            if unsafe_libyaml::yaml_parser_parse(p, e).fail {
                 return None;
             }
             let out = (
@@ -72,7 +72,7 @@ impl<'a> Parser<'a> {
                 (*e).start_mark.line as usize,
                 (*e).start_mark.column as usize,
             );
-            sys::yaml_event_delete(e);
+            unsafe_libyaml::yaml_event_delete(e);
             Some(out)
         }
     }
@@ -81,7 +81,7 @@ impl<'a> Parser<'a> {
 impl Drop for Parser<'_> {
     fn drop(&mut self) {
         // SAFETY: initialised in `new` (a failed initialisation never builds a Parser).
-        unsafe { sys::yaml_parser_delete(self.sys.as_mut_ptr()) }
+        unsafe { unsafe_libyaml::yaml_parser_delete(self.sys.as_mut_ptr()) }
     }
 }
 
