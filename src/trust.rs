@@ -19,7 +19,10 @@ use crate::ui::Ui;
 /// and env, and the prompt files it reads from outside what the repository tracks. What
 /// the hash covers (joined raw) and what the user is shown (escaped, see [`shown`]).
 pub fn items(repo: &Repo, m: &Manifest) -> Vec<String> {
-    let tracked = Tracked::read(repo);
+    items_with(&Tracked::read(repo), repo, m)
+}
+
+fn items_with(tracked: &Tracked, repo: &Repo, m: &Manifest) -> Vec<String> {
     let mut out = Vec::new();
     let layer = |out: &mut Vec<String>, who: &str, l: &Layer| {
         if let Some(c) = &l.command {
@@ -159,8 +162,7 @@ impl Tracked {
 /// on how its path was spelled (`../agents.yaml`, `sub/../agents.yaml`, a symlink, a hard
 /// link, a copy): its path as given or with symlinks resolved is tracked in a work tree,
 /// or its content is that of a tracked file.
-pub fn is_tracked(repo: &Repo, m: &Manifest) -> bool {
-    let tracked = Tracked::read(repo);
+fn is_tracked_with(tracked: &Tracked, m: &Manifest) -> bool {
     let given = std::path::absolute(&m.path)
         .map(|p| crate::config::normalize(&p))
         .unwrap_or_else(|_| m.path.clone());
@@ -202,10 +204,11 @@ pub fn record(repo: &Repo, m: &Manifest, hash: &str) -> Result<()> {
 /// Make sure a tracked manifest's commands may run: already trusted, trusted for this run
 /// (`--trust`), or confirmed at a terminal. Otherwise refuse, changing nothing.
 pub fn ensure(repo: &Repo, ui: &Ui, m: &Manifest, trust_flag: bool) -> Result<()> {
-    if !is_tracked(repo, m) {
+    let tracked = Tracked::read(repo);
+    if !is_tracked_with(&tracked, m) {
         return Ok(());
     }
-    let items = items(repo, m);
+    let items = items_with(&tracked, repo, m);
     if items.is_empty() {
         return Ok(());
     }
