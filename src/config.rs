@@ -380,13 +380,28 @@ pub fn resolve_global(
         .map(str::to_string)
         .or(manifest.and_then(|m| m.remote.clone()))
         .unwrap_or_else(|| "origin".into());
-    let port_text = git
-        .get(keys::PORT_RANGE)
-        .map(str::to_string)
-        .or(manifest.and_then(|m| m.port_range.clone()))
-        .unwrap_or_else(|| "20000-29999".into());
-    let port_range = parse_port_range(&port_text)
-        .ok_or_else(|| bad_value(keys::PORT_RANGE, &port_text, "a range such as 20000-29999"))?;
+    const PORTS: &str = "a range such as 20000-29999";
+    let port_range = match (git.get(keys::PORT_RANGE), manifest) {
+        (Some(text), _) => {
+            parse_port_range(text).ok_or_else(|| bad_value(keys::PORT_RANGE, text, PORTS))?
+        }
+        // The manifest checks its value when it is read, with its line and column; this
+        // only names the right culprit should that ever be bypassed.
+        (
+            None,
+            Some(Manifest {
+                port_range: Some(text),
+                path,
+                ..
+            }),
+        ) => parse_port_range(text).ok_or_else(|| {
+            Error::usage(format!(
+                "{}: invalid port_range {text:?}: expected {PORTS}",
+                path.display()
+            ))
+        })?,
+        (None, _) => (20000, 29999),
+    };
     let min_free_disk = match git.get(keys::MIN_FREE_DISK) {
         Some(s) => parse_size(s)
             .ok_or_else(|| bad_value(keys::MIN_FREE_DISK, s, "a size such as 500MiB or 2G"))?,

@@ -6,7 +6,7 @@
 //! prompt_file) happens inside deserialization so that serde_yaml attaches a position.
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::task::TaskId;
+
+mod depth;
 
 /// How a task's branch is brought into the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, serde::Serialize)]
@@ -51,16 +53,10 @@ pub struct Layer {
 }
 
 #[derive(Debug, Clone)]
-pub enum Prompt {
-    Text(String),
-    /// Path as written, resolved against the manifest's directory.
-    File(PathBuf),
-}
-
-#[derive(Debug, Clone)]
 pub struct Task {
     pub id: TaskId,
     pub prompt: String,
+    /// The file the prompt was read from, canonical (symlinks and `..` resolved).
     pub prompt_file: Option<PathBuf>,
     pub layer: Layer,
 }
@@ -68,6 +64,9 @@ pub struct Task {
 #[derive(Debug, Clone, Default)]
 pub struct Manifest {
     pub path: PathBuf,
+    /// The file's bytes as parsed: trust decides "tracked by git" on this content too,
+    /// not only on the path it was reached by.
+    pub text: String,
     pub jobs: Option<usize>,
     pub remote: Option<String>,
     pub port_range: Option<String>,
@@ -81,10 +80,68 @@ impl Manifest {
     }
 }
 
+/// A manifest (or prompt file) larger than this is refused before it is read.
+pub const MAX_BYTES: u64 = 4 << 20;
+
+/// Collections nested deeper than this are refused before the YAML parser sees them:
+/// libyaml's time grows with the square of the nesting of flow collections (a 400 KB
+/// file of `[[[[` took minutes), and no real manifest comes near it.
+pub const MAX_DEPTH: usize = 64;
+
+/// What is wrong with `path` as a file to read, judged from its metadata alone, so a
+/// fifo or a device is never opened (opening a fifo blocks): `None` if it is a regular
+/// file of at most [`MAX_BYTES`].
+pub fn file_problem(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("was not found".into()),
+        Err(e) => Some(format!("cannot be read: {e}")),
+        Ok(m) if m.is_dir() => Some("is a directory, not a file".into()),
+        Ok(m) if !m.is_file() => Some("is not a regular file (a fifo, socket or device)".into()),
+        Ok(m) if m.len() > MAX_BYTES => Some(format!(
+            "is {} bytes, larger than the limit of {} MiB",
+            m.len(),
+            MAX_BYTES >> 20
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Read a regular file of at most [`MAX_BYTES`]; anything else is refused by
+/// [`file_problem`] without being opened. The file is opened non-blocking and checked
+/// again, in case it was swapped for a fifo in between.
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(problem) = file_problem(path) {
+        return Err(problem);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err("is not a regular file (a fifo, socket or device)".into()),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "is larger than the limit of {} MiB",
+            MAX_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Read and validate a manifest file. Every failure is a usage error (exit 2).
 pub fn load(path: &Path) -> Result<Manifest, Error> {
-    let text = std::fs::read(path)
-        .map_err(|e| Error::usage(format!("cannot read manifest {}: {e}", path.display())))?;
+    let text =
+        read_regular(path).map_err(|e| Error::usage(format!("manifest {} {e}", path.display())))?;
     let text = String::from_utf8(text).map_err(|e| {
         Error::usage(format!(
             "{}: not UTF-8 text (invalid byte at offset {})",
@@ -97,47 +154,39 @@ pub fn load(path: &Path) -> Result<Manifest, Error> {
 
 /// Parse manifest text; `path` names the file in errors and anchors `prompt_file`.
 pub fn parse(text: &str, path: &Path) -> Result<Manifest, Error> {
-    let raw: RawManifest = if text.trim().is_empty() {
+    if text.trim().is_empty() {
         return Err(Error::usage(format!(
             "{}: the manifest is empty; expected a mapping with a `tasks` list",
             path.display()
         )));
-    } else {
-        serde_yaml::from_str(text).map_err(|e| yaml_error(path, text, &e))?
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tasks = Vec::with_capacity(raw.tasks.len());
-    for t in raw.tasks {
-        let (prompt, prompt_file) = match t.prompt {
-            Prompt::Text(s) => (s, None),
-            Prompt::File(rel) => {
-                let full = dir.join(&rel);
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    Error::usage(format!(
-                        "{}: task {}: cannot read prompt_file {}: {e}",
-                        path.display(),
-                        t.id,
-                        rel.display()
-                    ))
-                    .with_hint("prompt_file is relative to the manifest's directory")
-                })?;
-                (text, Some(full))
-            }
-        };
-        tasks.push(Task {
-            id: t.id,
-            prompt,
-            prompt_file,
-            layer: t.layer,
-        });
     }
+    if text.len() as u64 > MAX_BYTES {
+        return Err(Error::usage(format!(
+            "{}: the manifest is larger than the limit of {} MiB",
+            path.display(),
+            MAX_BYTES >> 20
+        )));
+    }
+    if let Some((line, col)) = depth::too_deep(text, MAX_DEPTH) {
+        return Err(Error::usage(format!(
+            "{}:{line}:{col}: collections nested more than {MAX_DEPTH} deep; \
+             a manifest needs only a few levels",
+            path.display()
+        )));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let de = serde_yaml::Deserializer::from_str(text);
+    let raw = ManifestSeed { dir }
+        .deserialize(de)
+        .map_err(|e| yaml_error(path, text, &e))?;
     Ok(Manifest {
         path: path.to_path_buf(),
+        text: text.to_string(),
         jobs: raw.jobs,
         remote: raw.remote,
         port_range: raw.port_range,
         top: raw.top,
-        tasks,
+        tasks: raw.tasks,
     })
 }
 
@@ -229,14 +278,12 @@ struct RawManifest {
     remote: Option<String>,
     port_range: Option<String>,
     top: Layer,
-    tasks: Vec<RawTask>,
+    tasks: Vec<Task>,
 }
 
-struct RawTask {
-    id: TaskId,
-    prompt: Prompt,
-    layer: Layer,
-}
+// Validation happens in the visitors of the values themselves (`visit_str`, `visit_u64`):
+// only there does serde_yaml attach the value's own line and column to an error; an error
+// raised after a value was read is placed at the start of the enclosing mapping.
 
 /// Reads one of the fields a [`Layer`] holds; returns false if `key` is not one.
 fn layer_field<'de, A: MapAccess<'de>>(
@@ -252,16 +299,7 @@ fn layer_field<'de, A: MapAccess<'de>>(
         Ok(())
     }
     match key {
-        "agent" => {
-            let v: String = map.next_value()?;
-            if !crate::agent::is_preset(&v) {
-                return Err(de::Error::custom(format!(
-                    "unknown agent {v:?}, expected one of {}; or give a `command`",
-                    crate::agent::PRESET_NAMES.join(", ")
-                )));
-            }
-            once(&mut layer.agent, key, v)?
-        }
+        "agent" => once(&mut layer.agent, key, map.next_value::<AgentName>()?.0)?,
         "command" => {
             let v = map.next_value::<CommandValue>()?.0;
             once(&mut layer.command, key, v)?
@@ -285,17 +323,7 @@ fn layer_field<'de, A: MapAccess<'de>>(
         "setup" => once(&mut layer.setup, key, map.next_value::<StrList>()?.0)?,
         "check" => once(&mut layer.check, key, map.next_value::<String>()?)?,
         "copy" => once(&mut layer.copy, key, map.next_value::<StrList>()?.0)?,
-        "env" => {
-            let env: BTreeMap<String, Scalar> = map.next_value()?;
-            for k in env.keys() {
-                if k.is_empty() || k.contains('=') || k.contains('\0') {
-                    return Err(de::Error::custom(format!(
-                        "invalid environment variable name {k:?}"
-                    )));
-                }
-            }
-            layer.env = env.into_iter().map(|(k, v)| (k, v.0)).collect();
-        }
+        "env" => layer.env = map.next_value::<EnvMap>()?.0,
         "merge_strategy" => once(
             &mut layer.merge_strategy,
             key,
@@ -306,136 +334,357 @@ fn layer_field<'de, A: MapAccess<'de>>(
     Ok(true)
 }
 
-impl<'de> Deserialize<'de> for RawManifest {
+/// The whole manifest; carries the manifest's directory down to `prompt_file`.
+struct ManifestSeed<'a> {
+    dir: &'a Path,
+}
+
+impl<'de> DeserializeSeed<'de> for ManifestSeed<'_> {
+    type Value = RawManifest;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawManifest, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ManifestSeed<'_> {
+    type Value = RawManifest;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping with a `tasks` list")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawManifest, A::Error> {
+        let mut m = RawManifest {
+            jobs: None,
+            remote: None,
+            port_range: None,
+            top: Layer::default(),
+            tasks: Vec::new(),
+        };
+        let mut saw_tasks = false;
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("duplicate field `{key}`")));
+            }
+            if layer_field(&mut m.top, &key, &mut map)? {
+                continue;
+            }
+            match key.as_str() {
+                "jobs" => m.jobs = Some(map.next_value::<Jobs>()?.0),
+                "remote" => m.remote = Some(map.next_value::<NonEmpty>()?.0),
+                "port_range" => m.port_range = Some(map.next_value::<PortRange>()?.0),
+                "tasks" => {
+                    m.tasks = map.next_value_seed(TaskListSeed { dir: self.dir })?;
+                    saw_tasks = true;
+                }
+                other => return Err(de::Error::unknown_field(other, TOP_FIELDS)),
+            }
+        }
+        if !saw_tasks {
+            return Err(de::Error::missing_field("tasks"));
+        }
+        Ok(m)
+    }
+}
+
+struct TaskListSeed<'a> {
+    dir: &'a Path,
+}
+
+impl<'de> DeserializeSeed<'de> for TaskListSeed<'_> {
+    type Value = Vec<Task>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Task>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TaskListSeed<'_> {
+    type Value = Vec<Task>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of tasks")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Task>, A::Error> {
+        let mut ids = HashSet::new();
+        let mut tasks = Vec::new();
+        while let Some(t) = seq.next_element_seed(TaskSeed {
+            dir: self.dir,
+            ids: &mut ids,
+        })? {
+            tasks.push(t);
+        }
+        Ok(tasks)
+    }
+}
+
+struct TaskSeed<'a> {
+    dir: &'a Path,
+    /// Ids of the tasks before this one: a repeated id is an error at the id itself.
+    ids: &'a mut HashSet<TaskId>,
+}
+
+impl<'de> DeserializeSeed<'de> for TaskSeed<'_> {
+    type Value = Task;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Task, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TaskSeed<'_> {
+    type Value = Task;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a task mapping with `id` and `prompt` or `prompt_file`")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Task, A::Error> {
+        let mut id: Option<TaskId> = None;
+        let mut prompt: Option<String> = None;
+        let mut prompt_file: Option<(PathBuf, String)> = None;
+        let mut layer = Layer::default();
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("duplicate field `{key}`")));
+            }
+            if layer_field(&mut layer, &key, &mut map)? {
+                continue;
+            }
+            match key.as_str() {
+                "id" => {
+                    let v = map.next_value_seed(IdSeed {
+                        ids: &mut *self.ids,
+                    })?;
+                    id = Some(v);
+                }
+                // Said before reading the file, so a missing file does not hide it.
+                "prompt" | "prompt_file" if prompt.is_some() || prompt_file.is_some() => {
+                    return Err(both_prompts(id.as_ref()));
+                }
+                "prompt" => prompt = Some(map.next_value::<NonEmpty>()?.0),
+                "prompt_file" => {
+                    prompt_file = Some(map.next_value_seed(PromptFileSeed { dir: self.dir })?)
+                }
+                other => return Err(de::Error::unknown_field(other, TASK_FIELDS)),
+            }
+        }
+        let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        let (prompt, prompt_file) = match (prompt, prompt_file) {
+            (Some(p), None) => (p, None),
+            (None, Some((file, text))) => (text, Some(file)),
+            (Some(_), Some(_)) => return Err(both_prompts(Some(&id))),
+            (None, None) => {
+                return Err(de::Error::custom(format!(
+                    "task {id}: has neither `prompt` nor `prompt_file`; give exactly one"
+                )));
+            }
+        };
+        Ok(Task {
+            id,
+            prompt,
+            prompt_file,
+            layer,
+        })
+    }
+}
+
+fn both_prompts<E: de::Error>(id: Option<&TaskId>) -> E {
+    let task = id
+        .map(|i| format!("task {i}"))
+        .unwrap_or_else(|| "a task".into());
+    E::custom(format!(
+        "{task}: has both `prompt` and `prompt_file`; give exactly one"
+    ))
+}
+
+/// A task id, checked against the rule and against the ids before it.
+struct IdSeed<'a> {
+    ids: &'a mut HashSet<TaskId>,
+}
+
+impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
+    type Value = TaskId;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TaskId, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IdSeed<'_> {
+    type Value = TaskId;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a task id")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<TaskId, E> {
+        let id = TaskId::parse(v).map_err(E::custom)?;
+        if !self.ids.insert(id.clone()) {
+            return Err(E::custom(format!(
+                "duplicate task id {v:?}; every task needs its own id"
+            )));
+        }
+        Ok(id)
+    }
+}
+
+/// `prompt_file`: read here, relative to the manifest's directory, so that a missing or
+/// unreadable file is reported at the value's line and column. Gives the canonical path
+/// and the text.
+struct PromptFileSeed<'a> {
+    dir: &'a Path,
+}
+
+impl<'de> DeserializeSeed<'de> for PromptFileSeed<'_> {
+    type Value = (PathBuf, String);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(PathBuf, String), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for PromptFileSeed<'_> {
+    type Value = (PathBuf, String);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a file path")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(PathBuf, String), E> {
+        if v.trim().is_empty() {
+            return Err(E::custom("expected a non-empty string"));
+        }
+        let rel = Path::new(v);
+        let fail = |why: String| {
+            let relative = if rel.is_absolute() {
+                ""
+            } else {
+                " (relative to the manifest's directory)"
+            };
+            E::custom(format!(
+                "cannot read prompt_file {}{relative}: it {why}",
+                rel.display()
+            ))
+        };
+        let full = self.dir.join(rel);
+        if let Some(problem) = file_problem(&full) {
+            return Err(fail(problem));
+        }
+        let canonical = std::fs::canonicalize(&full).map_err(|e| fail(format!("{e}")))?;
+        let bytes = read_regular(&canonical).map_err(fail)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Ok((canonical, text))
+    }
+}
+
+struct Jobs(usize);
+
+impl<'de> Deserialize<'de> for Jobs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Jobs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of parallel tasks from 1 to 1024")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Jobs, E> {
+                match usize::try_from(v) {
+                    Ok(j) if (1..=1024).contains(&j) => Ok(Jobs(j)),
+                    _ => Err(E::custom("jobs must be between 1 and 1024")),
+                }
+            }
+        }
+        d.deserialize_u64(V)
+    }
+}
+
+struct PortRange(String);
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PortRange;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port range such as 20000-29999")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortRange, E> {
+                match crate::config::parse_port_range(v) {
+                    Some(_) => Ok(PortRange(v.to_string())),
+                    None => Err(E::custom(format!(
+                        "invalid value {v:?}; expected a range such as 20000-29999 \
+                         (two ports from 1 to 65535, the first not above the second)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct AgentName(String);
+
+impl<'de> Deserialize<'de> for AgentName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AgentName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an agent preset name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AgentName, E> {
+                if !crate::agent::is_preset(v) {
+                    return Err(E::custom(format!(
+                        "unknown agent {v:?}, expected one of {}; or give a `command`",
+                        crate::agent::PRESET_NAMES.join(", ")
+                    )));
+                }
+                Ok(AgentName(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `env`: a mapping of variable names to scalars; a bad name is reported at the name.
+struct EnvMap(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for EnvMap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = RawManifest;
+            type Value = EnvMap;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping with a `tasks` list")
+                f.write_str("a mapping of environment variables")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawManifest, A::Error> {
-                let mut m = RawManifest {
-                    jobs: None,
-                    remote: None,
-                    port_range: None,
-                    top: Layer::default(),
-                    tasks: Vec::new(),
-                };
-                let mut saw_tasks = false;
-                let mut seen = HashSet::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
-                    }
-                    if layer_field(&mut m.top, &key, &mut map)? {
-                        continue;
-                    }
-                    match key.as_str() {
-                        "jobs" => {
-                            let j: usize = map.next_value()?;
-                            if j == 0 || j > 1024 {
-                                return Err(de::Error::custom("jobs must be between 1 and 1024"));
-                            }
-                            m.jobs = Some(j);
-                        }
-                        "remote" => m.remote = Some(map.next_value::<NonEmpty>()?.0),
-                        "port_range" => m.port_range = Some(map.next_value::<String>()?),
-                        "tasks" => {
-                            m.tasks = map.next_value::<TaskList>()?.0;
-                            saw_tasks = true;
-                        }
-                        other => return Err(de::Error::unknown_field(other, TOP_FIELDS)),
-                    }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EnvMap, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = map.next_key::<EnvName>()? {
+                    let v = map.next_value::<Scalar>()?;
+                    out.insert(k.0, v.0);
                 }
-                if !saw_tasks {
-                    return Err(de::Error::missing_field("tasks"));
-                }
-                Ok(m)
+                Ok(EnvMap(out))
             }
         }
         d.deserialize_map(V)
     }
 }
 
-struct TaskList(Vec<RawTask>);
+struct EnvName(String);
 
-impl<'de> Deserialize<'de> for TaskList {
+impl<'de> Deserialize<'de> for EnvName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TaskList;
+        impl Visitor<'_> for V {
+            type Value = EnvName;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of tasks")
+                f.write_str("an environment variable name")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaskList, A::Error> {
-                let mut seen = HashSet::new();
-                let mut tasks = Vec::new();
-                while let Some(t) = seq.next_element::<RawTask>()? {
-                    if !seen.insert(t.id.clone()) {
-                        return Err(de::Error::custom(format!(
-                            "duplicate task id {:?}; every task needs its own id",
-                            t.id.as_str()
-                        )));
-                    }
-                    tasks.push(t);
+            fn visit_str<E: de::Error>(self, k: &str) -> Result<EnvName, E> {
+                if k.is_empty() || k.contains('=') || k.contains('\0') {
+                    return Err(E::custom(format!(
+                        "invalid environment variable name {k:?}"
+                    )));
                 }
-                Ok(TaskList(tasks))
+                Ok(EnvName(k.to_string()))
             }
         }
-        d.deserialize_seq(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawTask {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawTask;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a task mapping with `id` and `prompt` or `prompt_file`")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTask, A::Error> {
-                let mut id: Option<TaskId> = None;
-                let mut prompt: Option<String> = None;
-                let mut prompt_file: Option<PathBuf> = None;
-                let mut layer = Layer::default();
-                let mut seen = HashSet::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
-                    }
-                    if layer_field(&mut layer, &key, &mut map)? {
-                        continue;
-                    }
-                    match key.as_str() {
-                        "id" => id = Some(map.next_value()?),
-                        "prompt" => prompt = Some(map.next_value::<NonEmpty>()?.0),
-                        "prompt_file" => {
-                            prompt_file = Some(PathBuf::from(map.next_value::<NonEmpty>()?.0))
-                        }
-                        other => return Err(de::Error::unknown_field(other, TASK_FIELDS)),
-                    }
-                }
-                let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
-                let prompt = match (prompt, prompt_file) {
-                    (Some(p), None) => Prompt::Text(p),
-                    (None, Some(f)) => Prompt::File(f),
-                    (Some(_), Some(_)) => {
-                        return Err(de::Error::custom(format!(
-                            "task {id}: has both `prompt` and `prompt_file`; give exactly one"
-                        )));
-                    }
-                    (None, None) => {
-                        return Err(de::Error::custom(format!(
-                            "task {id}: has neither `prompt` nor `prompt_file`; give exactly one"
-                        )));
-                    }
-                };
-                Ok(RawTask { id, prompt, layer })
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_str(V)
     }
 }
 
@@ -509,14 +758,11 @@ struct DurationValue(Duration);
 
 impl<'de> Deserialize<'de> for DurationValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = Scalar::deserialize(d)?.0;
-        crate::time::parse_duration(&s)
-            .map(DurationValue)
-            .map_err(|e| {
-                de::Error::custom(format!(
-                    "invalid duration {s:?} ({e}); expected e.g. 45s, 30m, 2h"
-                ))
-            })
+        d.deserialize_any(ScalarWith(|s| {
+            crate::time::parse_duration(&s)
+                .map(DurationValue)
+                .map_err(|e| format!("invalid duration {s:?} ({e}); expected e.g. 45s, 30m, 2h"))
+        }))
     }
 }
 
@@ -524,11 +770,20 @@ struct NonEmpty(String);
 
 impl<'de> Deserialize<'de> for NonEmpty {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.trim().is_empty() {
-            return Err(de::Error::custom("expected a non-empty string"));
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NonEmpty;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a non-empty string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<NonEmpty, E> {
+                if s.trim().is_empty() {
+                    return Err(E::custom("expected a non-empty string"));
+                }
+                Ok(NonEmpty(s.to_string()))
+            }
         }
-        Ok(NonEmpty(s))
+        d.deserialize_str(V)
     }
 }
 
@@ -537,32 +792,36 @@ struct Scalar(String);
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, number or boolean")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                if v.contains('\0') {
-                    return Err(E::custom("value contains a NUL byte"));
-                }
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
+        d.deserialize_any(ScalarWith(|s| Ok(Scalar(s))))
+    }
+}
+
+/// Visits a scalar of any type as text and hands it to a check, so that the check's
+/// error carries the value's line and column.
+struct ScalarWith<T>(fn(String) -> Result<T, String>);
+
+impl<T> Visitor<'_> for ScalarWith<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, number or boolean")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        if v.contains('\0') {
+            return Err(E::custom("value contains a NUL byte"));
         }
-        d.deserialize_any(V)
+        (self.0)(v.to_string()).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        (self.0)(v.to_string()).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        (self.0)(v.to_string()).map_err(E::custom)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        (self.0)(v.to_string()).map_err(E::custom)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        (self.0)(v.to_string()).map_err(E::custom)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::task::State;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -54,32 +55,35 @@ impl Ui {
         let _ = out.flush();
     }
 
+    // Lines on stderr often carry text from the repository (paths, ids, commands, YAML
+    // keys in a manifest error): control characters in them are always escaped here.
+
     /// A status line on stderr, muted by `--quiet`.
     pub fn status(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", escape_control_lines(line));
         }
     }
 
     /// A detail line on stderr, shown only with `--verbose`.
     pub fn debug(&self, line: &str) {
         if self.verbose && !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", escape_control_lines(line));
         }
     }
 
     /// A warning on stderr; not muted by `--quiet`.
     pub fn warn(&self, line: &str) {
         let prefix = paint(self.color_err, "33", "warning:");
-        eprintln!("{prefix} {line}");
+        eprintln!("{prefix} {}", escape_control_lines(line));
     }
 
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let prefix = paint(self.color_err, "31;1", "error:");
-        eprintln!("{prefix} {message}");
+        eprintln!("{prefix} {}", escape_control_lines(message));
         if let Some(h) = hint {
             let prefix = paint(self.color_err, "36", "hint:");
-            eprintln!("{prefix} {h}");
+            eprintln!("{prefix} {}", escape_control_lines(h));
         }
     }
 
@@ -107,6 +111,50 @@ impl Ui {
     pub fn state(&self, state: State) -> String {
         paint(self.color, state_color(state), state.as_str())
     }
+}
+
+/// Text from a repository (manifest commands, prompts, paths, YAML keys) made safe to show
+/// on a terminal: control characters and bidirectional overrides would let it rewrite
+/// what the reader sees (`touch /tmp/pwn #\r\e[2K` shows as an empty line), so they are
+/// shown as visible escapes (`\r`, `\e`, `\x07`, `\u{202e}`), newlines as `\n`. Use this
+/// wherever a user is asked to judge such text; hashes stay over the raw text.
+pub fn escape_control(text: &str) -> Cow<'_, str> {
+    escape(text, false)
+}
+
+/// [`escape_control`] for multi-line messages: newlines stay line breaks.
+pub fn escape_control_lines(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() // C0, DEL and C1
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        // Marks that also reorder text, and separators some terminals break lines at.
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}')
+}
+
+fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let hidden = |c: char| needs_escape(c) && !(keep_newlines && c == '\n');
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !hidden(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x1b' => out.push_str("\\e"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
 }
 
 pub fn state_color(state: State) -> &'static str {
@@ -294,7 +342,7 @@ impl Progress {
         let text = if detail.is_empty() {
             state.as_str().to_string()
         } else {
-            format!("{state} ({detail})")
+            format!("{state} ({})", escape_control(detail))
         };
         if let Some(bars) = &self.bars {
             if let Some(bar) = self.bar(id) {
@@ -335,5 +383,24 @@ mod tests {
             ],
         );
         assert_eq!(strip_ansi(&t), "ID      STATE\na       ok\nlonger  x\n");
+    }
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert!(matches!(escape_control("cargo test"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_control("touch /tmp/pwn #\r\x1b[2Kcargo test"),
+            "touch /tmp/pwn #\\r\\e[2Kcargo test"
+        );
+        assert_eq!(escape_control("a\x07b\x7fc\td"), "a\\x07b\\x7fc\\td");
+        assert_eq!(escape_control("x\u{9b}y\u{85}"), "x\\u{9b}y\\u{85}");
+        assert_eq!(
+            escape_control("rm -rf / #\u{202e}\u{2066}ok\u{2069}"),
+            "rm -rf / #\\u{202e}\\u{2066}ok\\u{2069}"
+        );
+        assert_eq!(escape_control("a\nb"), "a\\nb");
+        assert_eq!(escape_control_lines("a\nb\rc"), "a\nb\\rc");
+        // Ordinary non-ASCII text is left alone.
+        assert_eq!(escape_control("café → ✓"), "café → ✓");
     }
 }

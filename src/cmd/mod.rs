@@ -46,17 +46,16 @@ impl Workspace {
     fn open_with(ctx: &Ctx, lenient: bool) -> Result<Workspace> {
         let repo = Repo::discover()?;
         let git = GitConfig::load(&repo.local());
-        let manifest = match manifest_path(ctx, &repo, &git)? {
-            Some(p) => match manifest::load(&p) {
-                Ok(m) => Some(m),
-                Err(e) if lenient => {
-                    ctx.ui
-                        .warn(&format!("{} (manifest tasks are left out)", e.message));
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
+        let loaded =
+            manifest_path(ctx, &repo, &git).and_then(|p| p.map(|p| manifest::load(&p)).transpose());
+        let manifest = match loaded {
+            Ok(m) => m,
+            Err(e) if lenient => {
+                ctx.ui
+                    .warn(&format!("{} (manifest tasks are left out)", e.message));
+                None
+            }
+            Err(e) => return Err(e.into()),
         };
         let store = Store::new(&repo.common_dir);
         Ok(Workspace {
@@ -94,32 +93,36 @@ impl Workspace {
 
 /// `--manifest` (relative to the current directory) > `agents.manifest` (relative to the
 /// main worktree root) > `agents.yaml`, else `.agents.yaml`, at the root. A named file
-/// that does not exist is an error; a missing default just means "no manifest".
-fn manifest_path(ctx: &Ctx, repo: &Repo, git: &GitConfig) -> Result<Option<PathBuf>> {
+/// that does not exist is an error; a missing default just means "no manifest". Anything
+/// that is there but is not a regular file (a directory, a fifo) is an error, found from
+/// its metadata: a fifo is never opened, it would block.
+fn manifest_path(ctx: &Ctx, repo: &Repo, git: &GitConfig) -> Result<Option<PathBuf>, Error> {
+    let named = |p: PathBuf, from: &str| match manifest::file_problem(&p) {
+        None => Ok(Some(p)),
+        Some(problem) => Err(Error::usage(format!(
+            "manifest {}{from} {problem}",
+            p.display()
+        ))),
+    };
     if let Some(p) = &ctx.manifest {
-        let p = std::path::absolute(p)?;
-        if !p.is_file() {
-            return Err(Error::usage(format!("manifest {} not found", p.display())).into());
-        }
-        return Ok(Some(p));
+        let p = std::path::absolute(p)
+            .map_err(|e| Error::usage(format!("manifest {}: {e}", p.display())))?;
+        return named(p, "");
     }
     if let Some(p) = git.get(config::keys::MANIFEST) {
-        let p = repo.root.join(p);
-        if !p.is_file() {
-            return Err(Error::usage(format!(
-                "manifest {} (from git config {}) not found",
-                p.display(),
-                config::keys::MANIFEST
-            ))
-            .into());
-        }
-        return Ok(Some(p));
+        let from = format!(" (from git config {})", config::keys::MANIFEST);
+        return named(repo.root.join(p), &from);
     }
     for name in ["agents.yaml", ".agents.yaml"] {
         let p = repo.root.join(name);
-        if p.is_file() {
-            return Ok(Some(p));
+        // Absent (a dangling symlink included): try the next name.
+        if std::fs::metadata(&p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            continue;
         }
+        return match manifest::file_problem(&p) {
+            None => Ok(Some(p)),
+            Some(problem) => Err(Error::usage(format!("manifest {} {problem}", p.display()))),
+        };
     }
     Ok(None)
 }

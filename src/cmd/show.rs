@@ -10,7 +10,7 @@ use crate::cli::Ctx;
 use crate::error::{Error, Exit};
 use crate::report;
 use crate::task::{State, TaskId};
-use crate::ui::{paint, table};
+use crate::ui::{escape_control, paint, table};
 
 use super::Workspace;
 use super::list::{Row, collect, display_path};
@@ -158,8 +158,8 @@ fn human(
     if let Some(why) = why(row) {
         fields.push(("why", why));
     }
-    if let Some(d) = rec.and_then(|r| r.detail.clone()) {
-        fields.push(("detail", d));
+    if let Some(d) = rec.and_then(|r| r.detail.as_deref()) {
+        fields.push(("detail", escape_control(d).into_owned()));
     }
     if let Some(b) = &row.branch {
         let mut s = b.clone();
@@ -197,14 +197,19 @@ fn human(
         fields.push(("head", h.clone()));
     }
     if let Some(r) = rec {
-        fields.push(("agent", shell_words::join(&r.command)));
+        // Commands and prompts may come from a manifest in the repository: shown with
+        // control characters visible, so what is displayed is what runs.
+        fields.push((
+            "agent",
+            escape_control(&shell_words::join(&r.command)).into_owned(),
+        ));
         let check = match (&r.check, &r.check_command) {
             (Some(res), Some(cmd)) => format!("{res} ({cmd})"),
             (Some(res), None) => res.clone(),
             (None, Some(cmd)) => format!("not run ({cmd})"),
             (None, None) => "none".into(),
         };
-        fields.push(("check", check));
+        fields.push(("check", escape_control(&check).into_owned()));
         if let Some(c) = r.exit_code {
             fields.push(("exit code", c.to_string()));
         }
@@ -235,7 +240,7 @@ fn human(
     if let Some(p) = prompt {
         writeln!(out, "\n{}", bold("Prompt")).ok();
         for l in p.lines() {
-            writeln!(out, "    {l}").ok();
+            writeln!(out, "    {}", escape_control(l)).ok();
         }
     }
     if let Some(r) = rec
@@ -278,7 +283,7 @@ fn human(
         )
         .ok();
         for (sha, subject) in commits {
-            writeln!(out, "    {} {subject}", short_sha(sha)).ok();
+            writeln!(out, "    {} {}", short_sha(sha), escape_control(subject)).ok();
         }
     }
     if rec.is_some() {
@@ -289,7 +294,7 @@ fn human(
         };
         writeln!(out, "\n{}", bold(&title)).ok();
         for l in log_tail {
-            writeln!(out, "    {l}").ok();
+            writeln!(out, "    {}", escape_control(l)).ok();
         }
     }
     out

@@ -23,14 +23,18 @@ pub fn run(ctx: &Ctx, _args: TrustArgs) -> Result<Exit> {
         )
         .into());
     };
-    let content = trust::runnable_content(m);
-    if content.is_empty() {
+    let items = trust::items(&ws.repo, m);
+    if items.is_empty() {
         ctx.ui
             .status(&format!("{} runs no commands of its own", m.path.display()));
     } else {
-        ctx.ui.out(&content);
+        let shown: String = trust::shown(&items)
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        ctx.ui.out(&shown);
     }
-    let hash = trust::content_hash(&content);
+    let hash = trust::content_hash(&trust::content(&items));
     trust::record(&ws.repo, m, &hash)?;
     ctx.ui
         .status(&format!("trusted {} ({})", m.path.display(), &hash[..12]));
