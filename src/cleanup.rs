@@ -49,6 +49,9 @@ pub struct Facts {
     /// Admin dir of a worktree deleted by hand.
     pub stale_admin: Option<Admin>,
     pub tip: Option<gix::ObjectId>,
+    /// The commit its worktree's HEAD is at (also of a worktree deleted by hand, whose
+    /// HEAD git still keeps), when that is not `tip`.
+    pub head: Option<gix::ObjectId>,
     /// Tips (branch, worktree HEAD) whose work is not in base, and their commit count.
     pub unmerged: Vec<gix::ObjectId>,
     pub unmerged_commits: usize,
@@ -173,11 +176,7 @@ pub fn done(
         .as_deref()
         .map(|p| worktree::find(&repo.common_dir, p))
     {
-        Some(Found::Linked(a)) => match a.head() {
-            Some(Ok(r)) => repo.resolve_commit(&r),
-            Some(Err(hex)) => gix::ObjectId::from_hex(hex.as_bytes()).ok(),
-            None => None,
-        },
+        Some(Found::Linked(a)) => admin_head(repo, &a),
         _ => None,
     };
     let base = base_tip(repo, t, rec);
@@ -208,6 +207,14 @@ pub fn done(
         None
     };
     (why, unmerged, tip)
+}
+
+/// The commit a linked worktree's HEAD (kept in its admin dir) is at.
+fn admin_head(repo: &Repo, a: &Admin) -> Option<gix::ObjectId> {
+    match a.head()? {
+        Ok(r) => repo.resolve_commit(&r),
+        Err(hex) => gix::ObjectId::from_hex(hex.as_bytes()).ok(),
+    }
 }
 
 /// The base's current tip; if the base no longer resolves, where the task started.
@@ -277,6 +284,11 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
             show(&at, root)
         ));
     }
+    let head = match (&found, &stale_admin) {
+        (Found::Linked(a), _) | (_, Some(a)) => admin_head(repo, a),
+        _ => None,
+    }
+    .filter(|h| Some(*h) != tip);
     let (changes, users) = match &found {
         Found::Linked(a) => (
             Some(crate::git::worktree_changes(&a.worktree).map_err(|e| format!("{e:#}"))),
@@ -294,6 +306,7 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
         found,
         stale_admin,
         tip,
+        head,
         unmerged,
         unmerged_commits,
         done,
@@ -396,6 +409,34 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
         }
     }
 
+    // Whatever the reason for deleting (forced or not: a squash merge, a deleted base),
+    // a tip that no other ref reaches is logged before anything goes. When the refs
+    // cannot be read, every tip counts as unreached.
+    let branch_ref = format!("refs/heads/{}", t.branch);
+    let tips: Vec<gix::ObjectId> = f.tip.into_iter().chain(f.head).collect();
+    let unreached = env
+        .repo
+        .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
+        .unwrap_or(tips);
+    let already: Vec<&str> = discarded.iter().filter_map(|(_, s)| s.as_deref()).collect();
+    let logged: Vec<gix::ObjectId> = unreached
+        .into_iter()
+        .filter(|sha| !already.contains(&sha.to_string().as_str()))
+        .collect();
+    if !would {
+        for sha in &logged {
+            if let Err(e) = env.store.log_discarded(&t.id, &t.branch, &sha.to_string()) {
+                return Outcome::Failed(format!("cannot write pruned.log, nothing removed: {e:#}"));
+            }
+        }
+    }
+    if let Some(head) = f.head.filter(|h| logged.contains(h)) {
+        did.push(format!(
+            "{} its worktree's HEAD {head} to pruned.log",
+            if would { "log" } else { "logged" }
+        ));
+    }
+
     crate::fault::point("prune:logged");
     // The worktree and its admin dir: renamed away at once.
     match &f.found {
@@ -436,7 +477,12 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
     crate::fault::point("prune:moved");
     // The branch, only if it is still where it was checked.
     if let Some(tip) = f.tip {
-        let shown = if risks.is_empty() {
+        let shown = if logged.contains(&tip) {
+            format!(
+                "{tip}, {} to pruned.log",
+                if would { "logging it" } else { "logged" }
+            )
+        } else if risks.is_empty() {
             tip.to_hex_with_len(7).to_string()
         } else {
             tip.to_string()

@@ -256,6 +256,45 @@ impl Repo {
         Ok(n)
     }
 
+    /// The commits among `tips` that no ref except those named in `except` (full names)
+    /// reaches: deleting those refs would leave them to git's garbage collector. Tags
+    /// that do not point at commits are not counted; HEADs and reflogs neither (they
+    /// move and expire).
+    pub fn reached_only_by(
+        &self,
+        tips: &[gix::ObjectId],
+        except: &[String],
+    ) -> Result<Vec<gix::ObjectId>> {
+        let repo = self.local();
+        let mut others = Vec::new();
+        for r in repo
+            .references()
+            .map_err(|e| anyhow!("cannot list refs: {e}"))?
+            .all()
+            .map_err(|e| anyhow!("cannot list refs: {e}"))?
+        {
+            let mut r = r.map_err(|e| anyhow!("cannot read a ref: {e}"))?;
+            if except.iter().any(|e| r.name().as_bstr() == e.as_str()) {
+                continue;
+            }
+            if let Ok(c) = r.peel_to_commit() {
+                others.push(c.id);
+            }
+        }
+        let mut out = Vec::new();
+        for &tip in tips {
+            if others.contains(&tip) || out.contains(&tip) {
+                continue;
+            }
+            // What the tip reaches minus what the others reach: empty when it is theirs.
+            let mut walk = repo.rev_walk([tip]).with_hidden(others.clone()).all()?;
+            if walk.next().transpose()?.is_some() {
+                out.push(tip);
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete `refs/heads/<short>` only if it still points at `expected` (a
     /// compare-and-swap: a branch that moved since it was checked is left alone).
     pub fn delete_branch(&self, short: &str, expected: gix::ObjectId) -> Result<()> {

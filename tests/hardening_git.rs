@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// `(id, branch, sha)` of each pruned.log line.
 fn pruned_log(env: &Env) -> Vec<(String, String, String)> {
-    let text =
-        std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap_or_default();
+    let text = std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap_or_default();
     text.lines()
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
@@ -56,10 +55,21 @@ fn sha256_repository_spawn_list_merge_prune() {
         c.current_dir(&repo);
         common::Run(c.output().unwrap())
     };
-    for (id, strategy) in [("m", "merge"), ("s", "squash"), ("r", "rebase")] {
-        run(&["spawn", "-p", &format!("Do {id}"), "--command", "committer", id]).ok();
-        let list = run(&["list", "--json"]).ok().json();
-        let tasks = common::tasks(&list);
+    let all = [("m", "merge"), ("s", "squash"), ("r", "rebase")];
+    for (id, _) in all {
+        run(&[
+            "spawn",
+            "-p",
+            &format!("Do {id}"),
+            "--command",
+            "committer",
+            id,
+        ])
+        .ok();
+    }
+    let list = run(&["list", "--json"]).ok().json();
+    let tasks = common::tasks(&list);
+    for (id, strategy) in all {
         assert_eq!(tasks[id]["state"], "succeeded");
         assert_eq!(tasks[id]["ahead"], 2, "{list}");
         assert_eq!(tasks[id]["head"].as_str().unwrap().len(), 64);
@@ -70,7 +80,10 @@ fn sha256_repository_spawn_list_merge_prune() {
         );
     }
     run(&["prune"]).ok();
-    assert!(env.git_in(&repo, &["branch", "--list", "agent/*"]).is_empty());
+    assert!(
+        env.git_in(&repo, &["branch", "--list", "agent/*"])
+            .is_empty()
+    );
     env.git_in(&repo, &["fsck", "--no-progress"]);
     // Squash and rebase left the agent's own commits out of main: logged, 64 digits.
     let log = std::fs::read_to_string(repo.join(".git/agents/pruned.log")).unwrap();
@@ -80,4 +93,184 @@ fn sha256_repository_spawn_list_merge_prune() {
         assert_eq!(sha.len(), 64);
         env.git_in(&repo, &["cat-file", "-e", sha]);
     }
+}
+
+// ---------------------------------------------------------------------------------
+// prune logs every tip no other ref reaches, forced or not (item 7)
+
+/// The task's branch tip, full.
+fn tip(env: &Env, id: &str) -> String {
+    env.git(&["rev-parse", &format!("agent/{id}")])
+        .trim()
+        .to_string()
+}
+
+/// `sha` is in pruned.log for `id`, still an object, and `git branch` brings it back.
+#[track_caller]
+fn logged_and_recoverable(env: &Env, id: &str, sha: &str) {
+    let log = pruned_log(env);
+    assert!(
+        log.contains(&(id.to_string(), format!("agent/{id}"), sha.to_string())),
+        "{sha} of {id} not in pruned.log: {log:?}"
+    );
+    let name = format!("back-{id}");
+    env.git(&["branch", &name, sha]);
+    assert_eq!(env.git(&["rev-parse", &name]).trim(), sha);
+}
+
+#[test]
+fn prune_after_squash_merge_logs_the_tip() {
+    let env = Env::new();
+    committer(&env);
+    for id in ["sq", "rb", "mg"] {
+        spawn(&env, id, "committer");
+    }
+    let (sq, rb, mg) = (tip(&env, "sq"), tip(&env, "rb"), tip(&env, "mg"));
+    env.run(&["merge", "sq", "--strategy", "squash"]).ok();
+    env.run(&["merge", "rb", "--strategy", "rebase"]).ok();
+    env.run(&["merge", "mg", "--strategy", "merge"]).ok();
+    let out = env.run(&["prune"]).ok();
+    assert!(
+        out.stdout().contains(&format!(
+            "deleted branch agent/sq (was {sq}, logged to pruned.log)"
+        )),
+        "{}",
+        out.stdout()
+    );
+    assert!(env.branches() == ["main"], "{:?}", env.branches());
+    logged_and_recoverable(&env, "sq", &sq);
+    logged_and_recoverable(&env, "rb", &rb);
+    // A real merge keeps the tip reachable from main: nothing to log.
+    assert!(!pruned_log(&env).iter().any(|(_, _, s)| *s == mg));
+    assert_eq!(pruned_log(&env).len(), 2);
+}
+
+#[test]
+fn prune_after_hand_squash_logs_the_tip() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "hand", "committer");
+    let sha = tip(&env, "hand");
+    env.git(&["merge", "-q", "--squash", "agent/hand"]);
+    env.git(&["commit", "-q", "-m", "squashed by hand"]);
+    // --dry-run says it would log, and logs nothing.
+    let dry = env.run(&["prune", "--dry-run"]).ok();
+    assert!(
+        dry.stdout().contains("logging it to pruned.log"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(pruned_log(&env).is_empty());
+    env.run(&["prune"]).ok();
+    assert!(!env.branches().contains(&"agent/hand".to_string()));
+    logged_and_recoverable(&env, "hand", &sha);
+}
+
+#[test]
+fn merge_prune_after_squash_logs_the_tip_once() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "mp", "committer");
+    let sha = tip(&env, "mp");
+    env.run(&["merge", "mp", "--strategy", "squash", "--prune"])
+        .ok();
+    assert_eq!(pruned_log(&env).len(), 1, "{:?}", pruned_log(&env));
+    logged_and_recoverable(&env, "mp", &sha);
+}
+
+#[test]
+fn prune_after_the_base_branch_is_deleted_logs_the_tip() {
+    let env = Env::new();
+    committer(&env);
+    env.git(&["branch", "dev"]);
+    env.run(&[
+        "spawn",
+        "-p",
+        "Do d",
+        "--command",
+        "committer",
+        "--base",
+        "dev",
+        "d",
+    ])
+    .ok();
+    let sha = tip(&env, "d");
+    env.run(&["merge", "d"]).ok();
+    env.git(&["branch", "-D", "dev"]);
+    env.run(&["prune"]).ok();
+    assert!(!env.branches().contains(&"agent/d".to_string()));
+    logged_and_recoverable(&env, "d", &sha);
+}
+
+#[test]
+fn prune_of_an_empty_task_whose_base_is_gone_logs_the_tip() {
+    let env = Env::new();
+    env.agent("idle", "true");
+    env.git(&["checkout", "-q", "-b", "dev"]);
+    env.write("dev.txt", "dev\n");
+    env.git(&["add", "dev.txt"]);
+    env.git(&["commit", "-q", "-m", "dev only"]);
+    env.git(&["checkout", "-q", "main"]);
+    env.run(&[
+        "spawn",
+        "-p",
+        "Do e",
+        "--command",
+        "idle",
+        "--base",
+        "dev",
+        "--keep-empty",
+        "e",
+    ])
+    .ok();
+    assert_eq!(env.record("e")["state"], "empty");
+    let sha = tip(&env, "e");
+    // While dev holds the commit, nothing needs logging.
+    let dry = env.run(&["prune", "--dry-run"]).ok();
+    assert!(!dry.stdout().contains("pruned.log"), "{}", dry.stdout());
+    env.git(&["branch", "-D", "dev"]);
+    env.run(&["prune"]).ok();
+    logged_and_recoverable(&env, "e", &sha);
+}
+
+#[test]
+fn prune_of_a_tip_another_ref_holds_logs_nothing() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "kept", "committer");
+    let sha = tip(&env, "kept");
+    env.git(&["tag", "keep-it", &sha]);
+    env.git(&["merge", "-q", "--squash", "agent/kept"]);
+    env.git(&["commit", "-q", "-m", "squashed by hand"]);
+    env.run(&["prune"]).ok();
+    assert!(pruned_log(&env).is_empty(), "{:?}", pruned_log(&env));
+}
+
+#[test]
+fn forced_prune_logs_each_tip_once() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "f", "committer");
+    let sha = tip(&env, "f");
+    env.run(&["prune", "f", "--force", "--yes"]).ok();
+    assert_eq!(pruned_log(&env).len(), 1, "{:?}", pruned_log(&env));
+    logged_and_recoverable(&env, "f", &sha);
+}
+
+#[test]
+fn prune_logs_a_detached_worktree_head_no_ref_reaches() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "det", "committer");
+    let wt = env.worktree("det");
+    // A commit on a detached HEAD, then the branch squashed into main by hand.
+    env.git_in(&wt, &["checkout", "-q", "--detach"]);
+    std::fs::write(wt.join("detached.txt"), "x\n").unwrap();
+    env.git_in(&wt, &["add", "detached.txt"]);
+    env.git_in(&wt, &["commit", "-q", "-m", "on a detached head"]);
+    let head = env.git_in(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+    env.run(&["prune", "det", "--force", "--yes"]).ok();
+    let log = pruned_log(&env);
+    assert!(log.iter().any(|(_, _, s)| *s == head), "{log:?}");
+    env.git(&["cat-file", "-e", &head]);
 }

@@ -476,24 +476,9 @@ pub fn rerun(
     })
 }
 
-/// Remove a merged task's worktree and branch. A worktree with changes is kept (git
-/// refuses); a branch tip that is not in the base (squash, rebase) is logged first.
+/// Remove a merged task's worktree and branch. A worktree with changes is kept; a
+/// branch tip no other ref reaches (squash, rebase) is logged first, as prune does.
 pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
-    // Squash and rebase leave the task's own commits out of the base: log the tip.
-    if let Some(tip) = ws.repo.branch_tip(&rec.branch) {
-        let into = rec
-            .merged_into
-            .as_deref()
-            .and_then(|b| ws.repo.branch_tip(b));
-        let repo = ws.repo.local();
-        let reachable = into.is_some_and(|b| {
-            repo.merge_base(tip, b).ok().flatten().map(|m| m.detach()) == Some(tip)
-        });
-        if !reachable {
-            ws.store
-                .log_discarded(&rec.id, &rec.branch, &tip.to_string())?;
-        }
-    }
     // The removal itself is prune's, with all its safety checks.
     let trash = crate::trash::Trash::new(&ws.store);
     let env = cleanup::Env {
