@@ -387,7 +387,7 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
                     t.id,
                     a.worktree.display()
                 );
-                match worktree::snapshot(&a.worktree, a, &msg) {
+                match worktree::snapshot(&a.worktree, a, &msg, &[]) {
                     Ok(sha) => discarded.push((what, Some(sha))),
                     Err(e) => {
                         return Outcome::Kept {

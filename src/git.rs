@@ -146,9 +146,50 @@ pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
         .map_err(|e| anyhow!("cannot run git: {e}"))
 }
 
+/// Run git with `input` on its stdin (commit messages travel this way: an argument is
+/// limited to 128 KiB by the kernel, and shows in `ps`), whatever the exit status.
+pub fn output_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<Output> {
+    let mut cmd = command(dir);
+    cmd.args(args);
+    output_of(cmd, input)
+}
+
+/// Run a prepared git command with `input` on its stdin, whatever the exit status.
+pub fn output_of(mut cmd: Command, input: &[u8]) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot run git: {e}"))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    // Written from a thread: git may fill its output pipes before reading all of it.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // git may exit without reading (a bad option): its exit status tells why.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| anyhow!("cannot run git: {e}"))?;
+    let _ = writer.join();
+    Ok(out)
+}
+
+/// Like [`run`], with `input` on git's stdin.
+pub fn run_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<String> {
+    let out = output_with_input(dir, args, input)?;
+    checked(args, out)
+}
+
 /// Run git; a non-zero exit is an error naming the command and its stderr.
 pub fn run<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<String> {
     let out = output(dir, args)?;
+    checked(args, out)
+}
+
+fn checked<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<String> {
     if !out.status.success() {
         let argv: Vec<String> = args
             .iter()
@@ -398,26 +439,66 @@ pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<bool> {
 }
 
 /// Commit what is staged as an agent's work: `subject`, then the `Agent-Task` trailer,
-/// with the user's identity. Hooks are skipped: the task's check is where validation
-/// belongs, and a hook must not block saving an agent's work.
+/// with the user's identity (and signed when git's config says so). Hooks are skipped:
+/// the task's check is where validation belongs, and a hook must not block saving an
+/// agent's work.
 pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
-    run(
+    let message = format!("{subject}\n\nAgent-Task: {id}\n");
+    run_with_input(
         worktree,
-        &[
-            "commit",
-            "--no-verify",
-            "--quiet",
-            "-m",
-            subject,
-            "-m",
-            &format!("Agent-Task: {id}"),
-        ],
+        &["commit", "--no-verify", "--quiet", "-F", "-"],
+        message.as_bytes(),
     )?;
     Ok(())
+}
+
+/// Longest subject git-agents writes, in characters: a commit subject is a title, and
+/// the whole prompt stays in the task's record.
+pub const SUBJECT_MAX: usize = 200;
+
+/// The subject of the commits made for a task: the prompt's first non-empty line, cut
+/// at a word (with `…`) when longer than [`SUBJECT_MAX`].
+pub fn subject_of(prompt: &str) -> String {
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("agent task");
+    if line.chars().count() <= SUBJECT_MAX {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(SUBJECT_MAX - 1).collect();
+    // Back to the last space when one is not too far back, so no word is cut in two.
+    let cut = match cut.rfind(' ') {
+        Some(i) if i >= cut.len() / 2 => cut[..i].trim_end(),
+        _ => cut.as_str(),
+    };
+    format!("{cut}…")
 }
 
 /// The commit checked out in a worktree (its HEAD), whatever branch it is on or not.
 pub fn worktree_head(worktree: &Path) -> Option<gix::ObjectId> {
     let repo = gix::open(worktree).ok()?;
     repo.head_id().ok().map(|id| id.detach())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        assert_eq!(subject_of("\n  Fix the login  \nmore"), "Fix the login");
+        assert_eq!(subject_of(" \n\n"), "agent task");
+        let long = "word ".repeat(100);
+        let s = subject_of(&long);
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        assert!(s.ends_with("word…"), "{s}");
+        // No space to cut at, and multi-byte characters: never split inside one.
+        let s = subject_of(&"é".repeat(200_000));
+        assert_eq!(s.chars().count(), SUBJECT_MAX);
+        assert!(s.ends_with('…'));
+        let exact = "x".repeat(SUBJECT_MAX);
+        assert_eq!(subject_of(&exact), exact);
+    }
 }

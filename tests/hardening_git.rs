@@ -274,3 +274,152 @@ fn prune_logs_a_detached_worktree_head_no_ref_reaches() {
     assert!(log.iter().any(|(_, _, s)| *s == head), "{log:?}");
     env.git(&["cat-file", "-e", &head]);
 }
+
+// ---------------------------------------------------------------------------------
+// A failed leftovers commit never costs the agent's files (item 6), and commit
+// messages never travel in argv
+
+/// A `gpg.program` that signs anything (as git expects: the status line on the fd
+/// named by `--status-fd`, the armored signature on stdout), or one that always fails.
+fn fake_gpg(env: &Env, works: bool) -> PathBuf {
+    let body = if works {
+        r#"cat >/dev/null
+printf '[GNUPG:] KEY_CONSIDERED FAKE 0\n[GNUPG:] SIG_CREATED D 1 8 00 1767225600 FAKE\n' >&2
+printf -- '-----BEGIN PGP SIGNATURE-----\n\nZmFrZSBzaWduYXR1cmU=\n-----END PGP SIGNATURE-----\n'"#
+    } else {
+        "cat >/dev/null\necho 'gpg: signing failed: No secret key' >&2\nexit 2"
+    };
+    env.agent(if works { "gpg-ok" } else { "gpg-fails" }, body)
+}
+
+fn sign_with(env: &Env, gpg: &Path) {
+    env.git(&["config", "commit.gpgsign", "true"]);
+    env.git(&["config", "gpg.program", gpg.to_str().unwrap()]);
+}
+
+/// A fake agent that leaves its work uncommitted.
+fn leaver(env: &Env) {
+    env.agent(
+        "leaver",
+        r#"printf 'work of attempt %s\n' "$GIT_AGENTS_ATTEMPT" > "left-$GIT_AGENTS_TASK.txt""#,
+    );
+}
+
+#[test]
+fn failing_leftovers_commit_saves_the_files_before_a_retry() {
+    let env = Env::new();
+    leaver(&env);
+    let gpg = fake_gpg(&env, false);
+    sign_with(&env, &gpg);
+    let out = env.run(&[
+        "spawn",
+        "-p",
+        "Leave files",
+        "--command",
+        "leaver",
+        "--retries",
+        "1",
+        "g",
+    ]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let rec = env.record("g");
+    assert_eq!(rec["state"], "failed");
+    assert!(
+        rec["detail"].as_str().unwrap().contains("gpg"),
+        "the failure names the signing: {rec}"
+    );
+    // The first attempt's files were saved before the retry threw its worktree away.
+    let log = pruned_log(&env);
+    assert_eq!(log.len(), 1, "{log:?}");
+    let (id, branch, sha) = &log[0];
+    assert_eq!((id.as_str(), branch.as_str()), ("g", "agent/g"));
+    env.git(&["cat-file", "-e", sha]);
+    assert_eq!(
+        env.git(&["show", &format!("{sha}:left-g.txt")]),
+        "work of attempt 1\n"
+    );
+    // A rescue object: its parent is where the attempt started, and it is not signed.
+    let main = env.git(&["rev-parse", "main"]);
+    assert_eq!(env.git(&["rev-parse", &format!("{sha}^")]), main);
+    assert!(!env.git(&["cat-file", "-p", sha]).contains("gpgsig"));
+    // The last attempt's files stay in its worktree.
+    assert_eq!(
+        std::fs::read_to_string(env.worktree("g").join("left-g.txt")).unwrap(),
+        "work of attempt 2\n"
+    );
+}
+
+#[test]
+fn retry_snapshot_keeps_copied_files_out() {
+    let env = Env::new();
+    env.write(".gitignore", ".env\n");
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignore .env"]);
+    env.write(".env", "SECRET=1\n");
+    env.write("notes.txt", "copied, not ignored\n");
+    // Stages one file by hand and leaves another unstaged; committing them fails.
+    env.agent(
+        "stager",
+        r#"echo staged > staged.txt && git add staged.txt && echo loose > loose.txt"#,
+    );
+    let gpg = fake_gpg(&env, false);
+    sign_with(&env, &gpg);
+    env.write(
+        "agents.yaml",
+        "command: [stager]\nretries: 1\ncopy: [.env, notes.txt]\ntasks:\n  - {id: c, prompt: Stage}\n",
+    );
+    let out = env.run(&["spawn", "c"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let log = pruned_log(&env);
+    assert_eq!(log.len(), 1, "{log:?}");
+    let files = env.git(&["ls-tree", "-r", "--name-only", &log[0].2]);
+    assert!(
+        files.contains("staged.txt") && files.contains("loose.txt"),
+        "{files}"
+    );
+    assert!(
+        !files.contains(".env") && !files.contains("notes.txt"),
+        "{files}"
+    );
+}
+
+#[test]
+fn a_first_prompt_line_over_128_kib_commits_with_a_short_subject() {
+    let env = Env::new();
+    leaver(&env);
+    let line = "make it so ".repeat(20_000); // 220 KB on one line
+    env.write("big.md", &format!("{line}\n\nSecond paragraph.\n"));
+    env.write(
+        "agents.yaml",
+        "command: [leaver]\ntasks:\n  - {id: big, prompt_file: big.md}\n",
+    );
+    env.run(&["spawn", "big"]).ok();
+    assert_eq!(env.record("big")["state"], "succeeded");
+    let subject = env.git(&["log", "-1", "--format=%s", "agent/big"]);
+    let subject = subject.trim_end();
+    assert!(subject.starts_with("make it so make it so"), "{subject}");
+    assert!(
+        subject.ends_with('…') && subject.chars().count() <= 200,
+        "{subject}"
+    );
+    let body = env.git(&["log", "-1", "--format=%b", "agent/big"]);
+    assert_eq!(body.trim(), "Agent-Task: big");
+    // The merge commit and a squash take the same subject.
+    env.run(&["merge", "big"]).ok();
+    let merge = env.git(&["log", "-1", "--format=%s", "main"]);
+    assert_eq!(merge.trim_end(), format!("Merge agent/big: {subject}"));
+}
+
+#[test]
+fn leftovers_commit_is_signed_when_git_signs() {
+    let env = Env::new();
+    leaver(&env);
+    let gpg = fake_gpg(&env, true);
+    sign_with(&env, &gpg);
+    spawn(&env, "s", "leaver");
+    let commit = env.git(&["cat-file", "-p", "agent/s"]);
+    assert!(
+        commit.contains("\ngpgsig -----BEGIN PGP SIGNATURE-----"),
+        "{commit}"
+    );
+}

@@ -393,13 +393,7 @@ impl Queue<'_> {
         let ws = self.ws;
         let dry = self.args.dry_run;
         let rec = &it.rec;
-        let subject = rec
-            .prompt
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("agent task")
-            .to_string();
+        let subject = crate::git::subject_of(&rec.prompt);
         let msg = Messages {
             id: &rec.id,
             branch: &rec.branch,

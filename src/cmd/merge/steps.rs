@@ -250,16 +250,18 @@ pub fn resolve_with_agent(
     let prompt_dir = ws.store.dir.join("prompts").join("conflict");
     std::fs::create_dir_all(&prompt_dir)?;
     let prompt_file = prompt_dir.join(format!("{id}.md"));
-    let merged = git::output(
+    // The message on stdin, never in argv (`git merge` has no `-F -`).
+    let merged = git::output_with_input(
         wt,
         &[
             "merge",
             "--no-ff",
             "--no-edit",
-            "-m",
-            &message,
+            "-F",
+            "/dev/stdin",
             &tip.to_string(),
         ],
+        message.as_bytes(),
     )?;
     if merged.status.success() {
         return Ok(Resolution::Again); // git's own merge found no conflict
