@@ -423,3 +423,89 @@ fn leftovers_commit_is_signed_when_git_signs() {
         "{commit}"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// merge signs its commits when git would (item 13)
+
+fn has_signature(env: &Env, rev: &str) -> bool {
+    let c = env.git(&["cat-file", "-p", rev]);
+    c.contains("\ngpgsig -----BEGIN PGP SIGNATURE-----\n")
+        && c.contains("\n ZmFrZSBzaWduYXR1cmU=\n")
+}
+
+#[test]
+fn merge_signs_merge_squash_and_rebase_commits_under_commit_gpgsign() {
+    let env = Env::new();
+    committer(&env);
+    for id in ["m", "s", "r"] {
+        spawn(&env, id, "committer");
+    }
+    let gpg = fake_gpg(&env, true);
+    sign_with(&env, &gpg);
+    env.run(&["merge", "m", "--strategy", "merge"]).ok();
+    assert!(has_signature(&env, "main"), "merge commit unsigned");
+    // Author and committer as without signing.
+    let who = env.git(&["log", "-1", "--format=%an <%ae> %ad|%cn <%ce>", "main"]);
+    assert!(
+        who.starts_with("Test User <test@example.com>")
+            && who.trim_end().ends_with("|Test User <test@example.com>"),
+        "{who}"
+    );
+    env.run(&["merge", "s", "--strategy", "squash"]).ok();
+    assert!(has_signature(&env, "main"), "squash commit unsigned");
+    env.run(&["merge", "r", "--strategy", "rebase"]).ok();
+    // Both replayed commits are signed, and keep their messages.
+    assert!(has_signature(&env, "main") && has_signature(&env, "main~1"));
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s", "main~1"]).trim(),
+        "own work of r"
+    );
+    env.git(&["fsck", "--no-progress", "--no-dangling"]);
+    // The signing objects were cleared.
+    assert!(
+        !env.agents_dir()
+            .join("scratch")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+}
+
+#[test]
+fn merge_with_a_failing_signer_fails_clearly_and_moves_nothing() {
+    let env = Env::new();
+    committer(&env);
+    spawn(&env, "f", "committer");
+    // main moves on, so that no strategy can fast-forward: each needs a new commit.
+    env.write("main.txt", "main\n");
+    env.git(&["add", "main.txt"]);
+    env.git(&["commit", "-q", "-m", "main moves"]);
+    let gpg = fake_gpg(&env, false);
+    sign_with(&env, &gpg);
+    let before = env.git(&["rev-parse", "main"]);
+    let objects = env.git(&["count-objects"]);
+    for strategy in ["merge", "squash", "rebase"] {
+        let out = env.run(&["merge", "f", "--strategy", strategy]);
+        assert_eq!(out.code(), 1, "{}", out.stderr());
+        let all = format!("{}{}", out.stdout(), out.stderr());
+        assert!(all.contains("cannot sign the commit"), "{all}");
+        assert!(all.contains("No secret key"), "{all}");
+        assert_eq!(env.git(&["rev-parse", "main"]), before);
+        assert_eq!(env.record("f")["state"], "succeeded");
+    }
+    // Nothing written, not even the merged tree's objects.
+    assert_eq!(env.git(&["count-objects"]), objects);
+    // A dry run never signs, so it still works.
+    let dry = env.run(&["merge", "f", "--dry-run"]).ok();
+    assert!(dry.stdout().contains("would-merge"), "{}", dry.stdout());
+    // And `git -c commit.gpgsign=false` (as the hint says) merges unsigned.
+    let mut c = std::process::Command::new("git");
+    env.apply(&mut c);
+    std::fs::copy(common::BIN, env.bin.join("git-agents")).unwrap();
+    let out = c
+        .args(["-c", "commit.gpgsign=false", "agents", "merge", "f"])
+        .output()
+        .unwrap();
+    let out = common::Run(out).ok();
+    assert!(out.stdout().contains("merged"), "{}", out.stdout());
+    assert!(!has_signature(&env, "main"));
+}

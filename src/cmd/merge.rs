@@ -193,7 +193,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     }
     supervise::install_interrupt_handler();
 
-    let mut engine = Engine::new(&ws.repo)?;
+    let mut engine = Engine::new(&ws.repo, !args.dry_run)?;
     let mut targets: Vec<Target> = targets
         .into_iter()
         .map(|branch| {
