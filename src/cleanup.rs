@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::git::{Changes, InBase, Repo};
+use crate::modules;
 use crate::store::{Record, Store};
 use crate::task::State;
 use crate::trash::Trash;
@@ -210,7 +211,7 @@ pub fn done(
 }
 
 /// The commit a linked worktree's HEAD (kept in its admin dir) is at.
-fn admin_head(repo: &Repo, a: &Admin) -> Option<gix::ObjectId> {
+pub fn admin_head(repo: &Repo, a: &Admin) -> Option<gix::ObjectId> {
     match a.head()? {
         Ok(r) => repo.resolve_commit(&r),
         Err(hex) => gix::ObjectId::from_hex(hex.as_bytes()).ok(),
@@ -404,6 +405,45 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
                     return Outcome::Failed(format!(
                         "cannot write pruned.log, nothing removed: {e:#}"
                     ));
+                }
+            }
+        }
+    }
+
+    // Commits an agent made inside a submodule live in the worktree's admin dir: they
+    // are fetched into (or moved to) the main repository's module store first.
+    let admin_dir = match (&f.found, &f.stale_admin) {
+        (Found::Linked(a), _) | (Found::Missing, Some(a)) => Some(a.dir.clone()),
+        _ => None,
+    };
+    if let Some(dir) = &admin_dir {
+        let tips: Vec<gix::ObjectId> = f.tip.into_iter().chain(f.head).collect();
+        let common = &env.repo.common_dir;
+        match modules::keep(common, root, dir, &tips, &t.id, would) {
+            Ok(kept) => did.extend(kept.iter().map(|k| k.describe(would, root))),
+            Err(e) if !force => {
+                return Outcome::Kept {
+                    reasons: vec![format!("{e:#}")],
+                    forceable: true,
+                };
+            }
+            Err(e) => {
+                for (name, sha) in modules::pending(dir, root, &tips) {
+                    did.push(format!(
+                        "{} submodule {name}'s commit {sha} (logged to pruned.log; not kept: {e:#})",
+                        if would { "discard" } else { "discarded" }
+                    ));
+                    if !would
+                        && let Err(e) = env.store.log_discarded(
+                            &t.id,
+                            &format!("{}:{}", t.branch, name.replace(char::is_whitespace, "_")),
+                            &sha,
+                        )
+                    {
+                        return Outcome::Failed(format!(
+                            "cannot write pruned.log, nothing removed: {e:#}"
+                        ));
+                    }
                 }
             }
         }

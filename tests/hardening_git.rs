@@ -509,3 +509,311 @@ fn merge_with_a_failing_signer_fails_clearly_and_moves_nothing() {
     assert!(out.stdout().contains("merged"), "{}", out.stdout());
     assert!(!has_signature(&env, "main"));
 }
+
+// ---------------------------------------------------------------------------------
+// An agent's commits inside a submodule outlive its worktree (item 5)
+
+/// A repository `lib` next to the main one, added to it as submodule `lib`. With
+/// `main_store` false, the main checkout leaves it uninitialised (as a clone without
+/// --recurse-submodules does): no `.git/modules/lib`.
+fn with_submodule(env: &Env, main_store: bool) -> PathBuf {
+    env.git(&["config", "--global", "protocol.file.allow", "always"]);
+    let lib = env.root.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    env.git_in(&lib, &["init", "-q", "-b", "main"]);
+    std::fs::write(lib.join("l.txt"), "lib\n").unwrap();
+    env.git_in(&lib, &["add", "l.txt"]);
+    env.git_in(&lib, &["commit", "-q", "-m", "lib"]);
+    let url = format!("file://{}", lib.display());
+    env.git(&["submodule", "add", "-q", &url, "lib"]);
+    env.git(&["commit", "-q", "-m", "add lib"]);
+    if !main_store {
+        env.git(&["submodule", "deinit", "-q", "-f", "lib"]);
+        std::fs::remove_dir_all(env.repo.join(".git/modules/lib")).unwrap();
+    }
+    lib
+}
+
+/// An agent that initialises the submodule, commits inside it, and records the new
+/// commit in the superproject; `exit` is its exit code.
+fn sub_committer(env: &Env, exit: i32) {
+    env.agent(
+        "sub-committer",
+        &format!(
+            r#"git submodule update -q --init lib || exit 9
+cd lib && printf 'agent %s attempt %s\n' "$GIT_AGENTS_TASK" "$GIT_AGENTS_ATTEMPT" >> l.txt
+git commit -q -am "agent work in lib" && cd ..
+git add lib && git commit -q -m "bump lib"
+exit {exit}"#
+        ),
+    );
+}
+
+fn sub_head(env: &Env, id: &str) -> String {
+    env.git_in(&env.worktree(id).join("lib"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_string()
+}
+
+/// Whether the main store of submodule `name` has `sha`.
+fn main_store_has(env: &Env, name: &str, sha: &str) -> bool {
+    let dir = env.repo.join(".git/modules").join(name);
+    dir.is_dir() && env.git_ok(&["--git-dir", dir.to_str().unwrap(), "cat-file", "-e", sha])
+}
+
+/// With the submodule's origin gone, the main checkout still gets `sha` from its store.
+#[track_caller]
+fn checks_out_offline(env: &Env, lib: &Path, sha: &str) {
+    std::fs::rename(lib, env.root.join("lib-gone")).unwrap();
+    env.git(&["submodule", "update", "-q", "--init", "lib"]);
+    assert_eq!(
+        env.git_in(&env.repo.join("lib"), &["rev-parse", "HEAD"])
+            .trim(),
+        sha
+    );
+}
+
+#[test]
+fn worktree_of_a_repo_with_submodules_gets_an_empty_directory() {
+    let env = Env::new();
+    with_submodule(&env, true);
+    env.agent(
+        "look",
+        "ls -A lib > ../seen.txt; git submodule status > ../status.txt",
+    );
+    env.run(&[
+        "spawn",
+        "-p",
+        "Look",
+        "--command",
+        "look",
+        "--keep-empty",
+        "look",
+    ])
+    .ok();
+    let seen = std::fs::read_to_string(env.repo.join(".worktrees/seen.txt")).unwrap();
+    assert_eq!(seen, "", "the submodule directory is empty");
+    let status = std::fs::read_to_string(env.repo.join(".worktrees/status.txt")).unwrap();
+    assert!(status.starts_with('-'), "uninitialised: {status}");
+}
+
+#[test]
+fn submodule_commit_is_fetched_into_the_main_store_before_prune() {
+    let env = Env::new();
+    let lib = with_submodule(&env, true);
+    sub_committer(&env, 0);
+    spawn(&env, "sub", "sub-committer");
+    let sha = sub_head(&env, "sub");
+    assert!(!main_store_has(&env, "lib", &sha));
+    env.run(&["merge", "sub"]).ok();
+    // A dry run says so and changes nothing.
+    let dry = env.run(&["prune", "--dry-run"]).ok();
+    assert!(
+        dry.stdout()
+            .contains("keep 1 commit of submodule lib into .git/modules/lib"),
+        "{}",
+        dry.stdout()
+    );
+    assert!(!main_store_has(&env, "lib", &sha));
+    let out = env.run(&["prune"]).ok();
+    assert!(
+        out.stdout()
+            .contains("kept 1 commit of submodule lib into .git/modules/lib"),
+        "{}",
+        out.stdout()
+    );
+    assert!(!env.worktree("sub").exists());
+    let kept = env.git(&[
+        "--git-dir",
+        ".git/modules/lib",
+        "rev-parse",
+        &format!("refs/agents/kept/sub/{sha}"),
+    ]);
+    assert_eq!(kept.trim(), sha);
+    checks_out_offline(&env, &lib, &sha);
+}
+
+#[test]
+fn submodule_store_moves_to_the_main_repo_when_it_has_none() {
+    let env = Env::new();
+    let lib = with_submodule(&env, false);
+    sub_committer(&env, 0);
+    spawn(&env, "sub", "sub-committer");
+    let sha = sub_head(&env, "sub");
+    env.run(&["merge", "sub"]).ok();
+    let out = env.run(&["prune"]).ok();
+    assert!(
+        out.stdout()
+            .contains("moved submodule lib's store (1 commit only there) to .git/modules/lib"),
+        "{}",
+        out.stdout()
+    );
+    assert!(main_store_has(&env, "lib", &sha));
+    checks_out_offline(&env, &lib, &sha);
+}
+
+#[test]
+fn submodule_added_by_the_agent_survives_a_forced_prune() {
+    let env = Env::new();
+    env.git(&["config", "--global", "protocol.file.allow", "always"]);
+    let lib = env.root.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    env.git_in(&lib, &["init", "-q", "-b", "main"]);
+    std::fs::write(lib.join("l.txt"), "lib\n").unwrap();
+    env.git_in(&lib, &["add", "l.txt"]);
+    env.git_in(&lib, &["commit", "-q", "-m", "lib"]);
+    env.agent(
+        "sub-adder",
+        &format!(
+            r#"git submodule add -q file://{} vendor/lib || exit 9
+cd vendor/lib && echo agent >> l.txt && git commit -q -am "agent work" && cd ../..
+git add -A && git commit -q -m "add vendor/lib""#,
+            lib.display()
+        ),
+    );
+    spawn(&env, "add", "sub-adder");
+    let sha = env
+        .git_in(
+            &env.worktree("add").join("vendor/lib"),
+            &["rev-parse", "HEAD"],
+        )
+        .trim()
+        .to_string();
+    let tip = tip(&env, "add");
+    env.run(&["prune", "add", "--force", "--yes"]).ok();
+    // The submodule's name is its path: a store two directories deep.
+    assert!(main_store_has(&env, "vendor/lib", &sha));
+    logged_and_recoverable(&env, "add", &tip);
+}
+
+#[test]
+fn submodule_only_initialised_leaves_nothing_behind() {
+    for main_store in [true, false] {
+        let env = Env::new();
+        with_submodule(&env, main_store);
+        env.agent(
+            "init-only",
+            "git submodule update -q --init lib && echo x > x.txt",
+        );
+        spawn(&env, "i", "init-only");
+        env.run(&["merge", "i"]).ok();
+        let out = env.run(&["prune"]).ok();
+        assert!(!out.stdout().contains("submodule"), "{}", out.stdout());
+        let store = env.repo.join(".git/modules/lib");
+        assert_eq!(store.exists(), main_store);
+        if main_store {
+            let refs = env.git(&[
+                "--git-dir",
+                ".git/modules/lib",
+                "for-each-ref",
+                "refs/agents",
+            ]);
+            assert!(refs.is_empty(), "{refs}");
+        }
+    }
+}
+
+#[test]
+fn submodule_commit_of_a_discarded_attempt_is_kept() {
+    let env = Env::new();
+    with_submodule(&env, true);
+    sub_committer(&env, 1);
+    let out = env.run(&[
+        "spawn",
+        "-p",
+        "Fail",
+        "--command",
+        "sub-committer",
+        "--retries",
+        "1",
+        "r",
+    ]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_eq!(env.record("r")["attempts"].as_array().unwrap().len(), 2);
+    // The first attempt's worktree is gone; its submodule commit is in the main store.
+    let refs = env.git(&[
+        "--git-dir",
+        ".git/modules/lib",
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/agents/kept/r/",
+    ]);
+    let kept: Vec<&str> = refs.lines().collect();
+    assert_eq!(kept.len(), 1, "{refs}");
+    let sha = kept[0].rsplit('/').next().unwrap();
+    let text = env.git(&[
+        "--git-dir",
+        ".git/modules/lib",
+        "show",
+        &format!("{sha}:l.txt"),
+    ]);
+    assert!(text.contains("agent r attempt 1"), "{text}");
+}
+
+#[test]
+fn submodule_commit_is_kept_when_the_worktree_was_deleted_by_hand() {
+    for main_store in [true, false] {
+        let env = Env::new();
+        let lib = with_submodule(&env, main_store);
+        sub_committer(&env, 0);
+        spawn(&env, "gone", "sub-committer");
+        let sha = sub_head(&env, "gone");
+        env.run(&["merge", "gone"]).ok();
+        std::fs::remove_dir_all(env.worktree("gone")).unwrap();
+        env.run(&["prune"]).ok();
+        assert!(!env.repo.join(".git/worktrees/gone").exists());
+        assert!(
+            main_store_has(&env, "lib", &sha),
+            "main store: {main_store}"
+        );
+        checks_out_offline(&env, &lib, &sha);
+    }
+}
+
+#[test]
+fn stale_metadata_cleared_by_prune_keeps_submodule_commits_first() {
+    let env = Env::new();
+    with_submodule(&env, true);
+    sub_committer(&env, 0);
+    spawn(&env, "unmerged", "sub-committer");
+    let sha = sub_head(&env, "unmerged");
+    std::fs::remove_dir_all(env.worktree("unmerged")).unwrap();
+    // Plain prune leaves the task (its branch is not in main) and clears its stale
+    // metadata, keeping the submodule commit first.
+    let out = env.run(&["prune"]).ok();
+    assert!(
+        out.stderr().contains("kept 1 commit of submodule lib"),
+        "{}",
+        out.stderr()
+    );
+    assert!(env.branches().contains(&"agent/unmerged".to_string()));
+    assert!(!env.repo.join(".git/worktrees/unmerged").exists());
+    assert!(main_store_has(&env, "lib", &sha));
+}
+
+#[test]
+fn spawn_leaves_other_hand_deleted_worktrees_metadata_alone() {
+    let env = Env::new();
+    with_submodule(&env, true);
+    sub_committer(&env, 0);
+    spawn(&env, "first", "sub-committer");
+    let sha = sub_head(&env, "first");
+    std::fs::remove_dir_all(env.worktree("first")).unwrap();
+    // An empty task's worktree is removed at once: only its own metadata goes.
+    env.agent("idle", "true");
+    spawn(&env, "idle", "idle");
+    assert_eq!(env.record("idle")["state"], "empty");
+    let store = env.repo.join(".git/worktrees/first/modules/lib");
+    assert!(
+        env.git_ok(&[
+            "--git-dir",
+            store.to_str().unwrap(),
+            "--work-tree",
+            store.to_str().unwrap(),
+            "cat-file",
+            "-e",
+            &sha
+        ]),
+        "the first task's submodule store is gone"
+    );
+}

@@ -967,6 +967,25 @@ impl Runner<'_> {
     }
 
     fn remove_worktree_and_branch(&self, t: &Planned) -> Result<()> {
+        let common = &self.repo.common_dir;
+        // This worktree's admin dir, also when its directory was deleted by hand.
+        let admin = match worktree::find(common, &t.worktree) {
+            worktree::Found::Linked(a) => Some(a),
+            worktree::Found::Missing => {
+                let wt = worktree::canon(&t.worktree);
+                worktree::admins(common)
+                    .into_iter()
+                    .find(|a| a.worktree == wt)
+            }
+            _ => None,
+        };
+        // Commits an agent made inside a submodule live in the worktree's admin dir.
+        if let Some(a) = &admin {
+            let tip = self.repo.branch_tip(&t.branch);
+            let head = git::worktree_head(&t.worktree);
+            let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
+            crate::modules::keep(common, &self.repo.root, &a.dir, &tips, t.id.as_str(), false)?;
+        }
         if t.worktree.exists() {
             git::run(
                 &self.repo.root,
@@ -977,8 +996,13 @@ impl Runner<'_> {
                     t.worktree.as_os_str(),
                 ] as &[&std::ffi::OsStr],
             )?;
+        } else if let Some(a) = &admin {
+            // Only this worktree's stale metadata: `git worktree prune` would clear every
+            // other hand-deleted worktree's too, submodule stores and all.
+            let _lock = git::worktree_lock()?;
+            std::fs::remove_dir_all(&a.dir)
+                .with_context(|| format!("cannot remove {}", a.dir.display()))?;
         }
-        let _ = git::run(&self.repo.root, &["worktree", "prune"]);
         if self.repo.branch_exists(&t.branch) {
             git::run(&self.repo.root, &["branch", "-D", "--quiet", &t.branch])?;
         }

@@ -73,8 +73,17 @@ fn remove_scratch(ws: &Workspace, dir: &Path) {
         ] as &[&std::ffi::OsStr],
     );
     if removed.is_err() || dir.exists() {
+        let wt = crate::worktree::canon(dir);
         let _ = std::fs::remove_dir_all(dir);
-        let _ = git::run(&ws.repo.root, &["worktree", "prune"]);
+        // Only this scratch worktree's metadata: `git worktree prune` would also clear
+        // hand-deleted task worktrees', with the submodule stores inside them.
+        if let Some(a) = crate::worktree::admins(&ws.repo.common_dir)
+            .into_iter()
+            .find(|a| a.worktree == wt)
+            && let Ok(_lock) = git::worktree_lock()
+        {
+            let _ = std::fs::remove_dir_all(&a.dir);
+        }
     }
 }
 
