@@ -59,6 +59,8 @@ pub struct Facts {
     pub done: Option<Done>,
     pub changes: Option<Result<Changes, String>>,
     pub users: Vec<(u32, String)>,
+    /// Why commits in the worktree's submodule stores cannot be kept, if they cannot.
+    pub modules_stuck: Option<String>,
 }
 
 impl Facts {
@@ -95,6 +97,9 @@ impl Facts {
             }
             Some(Err(e)) => out.push(format!("cannot read the status of {wt}: {e}")),
             _ => {}
+        }
+        if let Some(why) = &self.modules_stuck {
+            out.push(why.clone());
         }
         if let Found::Plain = self.found {
             out.push(format!(
@@ -290,6 +295,16 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
         _ => None,
     }
     .filter(|h| Some(*h) != tip);
+    // What keeping its submodule commits would do, found out without doing it.
+    let modules_stuck = match (&found, &stale_admin) {
+        (Found::Linked(a), _) | (Found::Missing, Some(a)) => {
+            let tips: Vec<gix::ObjectId> = tip.into_iter().chain(head).collect();
+            modules::keep(&repo.common_dir, root, &a.dir, &tips, &t.id, true)
+                .err()
+                .map(|e| format!("{e:#}"))
+        }
+        _ => None,
+    };
     let (changes, users) = match &found {
         Found::Linked(a) => (
             Some(crate::git::worktree_changes(&a.worktree).map_err(|e| format!("{e:#}"))),
@@ -313,6 +328,7 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
         done,
         changes,
         users,
+        modules_stuck,
     }
 }
 

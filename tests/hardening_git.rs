@@ -817,3 +817,38 @@ fn spawn_leaves_other_hand_deleted_worktrees_metadata_alone() {
         "the first task's submodule store is gone"
     );
 }
+
+#[test]
+fn submodule_commits_that_cannot_be_kept_stop_prune_unless_forced() {
+    let env = Env::new();
+    with_submodule(&env, false);
+    sub_committer(&env, 0);
+    spawn(&env, "blocked", "sub-committer");
+    let sha = sub_head(&env, "blocked");
+    env.run(&["merge", "blocked"]).ok();
+    // Something that is not a git directory where the main store would go.
+    std::fs::create_dir_all(env.repo.join(".git/modules")).unwrap();
+    std::fs::write(env.repo.join(".git/modules/lib"), "not a store\n").unwrap();
+    let out = env.run(&["prune"]).code_is(1);
+    assert!(
+        out.stderr()
+            .contains("submodule lib has commits only in this worktree"),
+        "{}",
+        out.stderr()
+    );
+    assert!(env.worktree("blocked").exists());
+    assert!(pruned_log(&env).is_empty());
+    // --force removes it, and logs the commit it could not keep.
+    let out = env.run(&["prune", "--force", "--yes"]).ok();
+    assert!(
+        out.stdout()
+            .contains(&format!("discarded submodule lib's commit {sha}")),
+        "{}",
+        out.stdout()
+    );
+    let log = pruned_log(&env);
+    assert!(
+        log.contains(&("blocked".into(), "agent/blocked:lib".into(), sha.clone())),
+        "{log:?}"
+    );
+}
