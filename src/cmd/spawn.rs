@@ -959,7 +959,7 @@ impl Runner<'_> {
             .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
             .unwrap_or_else(|_| tips.clone());
         for sha in tips {
-            if sha.to_string() != t.base_commit || unreached.contains(&sha) {
+            if sha != t.base_commit || unreached.contains(&sha) {
                 self.store.log_discarded(id, &t.branch, &sha.to_string())?;
             }
         }
