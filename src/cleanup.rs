@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::git::{Changes, InBase, Repo};
+use crate::modules;
 use crate::store::{Record, Store};
 use crate::task::State;
 use crate::trash::Trash;
@@ -49,12 +50,17 @@ pub struct Facts {
     /// Admin dir of a worktree deleted by hand.
     pub stale_admin: Option<Admin>,
     pub tip: Option<gix::ObjectId>,
+    /// The commit its worktree's HEAD is at (also of a worktree deleted by hand, whose
+    /// HEAD git still keeps), when that is not `tip`.
+    pub head: Option<gix::ObjectId>,
     /// Tips (branch, worktree HEAD) whose work is not in base, and their commit count.
     pub unmerged: Vec<gix::ObjectId>,
     pub unmerged_commits: usize,
     pub done: Option<Done>,
     pub changes: Option<Result<Changes, String>>,
     pub users: Vec<(u32, String)>,
+    /// Why commits in the worktree's submodule stores cannot be kept, if they cannot.
+    pub modules_stuck: Option<String>,
 }
 
 impl Facts {
@@ -91,6 +97,9 @@ impl Facts {
             }
             Some(Err(e)) => out.push(format!("cannot read the status of {wt}: {e}")),
             _ => {}
+        }
+        if let Some(why) = &self.modules_stuck {
+            out.push(why.clone());
         }
         if let Found::Plain = self.found {
             out.push(format!(
@@ -173,11 +182,7 @@ pub fn done(
         .as_deref()
         .map(|p| worktree::find(&repo.common_dir, p))
     {
-        Some(Found::Linked(a)) => match a.head() {
-            Some(Ok(r)) => repo.resolve_commit(&r),
-            Some(Err(hex)) => gix::ObjectId::from_hex(hex.as_bytes()).ok(),
-            None => None,
-        },
+        Some(Found::Linked(a)) => admin_head(repo, &a),
         _ => None,
     };
     let base = base_tip(repo, t, rec);
@@ -208,6 +213,14 @@ pub fn done(
         None
     };
     (why, unmerged, tip)
+}
+
+/// The commit a linked worktree's HEAD (kept in its admin dir) is at.
+pub fn admin_head(repo: &Repo, a: &Admin) -> Option<gix::ObjectId> {
+    match a.head()? {
+        Ok(r) => repo.resolve_commit(&r),
+        Err(hex) => gix::ObjectId::from_hex(hex.as_bytes()).ok(),
+    }
 }
 
 /// The base's current tip; if the base no longer resolves, where the task started.
@@ -277,6 +290,21 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
             show(&at, root)
         ));
     }
+    let head = match (&found, &stale_admin) {
+        (Found::Linked(a), _) | (_, Some(a)) => admin_head(repo, a),
+        _ => None,
+    }
+    .filter(|h| Some(*h) != tip);
+    // What keeping its submodule commits would do, found out without doing it.
+    let modules_stuck = match (&found, &stale_admin) {
+        (Found::Linked(a), _) | (Found::Missing, Some(a)) => {
+            let tips: Vec<gix::ObjectId> = tip.into_iter().chain(head).collect();
+            modules::keep(&repo.common_dir, root, &a.dir, &tips, &t.id, true)
+                .err()
+                .map(|e| format!("{e:#}"))
+        }
+        _ => None,
+    };
     let (changes, users) = match &found {
         Found::Linked(a) => (
             Some(crate::git::worktree_changes(&a.worktree).map_err(|e| format!("{e:#}"))),
@@ -294,11 +322,13 @@ pub fn facts(env: &Env, t: &Task) -> Facts {
         found,
         stale_admin,
         tip,
+        head,
         unmerged,
         unmerged_commits,
         done,
         changes,
         users,
+        modules_stuck,
     }
 }
 
@@ -374,7 +404,7 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
                     t.id,
                     a.worktree.display()
                 );
-                match worktree::snapshot(&a.worktree, a, &msg) {
+                match worktree::snapshot(&a.worktree, a, &msg, &[]) {
                     Ok(sha) => discarded.push((what, Some(sha))),
                     Err(e) => {
                         return Outcome::Kept {
@@ -394,6 +424,73 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
                 }
             }
         }
+    }
+
+    // Commits an agent made inside a submodule live in the worktree's admin dir: they
+    // are fetched into (or moved to) the main repository's module store first.
+    let admin_dir = match (&f.found, &f.stale_admin) {
+        (Found::Linked(a), _) | (Found::Missing, Some(a)) => Some(a.dir.clone()),
+        _ => None,
+    };
+    if let Some(dir) = &admin_dir {
+        let tips: Vec<gix::ObjectId> = f.tip.into_iter().chain(f.head).collect();
+        let common = &env.repo.common_dir;
+        match modules::keep(common, root, dir, &tips, &t.id, would) {
+            Ok(kept) => did.extend(kept.iter().map(|k| k.describe(would, root))),
+            Err(e) if !force => {
+                return Outcome::Kept {
+                    reasons: vec![format!("{e:#}")],
+                    forceable: true,
+                };
+            }
+            Err(e) => {
+                for (name, sha) in modules::pending(dir, root, &tips) {
+                    did.push(format!(
+                        "{} submodule {name}'s commit {sha} (logged to pruned.log; not kept: {e:#})",
+                        if would { "discard" } else { "discarded" }
+                    ));
+                    if !would
+                        && let Err(e) = env.store.log_discarded(
+                            &t.id,
+                            &format!("{}:{}", t.branch, name.replace(char::is_whitespace, "_")),
+                            &sha,
+                        )
+                    {
+                        return Outcome::Failed(format!(
+                            "cannot write pruned.log, nothing removed: {e:#}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // Whatever the reason for deleting (forced or not: a squash merge, a deleted base),
+    // a tip that no other ref reaches is logged before anything goes. When the refs
+    // cannot be read, every tip counts as unreached.
+    let branch_ref = format!("refs/heads/{}", t.branch);
+    let tips: Vec<gix::ObjectId> = f.tip.into_iter().chain(f.head).collect();
+    let unreached = env
+        .repo
+        .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
+        .unwrap_or(tips);
+    let already: Vec<&str> = discarded.iter().filter_map(|(_, s)| s.as_deref()).collect();
+    let logged: Vec<gix::ObjectId> = unreached
+        .into_iter()
+        .filter(|sha| !already.contains(&sha.to_string().as_str()))
+        .collect();
+    if !would {
+        for sha in &logged {
+            if let Err(e) = env.store.log_discarded(&t.id, &t.branch, &sha.to_string()) {
+                return Outcome::Failed(format!("cannot write pruned.log, nothing removed: {e:#}"));
+            }
+        }
+    }
+    if let Some(head) = f.head.filter(|h| logged.contains(h)) {
+        did.push(format!(
+            "{} its worktree's HEAD {head} to pruned.log",
+            if would { "log" } else { "logged" }
+        ));
     }
 
     crate::fault::point("prune:logged");
@@ -436,7 +533,12 @@ pub fn remove(env: &Env, t: &Task, force: bool) -> Outcome {
     crate::fault::point("prune:moved");
     // The branch, only if it is still where it was checked.
     if let Some(tip) = f.tip {
-        let shown = if risks.is_empty() {
+        let shown = if logged.contains(&tip) {
+            format!(
+                "{tip}, {} to pruned.log",
+                if would { "logging it" } else { "logged" }
+            )
+        } else if risks.is_empty() {
             tip.to_hex_with_len(7).to_string()
         } else {
             tip.to_string()

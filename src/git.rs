@@ -140,9 +140,50 @@ pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
         .map_err(|e| anyhow!("cannot run git: {e}"))
 }
 
+/// Run git with `input` on its stdin (commit messages travel this way: an argument is
+/// limited to 128 KiB by the kernel, and shows in `ps`), whatever the exit status.
+pub fn output_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<Output> {
+    let mut cmd = command(dir);
+    cmd.args(args);
+    output_of(cmd, input)
+}
+
+/// Run a prepared git command with `input` on its stdin, whatever the exit status.
+pub fn output_of(mut cmd: Command, input: &[u8]) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot run git: {e}"))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    // Written from a thread: git may fill its output pipes before reading all of it.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // git may exit without reading (a bad option): its exit status tells why.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| anyhow!("cannot run git: {e}"))?;
+    let _ = writer.join();
+    Ok(out)
+}
+
+/// Like [`run`], with `input` on git's stdin.
+pub fn run_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<String> {
+    let out = output_with_input(dir, args, input)?;
+    checked(args, out)
+}
+
 /// Run git; a non-zero exit is an error naming the command and its stderr.
 pub fn run<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<String> {
     let out = output(dir, args)?;
+    checked(args, out)
+}
+
+fn checked<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<String> {
     if !out.status.success() {
         let argv: Vec<String> = args
             .iter()
@@ -250,6 +291,45 @@ impl Repo {
         Ok(n)
     }
 
+    /// The commits among `tips` that no ref except those named in `except` (full names)
+    /// reaches: deleting those refs would leave them to git's garbage collector. Tags
+    /// that do not point at commits are not counted; HEADs and reflogs neither (they
+    /// move and expire).
+    pub fn reached_only_by(
+        &self,
+        tips: &[gix::ObjectId],
+        except: &[String],
+    ) -> Result<Vec<gix::ObjectId>> {
+        let repo = self.local();
+        let mut others = Vec::new();
+        for r in repo
+            .references()
+            .map_err(|e| anyhow!("cannot list refs: {e}"))?
+            .all()
+            .map_err(|e| anyhow!("cannot list refs: {e}"))?
+        {
+            let mut r = r.map_err(|e| anyhow!("cannot read a ref: {e}"))?;
+            if except.iter().any(|e| r.name().as_bstr() == e.as_str()) {
+                continue;
+            }
+            if let Ok(c) = r.peel_to_commit() {
+                others.push(c.id);
+            }
+        }
+        let mut out = Vec::new();
+        for &tip in tips {
+            if others.contains(&tip) || out.contains(&tip) {
+                continue;
+            }
+            // What the tip reaches minus what the others reach: empty when it is theirs.
+            let mut walk = repo.rev_walk([tip]).with_hidden(others.clone()).all()?;
+            if walk.next().transpose()?.is_some() {
+                out.push(tip);
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete `refs/heads/<short>` only if it still points at `expected` (a
     /// compare-and-swap: a branch that moved since it was checked is left alone).
     pub fn delete_branch(&self, short: &str, expected: gix::ObjectId) -> Result<()> {
@@ -353,22 +433,184 @@ pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<bool> {
 }
 
 /// Commit what is staged as an agent's work: `subject`, then the `Agent-Task` trailer,
-/// with the user's identity. Hooks are skipped: the task's check is where validation
-/// belongs, and a hook must not block saving an agent's work.
+/// with the user's identity (and signed when git's config says so). Hooks are skipped:
+/// the task's check is where validation belongs, and a hook must not block saving an
+/// agent's work.
 pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
-    run(
+    let message = format!("{subject}\n\nAgent-Task: {id}\n");
+    run_with_input(
         worktree,
-        &[
-            "commit",
-            "--no-verify",
-            "--quiet",
-            "-m",
-            subject,
-            "-m",
-            &format!("Agent-Task: {id}"),
-        ],
+        &["commit", "--no-verify", "--quiet", "-F", "-"],
+        message.as_bytes(),
     )?;
     Ok(())
+}
+
+/// Longest subject git-agents writes, in characters: a commit subject is a title, and
+/// the whole prompt stays in the task's record.
+pub const SUBJECT_MAX: usize = 200;
+
+/// The subject of the commits made for a task: the prompt's first non-empty line, cut
+/// at a word (with `…`) when longer than [`SUBJECT_MAX`].
+pub fn subject_of(prompt: &str) -> String {
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("agent task");
+    if line.chars().count() <= SUBJECT_MAX {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(SUBJECT_MAX - 1).collect();
+    // Back to the last space when one is not too far back, so no word is cut in two.
+    let cut = match cut.rfind(' ') {
+        Some(i) if i >= cut.len() / 2 => cut[..i].trim_end(),
+        _ => cut.as_str(),
+    };
+    format!("{cut}…")
+}
+
+/// Operations on a bare git directory (a submodule's store), named by what they do.
+/// Each runs `git --git-dir=<dir>`, so the store's `core.worktree` is never needed.
+pub mod store {
+    use super::*;
+
+    fn in_dir(git_dir: &Path, args: &[&str]) -> Result<Output> {
+        // The store's own `core.worktree` may name a directory that is gone (a worktree
+        // deleted by hand, a store just moved): git then refuses every command.
+        let mut all: Vec<&OsStr> = vec![
+            "--git-dir".as_ref(),
+            git_dir.as_os_str(),
+            "--work-tree".as_ref(),
+            git_dir.as_os_str(),
+        ];
+        all.extend(args.iter().map(|a| a.as_ref() as &OsStr));
+        output(git_dir, &all)
+    }
+
+    fn ok(git_dir: &Path, args: &[&str]) -> Result<String> {
+        let out = in_dir(git_dir, args)?;
+        if !out.status.success() {
+            return Err(anyhow!(
+                "`git --git-dir={} {}` failed ({}): {}",
+                git_dir.display(),
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The commits a store's HEAD, local branches and tags point at.
+    pub fn tips(git_dir: &Path) -> Result<Vec<String>> {
+        let mut out: Vec<String> = ok(
+            git_dir,
+            &[
+                "for-each-ref",
+                "--format=%(objectname) %(*objectname)",
+                "refs/heads",
+                "refs/tags",
+            ],
+        )?
+        .lines()
+        // A tag's own line names the tag object, then the commit it peels to.
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect();
+        if let Ok(head) = ok(
+            git_dir,
+            &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+        ) {
+            out.push(head.trim().to_string());
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Whether the store has `sha` as a commit object.
+    pub fn has_commit(git_dir: &Path, sha: &str) -> bool {
+        in_dir(git_dir, &["cat-file", "-e", &format!("{sha}^{{commit}}")])
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Whether one of the store's remote-tracking refs reaches `sha`: the remote it was
+    /// cloned from had it, so it can be fetched again.
+    pub fn on_a_remote(git_dir: &Path, sha: &str) -> bool {
+        ok(git_dir, &["rev-list", "-n1", sha, "--not", "--remotes"])
+            .is_ok_and(|o| o.trim().is_empty())
+    }
+
+    /// Whether one of the store's refs reaches `sha` (so gc keeps it).
+    pub fn has_reachable(git_dir: &Path, sha: &str) -> bool {
+        has_commit(git_dir, sha)
+            && ok(
+                git_dir,
+                &["for-each-ref", "--count=1", "--format=x", "--contains", sha],
+            )
+            .is_ok_and(|o| !o.trim().is_empty())
+    }
+
+    /// Forget the checkout a store was made for (`core.worktree`), as a store that no
+    /// checkout uses yet: `git submodule update --init` sets it again when it adopts it.
+    pub fn forget_worktree(git_dir: &Path) -> Result<()> {
+        let out = in_dir(git_dir, &["config", "--local", "--unset", "core.worktree"])?;
+        // 5: the key was not set.
+        if !out.status.success() && out.status.code() != Some(5) {
+            return Err(anyhow!(
+                "cannot unset core.worktree in {}: {}",
+                git_dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copy the commits `shas` (and all they reach) from the store `from` into the store
+    /// `into`, each under `<prefix><sha>` there. Temporary refs in `from` name them,
+    /// since a fetch may only ask for what refs advertise.
+    pub fn fetch_commits(from: &Path, into: &Path, shas: &[String], prefix: &str) -> Result<()> {
+        const TEMP: &str = "refs/git-agents-export/";
+        for sha in shas {
+            ok(from, &["update-ref", &format!("{TEMP}{sha}"), sha])?;
+        }
+        let mut args = vec![
+            "-c".to_string(),
+            "protocol.file.allow=always".to_string(),
+            "--git-dir".to_string(),
+            into.display().to_string(),
+            "--work-tree".to_string(),
+            into.display().to_string(),
+            "fetch".to_string(),
+            "--quiet".to_string(),
+            "--no-tags".to_string(),
+            "--no-write-fetch-head".to_string(),
+            "--no-recurse-submodules".to_string(),
+            // The serving side needs the same care about `core.worktree` (a constant
+            // command line: git runs it through the shell).
+            "--upload-pack=git --work-tree=. upload-pack".to_string(),
+            from.display().to_string(),
+        ];
+        args.extend(shas.iter().map(|s| format!("+{TEMP}{s}:{prefix}{s}")));
+        let fetched = run(into, &args);
+        for sha in shas {
+            let _ = ok(from, &["update-ref", "-d", &format!("{TEMP}{sha}")]);
+        }
+        fetched.map(|_| ())
+    }
+}
+
+/// The commits a tree-ish records for its submodules (gitlinks), anywhere in it.
+pub fn gitlinks(repo_dir: &Path, commit: &str) -> Result<Vec<String>> {
+    let out = run(repo_dir, &["ls-tree", "-r", "-z", commit])?;
+    Ok(out
+        .split('\0')
+        .filter_map(|e| {
+            let (meta, _path) = e.split_once('\t')?;
+            let mut f = meta.split(' ');
+            (f.next()? == "160000").then(|| f.nth(1).map(str::to_string))?
+        })
+        .collect())
 }
 
 /// The commit checked out in a worktree (its HEAD), whatever branch it is on or not.
@@ -397,5 +639,26 @@ impl Repo {
                 Some(_) => Kind::Other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        assert_eq!(subject_of("\n  Fix the login  \nmore"), "Fix the login");
+        assert_eq!(subject_of(" \n\n"), "agent task");
+        let long = "word ".repeat(100);
+        let s = subject_of(&long);
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        assert!(s.ends_with("word…"), "{s}");
+        // No space to cut at, and multi-byte characters: never split inside one.
+        let s = subject_of(&"é".repeat(200_000));
+        assert_eq!(s.chars().count(), SUBJECT_MAX);
+        assert!(s.ends_with('…'));
+        let exact = "x".repeat(SUBJECT_MAX);
+        assert_eq!(subject_of(&exact), exact);
     }
 }

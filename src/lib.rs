@@ -17,6 +17,7 @@ pub mod fault;
 pub mod git;
 pub mod manifest;
 pub mod merge;
+pub mod modules;
 pub mod report;
 pub mod store;
 pub mod supervise;

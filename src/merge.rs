@@ -57,10 +57,66 @@ pub struct Engine {
     repo: gix::Repository,
     options: gix::merge::tree::Options,
     committer: gix::actor::Signature,
+    /// Set when git would sign the commits (`commit.gpgsign`): they are then made by
+    /// `git commit-tree -S`, so gpg, ssh or x509 signing follows git's own config.
+    signer: Option<Signer>,
+}
+
+/// Where `git commit-tree` finds the objects that exist only in the engine's memory: a
+/// private object directory (with the repository's objects as its alternate) that
+/// lives until the task is kept or forgotten, so a conflict still writes nothing to the
+/// repository. Named like merge's scratch worktrees, so a dead process's is cleared.
+struct Signer {
+    dir: PathBuf,
+    root: PathBuf,
+    objects: PathBuf,
+    /// Objects already copied into `dir`.
+    copied: std::collections::HashSet<ObjectId>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.clear_signing_objects();
+    }
+}
+
+/// Whether git signs commits here (`commit.gpgsign`, read by git itself so that
+/// `git -c commit.gpgsign=… agents` and every config file count).
+pub fn git_signs_commits(repo: &Repo) -> Result<bool> {
+    let out = git::output(
+        &repo.root,
+        &["config", "--type=bool", "--get", "commit.gpgsign"],
+    )?;
+    match out.status.code() {
+        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).trim() == "true"),
+        Some(1) => Ok(false), // not set
+        _ => Err(Error::usage(format!(
+            "cannot read commit.gpgsign: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .with_hint("fix that value with git config commit.gpgsign true|false")
+        .into()),
+    }
 }
 
 impl Engine {
-    pub fn new(repo: &Repo) -> Result<Engine> {
+    /// An engine whose commits are signed when git would sign them, unless
+    /// `may_sign` is false (a dry run: its commits never land, and signing may ask for
+    /// a passphrase).
+    pub fn new(repo: &Repo, may_sign: bool) -> Result<Engine> {
+        let signer = if may_sign && git_signs_commits(repo)? {
+            Some(Signer {
+                dir: crate::store::Store::new(&repo.common_dir)
+                    .dir
+                    .join("scratch")
+                    .join(format!("sign.{}", std::process::id())),
+                root: repo.root.clone(),
+                objects: repo.common_dir.join("objects"),
+                copied: Default::default(),
+            })
+        } else {
+            None
+        };
         let mut repo = repo.local().with_object_memory();
         repo.object_cache_size_if_unset(8 << 20);
         let committer = match repo.committer() {
@@ -81,6 +137,7 @@ impl Engine {
             repo,
             options,
             committer,
+            signer,
         })
     }
 
@@ -227,10 +284,12 @@ impl Engine {
             if tree == tip_tree {
                 continue;
             }
-            let original = self.repo.find_commit(id)?;
-            let decoded = original.decode()?;
-            let author = decoded.author()?.to_owned()?;
-            let message = decoded.message.to_str_lossy().into_owned();
+            let (author, message) = {
+                let original = self.repo.find_commit(id)?;
+                let decoded = original.decode()?;
+                let author = decoded.author()?.to_owned()?;
+                (author, decoded.message.to_str_lossy().into_owned())
+            };
             tip = self.commit(&message, tree, &[tip], Some(author))?;
         }
         if tip == onto {
@@ -244,13 +303,16 @@ impl Engine {
     }
 
     fn commit(
-        &self,
+        &mut self,
         message: &str,
         tree: ObjectId,
         parents: &[ObjectId],
         author: Option<gix::actor::Signature>,
     ) -> Result<ObjectId> {
         let author = author.unwrap_or_else(|| self.committer.clone());
+        if self.signer.is_some() {
+            return self.signed_commit(message, tree, parents, &author);
+        }
         let (mut t1, mut t2) = (Default::default(), Default::default());
         let c = self.repo.new_commit_as(
             self.committer.to_ref(&mut t1),
@@ -260,6 +322,95 @@ impl Engine {
             parents.iter().copied(),
         )?;
         Ok(c.id)
+    }
+
+    /// Make the commit with `git commit-tree -S` (the message on stdin), seeing the
+    /// objects in memory through the signer's object directory, then take it back into
+    /// memory: it is written to the repository only when kept, like any other.
+    fn signed_commit(
+        &mut self,
+        message: &str,
+        tree: ObjectId,
+        parents: &[ObjectId],
+        author: &gix::actor::Signature,
+    ) -> Result<ObjectId> {
+        use gix::objs::Write as _;
+        let hash = self.repo.object_hash();
+        let memory = self.repo.objects.take_object_memory();
+        let signer = self.signer.as_mut().expect("signing is on");
+        let copied = (|| -> Result<()> {
+            if !signer.dir.is_dir() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&signer.dir)
+                    .with_context(|| format!("cannot create {}", signer.dir.display()))?;
+            }
+            let loose = gix::odb::loose::Store::at(&signer.dir, hash);
+            for (id, (kind, data)) in memory.iter().flat_map(|m| m.iter()) {
+                if signer.copied.insert(*id) {
+                    loose.write_buf(*kind, data)?;
+                }
+            }
+            Ok(())
+        })();
+        if let Some(m) = memory {
+            self.repo.objects.set_object_memory(m);
+        }
+        copied.context("cannot prepare the commit for signing")?;
+
+        let mut cmd = git::command(&signer.root);
+        cmd.env("GIT_OBJECT_DIRECTORY", &signer.dir)
+            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &signer.objects);
+        for (who, sig) in [("AUTHOR", author), ("COMMITTER", &self.committer)] {
+            cmd.env(format!("GIT_{who}_NAME"), sig.name.to_str_lossy().as_ref())
+                .env(
+                    format!("GIT_{who}_EMAIL"),
+                    sig.email.to_str_lossy().as_ref(),
+                )
+                .env(format!("GIT_{who}_DATE"), format!("@{}", sig.time));
+        }
+        let tree_hex = tree.to_string();
+        cmd.args(["commit-tree", "-S", tree_hex.as_str()]);
+        for p in parents {
+            cmd.arg("-p").arg(p.to_string());
+        }
+        let out = git::output_of(cmd, message.as_bytes())?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::refused(format!(
+                "cannot sign the commit (commit.gpgsign is set): {}",
+                stderr.trim().replace('\n', " ")
+            ))
+            .with_hint(
+                "fix the signing setup (gpg.program, gpg.format, user.signingKey), or merge unsigned with: git -c commit.gpgsign=false agents merge",
+            )
+            .into());
+        }
+        let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let id = ObjectId::from_hex(hex.as_bytes())
+            .with_context(|| format!("git commit-tree printed {hex:?}"))?;
+        let mut buf = Vec::new();
+        let data = gix::odb::loose::Store::at(&signer.dir, hash)
+            .try_find(&id, &mut buf)
+            .map_err(|e| anyhow!("cannot read the signed commit {id}: {e}"))?
+            .ok_or_else(|| anyhow!("the signed commit {id} was not written"))?;
+        let written = self.repo.write_buf(data.kind, data.data)?;
+        if written != id {
+            bail!("the signed commit {id} read back as {written}");
+        }
+        Ok(id)
+    }
+
+    /// Remove the signer's objects: what they hold is now kept or forgotten.
+    fn clear_signing_objects(&mut self) {
+        if let Some(s) = self.signer.as_mut()
+            && !s.copied.is_empty()
+        {
+            let _ = std::fs::remove_dir_all(&s.dir);
+            s.copied.clear();
+        }
     }
 
     /// Write what the last [`Engine::land`] made to the object database.
@@ -275,12 +426,14 @@ impl Engine {
             Ok(())
         })();
         self.repo.objects.enable_object_memory();
+        self.clear_signing_objects();
         written
     }
 
     /// Drop what the last [`Engine::land`] made.
     pub fn forget(&mut self) {
         self.repo.objects.reset_object_memory();
+        self.clear_signing_objects();
     }
 
     /// Paths that exist in `new` and not in `old` (added or renamed to), which an

@@ -160,9 +160,17 @@ pub fn users(dir: &Path) -> Vec<(u32, String)> {
 }
 
 /// Save everything uncommitted in a worktree (untracked files included, ignored ones
-/// not) as a commit on top of its HEAD, touching neither its index nor any ref, and
-/// return the commit's id. `git branch NAME <id>` brings it all back.
-pub fn snapshot(worktree: &Path, admin: &Admin, message: &str) -> Result<String> {
+/// and `keep_out` not) as a commit on top of its HEAD, touching neither its index nor
+/// any ref, and return the commit's id. `git branch NAME <id>` brings it all back.
+///
+/// The commit is a rescue object, never published: it is not signed (a signing setup
+/// that fails must not stop the rescue), and its message goes through stdin.
+pub fn snapshot(
+    worktree: &Path,
+    admin: &Admin,
+    message: &str,
+    keep_out: &[String],
+) -> Result<String> {
     let index = admin.dir.join("git-agents-snapshot.index");
     let _ = fs::remove_file(&index);
     if admin.dir.join("index").is_file() {
@@ -170,7 +178,7 @@ pub fn snapshot(worktree: &Path, admin: &Admin, message: &str) -> Result<String>
         fs::copy(admin.dir.join("index"), &index).context("cannot copy the index")?;
     }
     let result = (|| {
-        let run = |args: &[&str], identity: bool| -> Result<String> {
+        let run = |args: &[&str], identity: bool, input: Option<&[u8]>| -> Result<String> {
             let mut cmd = git::command(worktree);
             cmd.env("GIT_INDEX_FILE", &index).args(args);
             if identity {
@@ -183,7 +191,10 @@ pub fn snapshot(worktree: &Path, admin: &Admin, message: &str) -> Result<String>
                     cmd.env(k, v);
                 }
             }
-            let out = cmd.output().map_err(|e| anyhow!("cannot run git: {e}"))?;
+            let out = match input {
+                Some(input) => git::output_of(cmd, input),
+                None => cmd.output().map_err(|e| anyhow!("cannot run git: {e}")),
+            }?;
             if !out.status.success() {
                 return Err(anyhow!(
                     "`git {}` failed: {}",
@@ -193,19 +204,26 @@ pub fn snapshot(worktree: &Path, admin: &Admin, message: &str) -> Result<String>
             }
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         };
-        run(&["add", "-A", "--", "."], false)?;
-        let tree = run(&["write-tree"], false)?;
-        let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+        run(&["add", "-A", "--", "."], false, None)?;
+        if !keep_out.is_empty() {
+            let mut reset = vec!["reset", "-q", "--"];
+            reset.extend(keep_out.iter().map(String::as_str));
+            run(&reset, false, None)?;
+        }
+        let tree = run(&["write-tree"], false, None)?;
+        let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str()];
         let head = run(
             &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
             false,
+            None,
         )
         .ok();
         if let Some(h) = &head {
             args.extend(["-p", h.as_str()]);
         }
         // The user's identity when there is one; a fixed one rather than failing.
-        run(&args, false).or_else(|_| run(&args, true))
+        let msg = Some(message.as_bytes());
+        run(&args, false, msg).or_else(|_| run(&args, true, msg))
     })();
     let _ = fs::remove_file(&index);
     result

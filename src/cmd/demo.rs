@@ -111,7 +111,7 @@ fn demo(ctx: &Ctx, exe: &Path, repo: &Path) -> Result<Exit> {
     )?;
     std::fs::write(repo.join("greeting.txt"), "Hello, world.\n")?;
     git::run(repo, &["add", "README.md", "greeting.txt"])?;
-    git::run(repo, &["commit", "-q", "-m", "Initial commit"])?;
+    git::run_with_input(repo, &["commit", "-q", "-F", "-"], b"Initial commit\n")?;
     let exe_text = exe
         .to_string_lossy()
         .replace('\\', "\\\\")

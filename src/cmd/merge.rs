@@ -195,7 +195,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     }
     supervise::install_interrupt_handler();
 
-    let mut engine = Engine::new(&ws.repo)?;
+    let mut engine = Engine::new(&ws.repo, !args.dry_run)?;
     let mut targets: Vec<Target> = targets
         .into_iter()
         .map(|branch| {
@@ -426,13 +426,7 @@ impl Queue<'_> {
         let ws = self.ws;
         let dry = self.args.dry_run;
         let rec = &it.rec;
-        let subject = rec
-            .prompt
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("agent task")
-            .to_string();
+        let subject = crate::git::subject_of(&rec.prompt);
         let msg = Messages {
             id: &rec.id,
             branch: &rec.branch,

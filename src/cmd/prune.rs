@@ -176,6 +176,30 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
                 .starts_with(worktree::canon(&global.worktree_dir));
         if ours && a.is_stale() {
             if !args.dry_run {
+                // Its submodule stores may hold an agent's only copy of a commit.
+                let id = match task {
+                    Some((t, _)) => t.id.clone(),
+                    None => a
+                        .dir
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                };
+                let tips: Vec<gix::ObjectId> =
+                    cleanup::admin_head(&ws.repo, &a).into_iter().collect();
+                match crate::modules::keep(&ws.repo.common_dir, root, &a.dir, &tips, &id, false) {
+                    Ok(kept) => {
+                        for k in kept {
+                            ctx.ui.status(&k.describe(false, root));
+                        }
+                    }
+                    Err(e) => {
+                        ctx.ui.warn(&format!(
+                            "kept the stale git metadata of {}: {e:#}",
+                            show(&a.worktree, root)
+                        ));
+                        continue;
+                    }
+                }
                 trash.take(&a.dir, "stale.git")?;
             }
             cleared.push(a.worktree);

@@ -5,7 +5,7 @@
 //! taken branches or paths) is found before anything is created. Tasks are then claimed
 //! in the store under its lock, so two spawns never run one task twice.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::Write;
@@ -25,6 +25,7 @@ use crate::store::{Attempt, Proc, Record, Store};
 use crate::supervise::{self, Job, Outcome};
 use crate::task::{State, TaskId};
 use crate::ui::{Progress, table};
+use crate::worktree;
 
 use super::Workspace;
 
@@ -1216,32 +1217,70 @@ impl Runner<'_> {
         if !git::stage_all_except(wt, &copied)? {
             return Ok(());
         }
-        let subject = t
-            .prompt
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("agent task")
-            .to_string();
-        git::commit_task(wt, &subject, t.id.as_str())
+        git::commit_task(wt, &git::subject_of(&t.prompt), t.id.as_str())
     }
 
-    /// Throw away a failed attempt's worktree and branch; a tip with commits beyond the
-    /// base is logged to pruned.log first so it can be brought back.
+    /// Throw away a failed attempt's worktree and branch. First, what cannot be found
+    /// again is logged to pruned.log: uncommitted files (committing them may be what
+    /// failed) saved as a commit, and each tip with commits beyond the base or that no
+    /// other ref reaches. An error here stops before anything is removed.
     fn discard(&self, t: &Planned) -> Result<()> {
+        let id = t.id.as_str();
+        if let worktree::Found::Linked(a) = worktree::find(&self.repo.common_dir, &t.worktree) {
+            // Unreadable status counts as changed: a needless snapshot costs nothing.
+            let dirty = git::worktree_changes(&a.worktree).map_or(true, |c| c.count > 0);
+            if dirty {
+                let copied: Vec<String> = t
+                    .copy
+                    .iter()
+                    .map(|e| e.path.display().to_string())
+                    .collect();
+                let msg = format!(
+                    "git-agents: uncommitted files of task {id}\n\nSaved before a retry discarded {}.\n",
+                    a.worktree.display()
+                );
+                let sha = worktree::snapshot(&a.worktree, &a, &msg, &copied)
+                    .context("cannot save the uncommitted files before the retry")?;
+                self.store.log_discarded(id, &t.branch, &sha)?;
+            }
+        }
         let tip = self.repo.branch_tip(&t.branch);
         // The worktree's HEAD too, when the agent committed off the branch.
         let head = git::worktree_head(&t.worktree).filter(|h| Some(*h) != tip);
-        for sha in [tip, head].into_iter().flatten() {
-            if sha != t.base_commit {
-                self.store
-                    .log_discarded(t.id.as_str(), &t.branch, &sha.to_string())?;
+        let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
+        let branch_ref = format!("refs/heads/{}", t.branch);
+        let unreached = self
+            .repo
+            .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
+            .unwrap_or_else(|_| tips.clone());
+        for sha in tips {
+            if sha != t.base_commit || unreached.contains(&sha) {
+                self.store.log_discarded(id, &t.branch, &sha.to_string())?;
             }
         }
         self.remove_worktree_and_branch(t)
     }
 
     fn remove_worktree_and_branch(&self, t: &Planned) -> Result<()> {
+        let common = &self.repo.common_dir;
+        // This worktree's admin dir, also when its directory was deleted by hand.
+        let admin = match worktree::find(common, &t.worktree) {
+            worktree::Found::Linked(a) => Some(a),
+            worktree::Found::Missing => {
+                let wt = worktree::canon(&t.worktree);
+                worktree::admins(common)
+                    .into_iter()
+                    .find(|a| a.worktree == wt)
+            }
+            _ => None,
+        };
+        // Commits an agent made inside a submodule live in the worktree's admin dir.
+        if let Some(a) = &admin {
+            let tip = self.repo.branch_tip(&t.branch);
+            let head = git::worktree_head(&t.worktree);
+            let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
+            crate::modules::keep(common, &self.repo.root, &a.dir, &tips, t.id.as_str(), false)?;
+        }
         if t.worktree.exists() {
             git::run(
                 &self.repo.root,
@@ -1252,8 +1291,13 @@ impl Runner<'_> {
                     t.worktree.as_os_str(),
                 ] as &[&std::ffi::OsStr],
             )?;
+        } else if let Some(a) = &admin {
+            // Only this worktree's stale metadata: `git worktree prune` would clear every
+            // other hand-deleted worktree's too, submodule stores and all.
+            let _lock = git::worktree_lock()?;
+            std::fs::remove_dir_all(&a.dir)
+                .with_context(|| format!("cannot remove {}", a.dir.display()))?;
         }
-        let _ = git::run(&self.repo.root, &["worktree", "prune"]);
         if self.repo.branch_exists(&t.branch) {
             git::run(&self.repo.root, &["branch", "-D", "--quiet", &t.branch])?;
         }

@@ -72,8 +72,17 @@ fn remove_scratch(ws: &Workspace, dir: &Path) {
         ] as &[&std::ffi::OsStr],
     );
     if removed.is_err() || dir.exists() {
+        let wt = crate::worktree::canon(dir);
         let _ = std::fs::remove_dir_all(dir);
-        let _ = git::run(&ws.repo.root, &["worktree", "prune"]);
+        // Only this scratch worktree's metadata: `git worktree prune` would also clear
+        // hand-deleted task worktrees', with the submodule stores inside them.
+        if let Some(a) = crate::worktree::admins(&ws.repo.common_dir)
+            .into_iter()
+            .find(|a| a.worktree == wt)
+            && let Ok(_lock) = git::worktree_lock()
+        {
+            let _ = std::fs::remove_dir_all(&a.dir);
+        }
     }
 }
 
@@ -256,16 +265,18 @@ pub fn resolve_with_agent(
     let prompt_dir = ws.store.dir.join("prompts").join("conflict");
     crate::store::private_dir(&prompt_dir)?;
     let prompt_file = prompt_dir.join(format!("{id}.md"));
-    let merged = git::output(
+    // The message on stdin, never in argv (`git merge` has no `-F -`).
+    let merged = git::output_with_input(
         wt,
         &[
             "merge",
             "--no-ff",
             "--no-edit",
-            "-m",
-            &message,
+            "-F",
+            "/dev/stdin",
             &tip.to_string(),
         ],
+        message.as_bytes(),
     )?;
     if merged.status.success() {
         return Ok(Resolution::Again); // git's own merge found no conflict
@@ -490,24 +501,9 @@ pub fn rerun(
     })
 }
 
-/// Remove a merged task's worktree and branch. A worktree with changes is kept (git
-/// refuses); a branch tip that is not in the base (squash, rebase) is logged first.
+/// Remove a merged task's worktree and branch. A worktree with changes is kept; a
+/// branch tip no other ref reaches (squash, rebase) is logged first, as prune does.
 pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
-    // Squash and rebase leave the task's own commits out of the base: log the tip.
-    if let Some(tip) = ws.repo.branch_tip(&rec.branch) {
-        let into = rec
-            .merged_into
-            .as_deref()
-            .and_then(|b| ws.repo.branch_tip(b));
-        let repo = ws.repo.local();
-        let reachable = into.is_some_and(|b| {
-            repo.merge_base(tip, b).ok().flatten().map(|m| m.detach()) == Some(tip)
-        });
-        if !reachable {
-            ws.store
-                .log_discarded(&rec.id, &rec.branch, &tip.to_string())?;
-        }
-    }
     // The removal itself is prune's, with all its safety checks.
     let trash = crate::trash::Trash::new(&ws.store);
     let env = cleanup::Env {
