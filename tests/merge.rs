@@ -810,3 +810,27 @@ fn ctrl_c_during_a_check_lands_nothing_and_exits_130() {
     assert!(!env.git(&["worktree", "list"]).contains("scratch"));
     assert_checkout_clean(&env);
 }
+
+/// A conflicting path is repository text: its control characters reach neither the
+/// progress lines nor the summary table raw.
+#[test]
+fn conflicting_paths_with_control_characters_are_shown_escaped() {
+    let env = Env::new();
+    let evil = "evil\x1b[2K\r.txt";
+    spawn(
+        &env,
+        &[("alpha", evil, "from alpha"), ("beta", evil, "from beta")],
+    );
+    let run = env.run(&["merge"]).code_is(1);
+    for (what, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+        assert!(
+            !text.contains('\x1b') && !text.contains('\r'),
+            "{what}: {text:?}"
+        );
+    }
+    assert!(
+        run.stdout().contains(r"evil\e[2K\r.txt"),
+        "{}",
+        run.stdout()
+    );
+}
