@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod copy;
 pub mod dirty;
+pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod git;

@@ -177,6 +177,66 @@ impl fmt::Display for State {
     }
 }
 
+/// The merge queue's verdict on one task (the `result` of `merge --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeResult {
+    Merged,
+    /// The base already holds the task's work.
+    UpToDate,
+    /// The task's branch adds nothing.
+    Empty,
+    WouldMerge,
+    WouldConflict,
+    Conflicted,
+    CheckFailed,
+    /// The queue stopped before this task.
+    NotReached,
+    Error,
+    PrOpened,
+    Pushed,
+    WouldPush,
+}
+
+impl MergeResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeResult::Merged => "merged",
+            MergeResult::UpToDate => "up-to-date",
+            MergeResult::Empty => "empty",
+            MergeResult::WouldMerge => "would-merge",
+            MergeResult::WouldConflict => "would-conflict",
+            MergeResult::Conflicted => "conflicted",
+            MergeResult::CheckFailed => "check-failed",
+            MergeResult::NotReached => "not-reached",
+            MergeResult::Error => "error",
+            MergeResult::PrOpened => "pr-opened",
+            MergeResult::Pushed => "pushed",
+            MergeResult::WouldPush => "would-push",
+        }
+    }
+
+    /// Whether this result counts as success for the exit code (SPEC §6).
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            MergeResult::Merged
+                | MergeResult::UpToDate
+                | MergeResult::Empty
+                | MergeResult::WouldMerge
+                | MergeResult::PrOpened
+                | MergeResult::Pushed
+                | MergeResult::WouldPush
+        )
+    }
+}
+
+impl fmt::Display for MergeResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

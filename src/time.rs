@@ -20,6 +20,12 @@ pub fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// RFC 3339 in UTC with milliseconds (event timestamps), from milliseconds since the epoch.
+pub fn rfc3339_millis(ms: u64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(ms.min(LAST_RFC3339_MS));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 /// The longest duration accepted anywhere (timeouts): a year. Anything longer means "no
 /// limit", which is what leaving the timeout out says; and a deadline must stay a point
 /// in time the clock can hold.

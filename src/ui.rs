@@ -408,6 +408,29 @@ impl Progress {
     }
 }
 
+/// The live view and the plain lines are one sink of the engine's events: phases, the
+/// last output line and each task's end (attempt ends and batch events show nothing).
+impl crate::engine::events::Sink for Progress {
+    fn emit(&self, event: &crate::engine::events::Event) {
+        use crate::engine::events::{Kind, Phase};
+        let Some(id) = event.task.as_deref() else {
+            return;
+        };
+        match &event.kind {
+            Kind::Phase { phase, attempt } => {
+                let text = match phase {
+                    Phase::Worktree if *attempt > 1 => format!("retry {}", attempt - 1),
+                    p => p.as_str().to_string(),
+                };
+                self.phase(id, &text);
+            }
+            Kind::Output { line } => self.output(id, line),
+            Kind::TaskEnded { state, detail } => self.done(id, *state, detail),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
