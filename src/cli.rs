@@ -67,6 +67,7 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
+    Watch(cmd::watch::WatchArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -131,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(&ctx, args),
         Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
+        Command::Watch(args) => cmd::watch::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

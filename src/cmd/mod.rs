@@ -13,6 +13,7 @@ pub mod prune;
 pub mod show;
 pub mod spawn;
 pub mod trust;
+pub mod watch;
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -58,6 +59,12 @@ impl Workspace {
             Err(e) => return Err(e.into()),
         };
         let store = Store::new(&repo.common_dir);
+        // A detached batch's end, shown once by the next command on a terminal.
+        if ctx.ui.stderr_tty && !ctx.ui.quiet {
+            for line in crate::engine::notify::take_ended(&store) {
+                ctx.ui.status(&line);
+            }
+        }
         Ok(Workspace {
             repo,
             store,

@@ -29,6 +29,8 @@ use crate::worktree;
 
 use super::Workspace;
 
+mod detach;
+
 /// Create a worktree and branch per task and run its agent there, in parallel.
 ///
 /// Without IDs, spawns every task of the manifest that was never spawned. With -p, runs
@@ -90,6 +92,14 @@ pub struct SpawnArgs {
     /// Spawn even when free disk space would fall below agents.minFreeDisk
     #[arg(long)]
     pub force: bool,
+
+    /// Run the batch in the background with no terminal: print the task ids and return
+    #[arg(short, long)]
+    pub detach: bool,
+
+    /// Run as the batch that --detach started (internal)
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    pub detached_child: bool,
 }
 
 /// A task ready to run: everything resolved and checked.
@@ -151,6 +161,10 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     if !args.force {
         check_disk(&ws.repo, &global, plan.len())?;
     }
+    if args.detach {
+        let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+        return detach::run(ctx, &ws, &args, &ids);
+    }
     // Before the claim: a failure here (a full disk) must not leave tasks claimed.
     exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
     crate::fault::point("spawn:planned");
@@ -178,6 +192,10 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     supervise::install_interrupt_handler();
 
     let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+    if args.detached_child {
+        crate::engine::detach::ready(&ids);
+    }
+    let interim = crate::engine::interim::start(&ws.store, &ids, args.detached_child); // INTERIM(e-watch)
     let progress = Progress::new(&ctx.ui, &ids);
     let runner = Runner {
         repo: &ws.repo,
@@ -266,7 +284,20 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             &rows,
         ));
     }
-    Ok(exit_for(all_ok, supervise::interrupted()))
+    let exit = exit_for(all_ok, supervise::interrupted());
+    crate::engine::interim::end(interim, &ws.store, &order, exit); // INTERIM(e-watch)
+    let ended = crate::engine::notify::BatchEnd {
+        repo: &ws.repo,
+        store: &ws.store,
+        ids: &order,
+        exit,
+        detached: args.detached_child,
+        command: crate::engine::notify::command(&ws.git, ws.manifest.as_ref()),
+    };
+    for problem in crate::engine::notify::batch_ended(&ended) {
+        ctx.ui.warn(&problem);
+    }
+    Ok(exit)
 }
 
 /// Resolve and check every task before anything is created.

@@ -2,4 +2,8 @@
 //! terminal. It reports through typed [`events`] to sinks (the live view, plain lines,
 //! the NDJSON event log); `cmd/*` only parse, call the engine and render.
 
+pub mod detach;
 pub mod events;
+pub mod follow;
+pub mod interim;
+pub mod notify;
