@@ -77,6 +77,7 @@ pub struct Ctx {
 }
 
 pub fn main() -> ExitCode {
+    crate::engine::detach::take_marker();
     // Completion data for the shell scripts, before any parsing (see cmd::completions).
     if let Some(code) = cmd::completions::complete_from_env() {
         return code;

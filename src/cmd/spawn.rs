@@ -96,10 +96,6 @@ pub struct SpawnArgs {
     /// Run the batch in the background with no terminal: print the task ids and return
     #[arg(short, long)]
     pub detach: bool,
-
-    /// Run as the batch that --detach started (internal)
-    #[arg(long, hide = true, conflicts_with = "detach")]
-    pub detached_child: bool,
 }
 
 /// A task ready to run: everything resolved and checked.
@@ -192,10 +188,11 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     supervise::install_interrupt_handler();
 
     let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
-    if args.detached_child {
+    let detached = crate::engine::detach::is_child();
+    if detached {
         crate::engine::detach::ready(&ids);
     }
-    let interim = crate::engine::interim::start(&ws.store, &ids, args.detached_child); // INTERIM(e-watch)
+    let interim = crate::engine::interim::start(&ws.store, &ids, detached); // INTERIM(e-watch)
     let progress = Progress::new(&ctx.ui, &ids);
     let runner = Runner {
         repo: &ws.repo,
@@ -291,7 +288,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         store: &ws.store,
         ids: &order,
         exit,
-        detached: args.detached_child,
+        detached,
         command: crate::engine::notify::command(&ws.git, ws.manifest.as_ref()),
     };
     for problem in crate::engine::notify::batch_ended(&ended) {

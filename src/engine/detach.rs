@@ -1,7 +1,8 @@
 //! `spawn --detach`: a batch that goes on with no terminal.
 //!
 //! The foreground settles every question first (validation, trust, which tasks), then
-//! starts this very binary again with the settled request and a hidden flag, in a new
+//! starts this very binary again with the settled request, marked by [`CHILD_ENV`] (a
+//! variable, not a hidden flag: clap's completion scripts list hidden flags), in a new
 //! session: no controlling terminal, so neither the terminal closing (SIGHUP) nor a
 //! signal to the old process group reaches it, and the shell that started it may exit.
 //! stdin and stdout are `/dev/null`. Its stderr is a pipe the foreground reads until the
@@ -18,12 +19,32 @@ use std::io::{Read as _, Write as _};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The descriptor on which a detached batch says it has claimed its tasks.
 pub const READY_FD: i32 = 3;
 
-/// The hidden flag that makes `spawn` the detached batch itself.
-pub const CHILD_FLAG: &str = "--detached-child";
+/// Set for the process `start` runs: it is the detached batch itself.
+pub const CHILD_ENV: &str = "GIT_AGENTS_DETACHED_BATCH";
+
+static CHILD: AtomicBool = AtomicBool::new(false);
+
+/// At startup, before any thread runs: whether this process is a detached batch. The
+/// variable is taken out of the environment, so the agents never inherit it.
+pub fn take_marker() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|v| v == "1") {
+        CHILD.store(true, Ordering::SeqCst);
+    }
+    if std::env::var_os(CHILD_ENV).is_some() {
+        // SAFETY: called first thing in main, while this is the only thread.
+        unsafe { std::env::remove_var(CHILD_ENV) };
+    }
+}
+
+/// Whether this process runs a batch `spawn --detach` started.
+pub fn is_child() -> bool {
+    CHILD.load(Ordering::SeqCst)
+}
 
 const READY: &str = "ready";
 
@@ -43,8 +64,8 @@ pub enum Outcome {
     Ended(i32),
 }
 
-/// Run `git-agents <args>` as a detached batch and wait only until it has claimed its
-/// tasks. `args` must hold [`CHILD_FLAG`].
+/// Run `git-agents <args>` (a `spawn`) as a detached batch and wait only until it has
+/// claimed its tasks.
 pub fn start(args: &[OsString]) -> Result<Started> {
     let exe = std::env::current_exe().context("cannot find the git-agents binary to re-run")?;
     let (mut reader, writer) = std::io::pipe().context("cannot create a pipe")?;
@@ -52,6 +73,7 @@ pub fn start(args: &[OsString]) -> Result<Started> {
     let fd = writer.as_raw_fd();
     let mut cmd = Command::new(&exe);
     cmd.args(args)
+        .env(CHILD_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err_writer);
@@ -106,7 +128,7 @@ pub fn start(args: &[OsString]) -> Result<Started> {
 
 /// In the detached batch, once its tasks are claimed: tell the foreground which, and
 /// put stderr on `/dev/null`, which ends the foreground's wait. Does nothing when fd
-/// [`READY_FD`] is not a pipe (the hidden flag given by hand).
+/// [`READY_FD`] is not a pipe (the variable set by hand).
 pub fn ready(ids: &[String]) {
     // SAFETY: fstat only fills the struct we pass.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };

@@ -98,7 +98,6 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
         a.push(o);
     }
     a.push("spawn".into());
-    a.push(detach::CHILD_FLAG.into());
     let mut opt = |name: &str, value: Option<String>| {
         if let Some(v) = value {
             a.push(format!("--{name}={v}").into());
