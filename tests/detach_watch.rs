@@ -165,7 +165,7 @@ fn a_detached_batch_outlives_its_shell_and_sighup_and_ends_as_a_foreground_one()
     let fg = Env::new();
     slow_agent(&fg, "0");
     fg.write("agents.yaml", MIXED);
-    fg.run(&["spawn", "-j", "3"]).code_is(1);
+    fg.run(&["spawn", "-j", "3", "--timeout", "1m"]).code_is(1);
     let want = comparable(&fg);
     assert_eq!(want["ok"]["state"], "succeeded", "{want:?}");
     assert_eq!(want["bad"]["state"], "failed", "{want:?}");
@@ -181,7 +181,7 @@ fn a_detached_batch_outlives_its_shell_and_sighup_and_ends_as_a_foreground_one()
     env.apply(&mut cmd);
     let started = env.root.join("started");
     let script = format!(
-        "'{}' spawn -d -j 3 >ids 2>err; touch '{}'; sleep 30",
+        "'{}' spawn -d -j 3 --timeout 1m >ids 2>err; touch '{}'; sleep 30",
         bin(),
         started.display()
     );
@@ -257,7 +257,7 @@ fn detached_ad_hoc_task_and_json() {
     // The agent tells whether the batch's marker reached it (it must not).
     env.agent(
         "ag",
-        "sleep 0.3; echo \"hi ${GIT_AGENTS_DETACHED_BATCH:-unmarked}\" > hi.txt",
+        "sleep 0.3; echo \"hi ${GIT_AGENTS_DETACHED_BATCH:-unmarked}\" > hi.txt; echo \"$GIT_AGENTS_PORT\" > port.txt",
     );
     let run = env
         .run(&["spawn", "-d", "--json", "--command", "ag", "-p", "Say hi"])
@@ -269,6 +269,9 @@ fn detached_ad_hoc_task_and_json() {
     wait_gone(detached_pid(&run));
     assert_eq!(env.record("say-hi")["state"], "succeeded");
     assert_eq!(env.git(&["show", "agent/say-hi:hi.txt"]), "hi unmarked\n");
+    // It had its port, as in the foreground.
+    let port: u16 = env.git(&["show", "agent/say-hi:port.txt"]).trim().parse().unwrap();
+    assert!((20000..=29999).contains(&port), "{port}");
 }
 
 #[test]
@@ -617,4 +620,51 @@ fn a_detached_batch_notifies_and_the_next_command_on_a_terminal_says_it_ended_on
     assert!(first.contains("2 succeeded"), "{first}");
     let second = on_pty(&env, &format!("'{}' list", bin())).ok().stdout();
     assert!(!second.contains("detached spawn"), "{second}");
+}
+
+#[test]
+fn the_trust_question_is_asked_before_detaching() {
+    let env = Env::new();
+    env.agent("ag", "echo hi > hi.txt");
+    env.write("agents.yaml", "command: [ag]\ntasks:\n  - id: a\n    prompt: A\n");
+    env.git(&["add", "agents.yaml"]);
+    env.git(&["commit", "-q", "-m", "manifest"]);
+    // On a terminal the foreground asks; the answer comes a moment later.
+    let mut cmd = Command::new("script");
+    env.apply(&mut cmd);
+    let mut child = cmd
+        .env("TERM", "xterm")
+        .args(["-qfec", &format!("'{}' spawn -d", bin()), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let run = Run(child.wait_with_output().unwrap()).ok();
+    let out = run.stdout();
+    assert!(out.contains("Trust them and run?"), "{out}");
+    wait_gone(pid_in(&out));
+    assert_eq!(env.record("a")["state"], "succeeded");
+}
+
+#[test]
+fn an_interrupted_detached_batch_is_told_too() {
+    let env = Env::new();
+    slow_agent(&env, "30");
+    env.write("agents.yaml", MIXED);
+    let run = env.run(&["spawn", "-d", "ok"]).ok();
+    let pid = detached_pid(&run);
+    wait_until("the agent to start", Duration::from_secs(20), || {
+        env.record("ok")["state"] == "running"
+    });
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    wait_gone(pid);
+    assert_eq!(env.record("ok")["state"], "interrupted");
+    let said = on_pty(&env, &format!("'{}' list", bin())).ok().stdout();
+    assert!(
+        said.contains("a detached spawn of 1 task was interrupted"),
+        "{said}"
+    );
 }
