@@ -36,7 +36,9 @@ fn detached_pid(run: &Run) -> u32 {
 }
 
 fn pid_in(err: &str) -> u32 {
-    let at = err.find("(pid ").unwrap_or_else(|| panic!("no pid in: {err}"));
+    let at = err
+        .find("(pid ")
+        .unwrap_or_else(|| panic!("no pid in: {err}"));
     err[at + 5..]
         .split(')')
         .next()
@@ -50,11 +52,7 @@ fn proc_stat(pid: u32) -> Option<(char, i64, i64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((
-        f[0].chars().next()?,
-        f[3].parse().ok()?,
-        f[4].parse().ok()?,
-    ))
+    Some((f[0].chars().next()?, f[3].parse().ok()?, f[4].parse().ok()?))
 }
 
 fn alive(pid: u32) -> bool {
@@ -72,9 +70,11 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 #[track_caller]
 fn wait_gone(pid: u32) {
-    wait_until(&format!("process {pid} to end"), Duration::from_secs(60), || {
-        !alive(pid)
-    });
+    wait_until(
+        &format!("process {pid} to end"),
+        Duration::from_secs(60),
+        || !alive(pid),
+    );
 }
 
 /// What must match between a detached and a foreground run: everything but times,
@@ -270,7 +270,11 @@ fn detached_ad_hoc_task_and_json() {
     assert_eq!(env.record("say-hi")["state"], "succeeded");
     assert_eq!(env.git(&["show", "agent/say-hi:hi.txt"]), "hi unmarked\n");
     // It had its port, as in the foreground.
-    let port: u16 = env.git(&["show", "agent/say-hi:port.txt"]).trim().parse().unwrap();
+    let port: u16 = env
+        .git(&["show", "agent/say-hi:port.txt"])
+        .trim()
+        .parse()
+        .unwrap();
     assert!((20000..=29999).contains(&port), "{port}");
 }
 
@@ -387,7 +391,11 @@ fn ctrl_c_stops_watching_not_the_agents() {
 fn watch_with_nothing_to_watch_and_bad_ids() {
     let env = Env::new();
     let none = env.run(&["watch"]).ok();
-    assert!(none.stderr().contains("nothing is running"), "{}", none.stderr());
+    assert!(
+        none.stderr().contains("nothing is running"),
+        "{}",
+        none.stderr()
+    );
     assert_eq!(none.stdout(), "");
     let unknown = env.run(&["watch", "nope"]).code_is(2);
     assert!(
@@ -419,7 +427,11 @@ fn garbage_and_torn_event_logs_are_warned_about_and_skipped() {
     std::fs::create_dir_all(&events_dir).unwrap();
     // A log that is garbage from its first byte, and one cut in its first line.
     std::fs::write(events_dir.join("0-garbage.ndjson"), "\x00\x01 not json\n").unwrap();
-    std::fs::write(events_dir.join("1-torn.ndjson"), "{\"version\":1,\"ts\":\"2").unwrap();
+    std::fs::write(
+        events_dir.join("1-torn.ndjson"),
+        "{\"version\":1,\"ts\":\"2",
+    )
+    .unwrap();
     let run = env.run(&["spawn", "-d", "ok", "none"]).ok();
     let pid = detached_pid(&run);
     let log = std::fs::read_dir(&events_dir)
@@ -497,7 +509,8 @@ fn detach_refuses_what_the_foreground_refuses_and_changes_nothing() {
     ] {
         let r = env.run(args).code_is(2);
         assert!(
-            r.stderr().contains("task taken was already spawned and succeeded"),
+            r.stderr()
+                .contains("task taken was already spawned and succeeded"),
             "{args:?}: {}",
             r.stderr()
         );
@@ -507,7 +520,10 @@ fn detach_refuses_what_the_foreground_refuses_and_changes_nothing() {
     // No manifest, unknown ids, a bad flag: all before anything detaches.
     let r = env.run(&["spawn", "-d"]).code_is(2);
     assert!(r.stderr().contains("no manifest found"), "{}", r.stderr());
-    env.write("agents.yaml", "command: [ag]\ntasks:\n  - id: a\n    prompt: A\n");
+    env.write(
+        "agents.yaml",
+        "command: [ag]\ntasks:\n  - id: a\n    prompt: A\n",
+    );
     let r = env.run(&["spawn", "-d", "zzz"]).code_is(2);
     assert!(r.stderr().contains("no task \"zzz\""), "{}", r.stderr());
     assert!(!env.agents_dir().join("tasks/a.json").exists());
@@ -550,7 +566,11 @@ fn notify_gets_the_summary_on_stdin_once() {
     env.git(&["config", "agents.notify", "echo oops; exit 3"]);
     env.run(&["prune", "--all", "--force", "-y"]).ok();
     let r = env.run(&["spawn", "a"]).ok();
-    assert!(r.stderr().contains("warning: notify command"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("warning: notify command"),
+        "{}",
+        r.stderr()
+    );
     assert!(r.stderr().contains("exited 3"), "{}", r.stderr());
     let log = std::fs::read_to_string(env.agents_dir().join("notify.log")).unwrap();
     assert!(log.contains("oops"), "{log}");
@@ -626,7 +646,10 @@ fn a_detached_batch_notifies_and_the_next_command_on_a_terminal_says_it_ended_on
 fn the_trust_question_is_asked_before_detaching() {
     let env = Env::new();
     env.agent("ag", "echo hi > hi.txt");
-    env.write("agents.yaml", "command: [ag]\ntasks:\n  - id: a\n    prompt: A\n");
+    env.write(
+        "agents.yaml",
+        "command: [ag]\ntasks:\n  - id: a\n    prompt: A\n",
+    );
     env.git(&["add", "agents.yaml"]);
     env.git(&["commit", "-q", "-m", "manifest"]);
     // On a terminal the foreground asks; the answer comes a moment later.

@@ -104,8 +104,10 @@ pub fn start(args: &[OsString]) -> Result<Started> {
     drop(writer);
     // stderr first: the batch closes it right after the ready pipe, whose one line
     // always fits the pipe's buffer, so neither read can block the other.
+    // Read to the end whatever its size: a batch blocked on a full stderr pipe would
+    // never reach the ready line.
     let mut said = Vec::new();
-    let _ = (&mut err_reader).take(1 << 20).read_to_end(&mut said);
+    let _ = err_reader.read_to_end(&mut said);
     let mut ready = String::new();
     let _ = (&mut reader).take(1 << 20).read_to_string(&mut ready);
     if let Some(ids) = ready.lines().find_map(|l| l.strip_prefix(READY)) {

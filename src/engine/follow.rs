@@ -173,7 +173,10 @@ pub fn start<'a>(store: &'a Store, ids: &[String]) -> Result<Start<'a>> {
     }
     // Unnamed, a batch is shown whole: its tasks that already ended too.
     for (i, l) in logs.iter().enumerate() {
-        let b = found.iter().find(|b| b.name == l.name).expect("found above");
+        let b = found
+            .iter()
+            .find(|b| b.name == l.name)
+            .expect("found above");
         for id in &b.tasks {
             if !tasks.contains_key(id) {
                 if named {
@@ -296,7 +299,10 @@ impl Follower<'_> {
         if tasks_done {
             let since = *self.all_done_at.get_or_insert(now);
             let logs_done = self.logs.iter().all(|l| {
-                l.ended || l.read_error || !self.supervisor_alive(l.pid) || since.elapsed() >= LOG_GRACE
+                l.ended
+                    || l.read_error
+                    || !self.supervisor_alive(l.pid)
+                    || since.elapsed() >= LOG_GRACE
             });
             up.done = logs_done;
         }

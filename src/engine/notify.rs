@@ -236,7 +236,11 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[0].contains(": 1 failed, 2 succeeded;"), "{}", lines[0]);
+        assert!(
+            lines[0].contains(": 1 failed, 2 succeeded;"),
+            "{}",
+            lines[0]
+        );
         assert!(take_ended(&store).is_empty());
     }
 }

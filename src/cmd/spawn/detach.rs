@@ -21,7 +21,10 @@ pub(super) fn run(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, planned: &[String
         Outcome::Ended(code) => {
             // It said why on its stderr, passed on above; end as it ended.
             let (message, hint) = error.unwrap_or_else(|| {
-                (format!("the detached batch ended with exit code {code}"), None)
+                (
+                    format!("the detached batch ended with exit code {code}"),
+                    None,
+                )
             });
             let e = match code {
                 0 => {
@@ -49,7 +52,8 @@ pub(super) fn run(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, planned: &[String
             .collect();
         ctx.ui.out(&report::document(docs));
     } else {
-        ctx.ui.out(&ids.iter().map(|i| format!("{i}\n")).collect::<String>());
+        ctx.ui
+            .out(&ids.iter().map(|i| format!("{i}\n")).collect::<String>());
     }
     let n = ids.len();
     ctx.ui.status(&format!(
@@ -108,7 +112,10 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
     opt("command", args.command.clone());
     opt("jobs", args.jobs.map(|j| j.to_string()));
     opt("base", args.base.clone());
-    opt("timeout", args.timeout.map(|t| format!("{}ms", t.as_millis())));
+    opt(
+        "timeout",
+        args.timeout.map(|t| format!("{}ms", t.as_millis())),
+    );
     opt("retries", args.retries.map(|r| r.to_string()));
     opt("check", args.check.clone());
     for (on, flag) in [
