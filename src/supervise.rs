@@ -335,11 +335,12 @@ mod tests {
     #[test]
     fn a_grandchild_that_keeps_stdin_unread_never_blocks_the_end() {
         // More than a pipe holds, so the writer blocks until every reader is gone; the
-        // job exits at once and leaves a background process holding stdin.
+        // job exits at once and leaves a background process holding stdin (as fd 3: sh
+        // gives a background job /dev/null as its stdin).
         let big = "x".repeat(1 << 20);
         let start = Instant::now();
         let (o, _) = sh(
-            "sleep 300 & exit 0",
+            "exec 3<&0; sleep 300 & exit 0",
             Some(&big),
             Some(Duration::from_secs(30)),
         );
