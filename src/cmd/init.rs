@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Exit> {
     std::fs::write(&path, STARTER).with_context(|| format!("cannot write {}", path.display()))?;
     ctx.ui.status(&format!("wrote {}", path.display()));
 
-    git::run(&repo.root, &["config", "--local", keys::AGENT, &chosen])?;
+    git::set_local_config(&repo.root, keys::AGENT, &chosen)?;
     let on_path = agent::preset(&chosen).is_some_and(|p| which::which(p.command[0]).is_ok());
     ctx.ui.status(&format!(
         "set {} = {chosen} in {}",
