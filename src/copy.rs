@@ -104,18 +104,9 @@ pub fn worktreeinclude(root: &Path) -> Result<Vec<Entry>> {
     if !file.is_file() {
         return Ok(Vec::new());
     }
-    let list = |extra: &[&str]| -> Result<Vec<String>> {
-        let mut args = vec!["ls-files", "-z", "--others", "--ignored", "--directory"];
-        args.extend_from_slice(extra);
-        let out = crate::git::run(root, &args)?;
-        Ok(out
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
-    };
-    let wanted = list(&["--exclude-from=.worktreeinclude"])?;
-    let ignored = list(&["--exclude-standard"])?;
+    let wanted =
+        crate::git::untracked_matching(root, crate::git::Patterns::File(".worktreeinclude"))?;
+    let ignored = crate::git::untracked_matching(root, crate::git::Patterns::Ignored)?;
     // Keep what git ignores: the same path, or a path inside an ignored directory.
     let mut out = Vec::new();
     for w in wanted {

@@ -687,6 +687,40 @@ pub fn force_delete_branch(root: &Path, branch: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which patterns [`untracked_matching`] selects paths by.
+#[derive(Debug, Clone, Copy)]
+pub enum Patterns<'a> {
+    /// git's own ignore rules (`.gitignore`, `info/exclude`, `core.excludesFile`).
+    Ignored,
+    /// The patterns of a file at the root, in gitignore syntax (`.worktreeinclude`).
+    File(&'a str),
+}
+
+/// The untracked paths of the main checkout that `patterns` match, relative to `root`;
+/// a directory that matches as a whole is one path ending in `/`.
+pub fn untracked_matching(root: &Path, patterns: Patterns) -> Result<Vec<String>> {
+    let select = match patterns {
+        Patterns::Ignored => "--exclude-standard".to_string(),
+        Patterns::File(f) => format!("--exclude-from={f}"),
+    };
+    let out = run(
+        root,
+        &[
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--directory",
+            &select,
+        ],
+    )?;
+    Ok(out
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -428,6 +428,79 @@ impl crate::store::Record {
 mod tests {
     use super::*;
 
+    fn record() -> crate::store::Record {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "id": "t", "state": "pending", "branch": "agent/t", "base": "main",
+            "base_commit": "b", "worktree": "/w/t", "prompt": "p", "command": ["a"],
+            "check": null, "exit_code": null, "head": null, "created_at": 1,
+            "started_at": null, "finished_at": null, "owner": null, "child": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn attempts_move_a_record_through_its_states() {
+        let mut r = record();
+        r.start_attempt(1, 20000, 10);
+        assert_eq!(
+            (r.state, r.started_at, r.port),
+            (State::Running, Some(10), Some(20000))
+        );
+        assert!(r.owner.is_some());
+        let check_failed = AttemptOutcome::CheckFailed {
+            exit_code: 4,
+            detail: "check exited 4".into(),
+        };
+        assert!(check_failed.may_retry());
+        r.end_attempt(1, &check_failed, Some("h1".into()), 20, true);
+        // A retry follows: still running, the attempt itself over.
+        assert_eq!((r.state, r.finished_at), (State::Running, None));
+        assert_eq!(r.check.as_deref(), Some("failed"));
+        assert_eq!(r.attempts[0].state, State::Failed);
+        assert_eq!(r.attempts[0].exit_code, Some(4));
+        assert_eq!(r.attempts[0].finished_at, Some(20));
+        r.start_attempt(2, 20001, 30);
+        assert_eq!(
+            r.started_at,
+            Some(10),
+            "the task started with its first attempt"
+        );
+        r.end_attempt(
+            2,
+            &AttemptOutcome::Succeeded { checked: true },
+            Some("h2".into()),
+            40,
+            false,
+        );
+        assert_eq!(r.state, State::Succeeded);
+        assert_eq!((r.exit_code, r.check.as_deref()), (Some(0), Some("passed")));
+        assert_eq!(
+            (r.finished_at, r.port, r.detail.as_deref()),
+            (Some(40), None, None)
+        );
+        assert_eq!(r.head.as_deref(), Some("h2"));
+        assert_eq!(r.attempts.len(), 2);
+        assert!(!AttemptOutcome::Empty.may_retry());
+        let stopped = AttemptOutcome::Interrupted {
+            detail: "interrupted".into(),
+        };
+        assert!(!stopped.may_retry() && !stopped.is_success());
+        assert_eq!(stopped.state(), State::Interrupted);
+    }
+
+    #[test]
+    fn a_crash_fails_the_running_attempt() {
+        let mut r = record();
+        assert_eq!(r.crash("boom".into(), None, 5), None);
+        assert_eq!(r.state, State::Failed);
+        r.start_attempt(3, 1, 6);
+        assert_eq!(r.crash("bug".into(), Some("h".into()), 7), Some(3));
+        assert_eq!(r.attempts[0].state, State::Failed);
+        assert_eq!(r.attempts[0].detail.as_deref(), Some("bug"));
+        r.unrecorded_failure("disk full".into());
+        assert_eq!((r.state, r.owner), (State::Failed, None));
+    }
+
     #[test]
     fn ids() {
         for ok in ["a", "fix-login", "v1.2", "a_b", "0abc", &"x".repeat(64)] {
