@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::agent::{self, Agent};
 use crate::cli::Ctx;
 use crate::config::{self, Flags, TaskSettings};
-use crate::engine::events::{self, Emitter};
+use crate::engine::events::{self, Emitter, Kind};
 use crate::engine::plan::{self, Planned, Request, Sources};
 use crate::engine::{claim, run};
 use crate::error::{Error, Exit};
@@ -271,5 +271,19 @@ pub(crate) fn rerun(
     let batch = events::batch_id();
     let log = events::Log::create(&ws.store.dir, &batch)?;
     let emitter = Emitter::new(batch).with(progress.clone()).with(log);
-    run::rerun(&ws.repo, &ws.store, &task, port_range, &emitter)
+    // The re-run is a batch of one here, so its log opens and closes like any other.
+    emitter.all(Kind::BatchStarted {
+        command: "merge".into(),
+        tasks: vec![rec.id.clone()],
+        pid: std::process::id(),
+        detached: false,
+    });
+    run::rerun(&ws.repo, &ws.store, &task, port_range, &emitter)?;
+    let state = ws.store.load(&rec.id)?.map_or(State::Failed, |r| r.state);
+    let exit = run::exit_of([state]);
+    emitter.all(Kind::BatchEnded {
+        states: [(rec.id.clone(), state)].into(),
+        exit_code: i32::from(exit.code()),
+    });
+    Ok(())
 }

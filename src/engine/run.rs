@@ -125,18 +125,24 @@ pub fn run(batch: Batch, events: &Emitter) -> Result<Summary> {
         states.insert(id.clone(), rec.state);
         summary.records.push(rec);
     }
-    summary.exit = if supervise::interrupted() {
-        Exit::Interrupted
-    } else if states.values().all(|s| s.is_success()) {
-        Exit::Ok
-    } else {
-        Exit::Failed
-    };
+    summary.exit = exit_of(states.values().copied());
     events.all(Kind::BatchEnded {
         states,
         exit_code: i32::from(summary.exit.code()),
     });
     Ok(summary)
+}
+
+/// The exit a batch earns (SPEC §6) from its tasks' final states: interrupted when
+/// Ctrl-C came, else success only when every task succeeded.
+pub fn exit_of(states: impl IntoIterator<Item = State>) -> Exit {
+    if supervise::interrupted() {
+        Exit::Interrupted
+    } else if states.into_iter().all(State::is_success) {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
 }
 
 /// Run one task again from `base_commit` in a fresh worktree, as a batch runs it (copy,
