@@ -537,6 +537,36 @@ fn reflink(_from: &Path, _to: &Path) -> std::io::Result<u64> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
+/// A task's entries, the one way every caller merges them: its `copy` settings (an
+/// entry that does not parse is an error naming it), then what `.worktreeinclude`
+/// selects and no `copy` entry already names.
+pub fn task_entries(root: &Path, copy: &[String]) -> Result<Vec<Entry>> {
+    Ok(merge_entries(copy, &worktreeinclude(root)?)?)
+}
+
+/// [`task_entries`] with `.worktreeinclude` read once for many tasks.
+pub fn merge_entries(copy: &[String], include: &[Entry]) -> Result<Vec<Entry>, Error> {
+    let mut out = Vec::with_capacity(copy.len() + include.len());
+    for c in copy {
+        out.push(parse_entry(c)?);
+    }
+    for e in include {
+        if !out.iter().any(|c| c.path == e.path) {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of `entries` as git pathspecs, to keep copied files out of a task's
+/// commits.
+pub fn paths(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e.path.display().to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

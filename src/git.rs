@@ -642,6 +642,51 @@ impl Repo {
     }
 }
 
+/// Make a task's worktree at `path` on a new branch `branch` starting at `base`. The
+/// metadata is made under the worktree lock (git races there); the checkout, the slow
+/// part, runs outside it, so many worktrees fill in parallel. `checkout --force` fills
+/// index and files as `worktree add` would, with its filters, sparse patterns and
+/// post-checkout hook.
+pub fn add_worktree(root: &Path, path: &Path, branch: &str, base: &str) -> Result<()> {
+    run(
+        root,
+        &[
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "--quiet".as_ref(),
+            "--no-checkout".as_ref(),
+            "-b".as_ref(),
+            branch.as_ref(),
+            path.as_os_str(),
+            base.as_ref(),
+        ] as &[&OsStr],
+    )?;
+    run(path, &["checkout", "--force", "--quiet"])?;
+    Ok(())
+}
+
+/// Remove a linked worktree and its files, uncommitted changes included: the caller has
+/// saved what it had to (pruned.log) before asking.
+pub fn remove_worktree(root: &Path, path: &Path) -> Result<()> {
+    run(
+        root,
+        &[
+            "worktree".as_ref(),
+            "remove".as_ref(),
+            "--force".as_ref(),
+            path.as_os_str(),
+        ] as &[&OsStr],
+    )?;
+    Ok(())
+}
+
+/// Delete a branch whatever it holds, with its config section (`git branch -D`): the
+/// caller has logged its tip to pruned.log first.
+pub fn force_delete_branch(root: &Path, branch: &str) -> Result<()> {
+    run(root, &["branch", "-D", "--quiet", branch])?;
+    Ok(())
+}
+
 // Named operations for init, demo, copy and worktree snapshots: their argv is spelled
 // here and nowhere else.
 

@@ -8,6 +8,7 @@
 //! agents/notes/ID.md     notes that survive retries (failure tails land here)
 //! agents/prompts/ID.md   the prompt, for `{prompt_file}`
 //! agents/pruned.log      branch tips discarded on purpose: `time id branch sha`
+//! agents/events/B.ndjson what happened in batch B, one JSON event a line (engine::events)
 //! ```
 //!
 //! Everything here is private to the user whatever the umask (dirs 0700, files 0600):
@@ -167,6 +168,9 @@ pub struct Record {
     /// `passed` or `failed`: the check `merge` ran on the merged result.
     #[serde(default)]
     pub merge_check: Option<String>,
+    /// The batch that last ran the task: its events are in `events/<batch>.ndjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 impl Record {

@@ -8,7 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -301,20 +301,23 @@ fn strip_ansi(s: &str) -> String {
 }
 
 /// Live progress of a batch: one line per running task plus an overall bar on a
-/// terminal, plain one-line events (one per phase change) otherwise.
+/// terminal, plain one-line events (one per phase change) otherwise. Clones share one
+/// display: one goes to the engine as a sink, another finishes it.
+#[derive(Clone)]
 pub struct Progress {
     bars: Option<Bars>,
     /// Width of the longest id, so the live lines line up.
     width: usize,
     quiet: bool,
     started: Instant,
-    lines: Mutex<HashMap<String, (String, String)>>,
+    lines: Arc<Mutex<HashMap<String, (String, String)>>>,
 }
 
+#[derive(Clone)]
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
-    tasks: Mutex<HashMap<String, ProgressBar>>,
+    tasks: Arc<Mutex<HashMap<String, ProgressBar>>>,
 }
 
 impl Progress {
@@ -336,7 +339,7 @@ impl Progress {
             Bars {
                 multi,
                 overall,
-                tasks: Mutex::new(HashMap::new()),
+                tasks: Arc::new(Mutex::new(HashMap::new())),
             }
         });
         Progress {
@@ -344,7 +347,7 @@ impl Progress {
             width,
             quiet: ui.quiet,
             started: Instant::now(),
-            lines: Mutex::new(HashMap::new()),
+            lines: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -458,7 +461,7 @@ impl crate::engine::events::Sink for Progress {
         match &event.kind {
             Kind::Phase { phase, attempt } => {
                 let text = match phase {
-                    Phase::Worktree if *attempt > 1 => format!("retry {}", attempt - 1),
+                    Phase::Worktree if *attempt > 1 => format!("worktree (attempt {attempt})"),
                     p => p.as_str().to_string(),
                 };
                 self.phase(id, &text);
