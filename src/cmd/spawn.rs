@@ -22,6 +22,7 @@ use crate::git::{self, Repo};
 use crate::manifest::Layer;
 use crate::report;
 use crate::store::{Attempt, Proc, Record, Store};
+use crate::engine::stop;
 use crate::supervise::{self, Job, Outcome};
 use crate::task::{State, TaskId};
 use crate::ui::{Progress, table};
@@ -952,7 +953,7 @@ impl Runner<'_> {
                 self.port_range,
                 || self.progress.phase(id, "waiting for a free port"),
                 || {
-                    if supervise::interrupted() {
+                    if supervise::interrupted() || stop::requested(self.store, id) {
                         gave_up.set(State::Interrupted);
                         Some("interrupted while waiting".into())
                     } else if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -991,6 +992,9 @@ impl Runner<'_> {
             detail,
         };
         let internal = |e: anyhow::Error| fail(State::Failed, None, format!("{e:#}"));
+        if stop::requested(self.store, id) {
+            return Err(fail(State::Interrupted, None, "stopped".into()));
+        }
 
         self.progress.phase(id, "worktree");
         if let Some(parent) = t.worktree.parent() {
@@ -1187,7 +1191,12 @@ impl Runner<'_> {
 
     /// Run a child with its pid recorded (so others can tell it is alive) and its last
     /// output line on the progress display.
+    /// A job that ends while `git agents stop` asks for the task was stopped, whatever
+    /// its exit; none starts once it has asked (see `engine::stop`).
     fn supervised(&self, id: &str, job: Job, log: &mut File) -> Result<Outcome, Failure> {
+        if stop::requested(self.store, id) {
+            return Ok(Outcome::Interrupted);
+        }
         let outcome = supervise::run(
             job,
             log,
@@ -1198,6 +1207,13 @@ impl Runner<'_> {
             |line| self.progress.output(id, line),
         );
         let _ = self.store.update(id, |r| r.child = None);
+        let outcome = outcome.map(|o| {
+            if stop::requested(self.store, id) {
+                Outcome::Interrupted
+            } else {
+                o
+            }
+        });
         outcome.map_err(|e| Failure {
             state: State::Failed,
             exit_code: None,

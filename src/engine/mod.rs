@@ -3,3 +3,6 @@
 //! the NDJSON event log); `cmd/*` only parse, call the engine and render.
 
 pub mod events;
+pub mod procs;
+pub mod stop;
+pub mod wait;
