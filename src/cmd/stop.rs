@@ -23,7 +23,11 @@ use super::Workspace;
 #[derive(Debug, clap::Args)]
 pub struct StopArgs {
     /// The tasks to stop
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub ids: Vec<String>,
 
     /// Stop every running task, and whatever is still running of interrupted ones
@@ -76,7 +80,10 @@ pub fn run(ctx: &Ctx, args: StopArgs) -> Result<Exit> {
             Stopped::Orphaned { pids, recorded } => {
                 let mut line = format!("{id}: its git agents process was gone");
                 if !pids.is_empty() {
-                    line.push_str(&format!("; stopped what it left running: {}", pid_list(&pids)));
+                    line.push_str(&format!(
+                        "; stopped what it left running: {}",
+                        pid_list(&pids)
+                    ));
                 }
                 if recorded {
                     line.push_str("; recorded interrupted");

@@ -60,9 +60,9 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<Exit> {
         crate::supervise::interrupted,
         |id, state| match state {
             Some(s) => ctx.ui.status(&format!("{id}: {}", ctx.ui.state(s))),
-            None => ctx
-                .ui
-                .status(&format!("{id}: withdrawn before it started (no record left)")),
+            None => ctx.ui.status(&format!(
+                "{id}: withdrawn before it started (no record left)"
+            )),
         },
     )?;
     if crate::supervise::interrupted() {

@@ -21,7 +21,7 @@
 //! of those, whatever environment it was given. Never this process or one of its
 //! ancestors: `stop` run from inside an agent must not kill the shell waiting for it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::store::{Proc, Record};
@@ -218,9 +218,30 @@ pub fn signal(p: Proc, sig: libc::c_int) {
     }
 }
 
-/// The pids of a task's processes that still run, for `list` and `show`.
-pub fn live_pids(finder: &mut Finder, rec: &Record) -> Vec<u32> {
-    finder.members(rec).iter().map(|p| p.pid).collect()
+/// For `list` and `show`: of the tasks given (those that read `interrupted`), the ones
+/// whose processes still run, with their pids. `/proc` is read only when there is a task
+/// to look for, and once for all of them.
+pub fn leftovers<'a>(recs: impl IntoIterator<Item = &'a Record>) -> BTreeMap<String, Vec<u32>> {
+    let mut out = BTreeMap::new();
+    let mut finder: Option<Finder> = None;
+    for rec in recs {
+        let f = finder.get_or_insert_with(Finder::new);
+        let pids: Vec<u32> = f.members(rec).iter().map(|p| p.pid).collect();
+        if !pids.is_empty() {
+            out.insert(rec.id.clone(), pids);
+        }
+    }
+    out
+}
+
+/// How `list` and `show` say it: `2 processes still run (pids 12, 13): ...`.
+pub fn leftover_note(id: &str, pids: &[u32]) -> String {
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let what = match pids.len() {
+        1 => format!("1 process still runs (pid {})", list[0]),
+        n => format!("{n} processes still run (pids {})", list.join(", ")),
+    };
+    format!("{what}; stop them with: git agents stop {id}")
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -252,18 +273,27 @@ mod tests {
             c.spawn().unwrap()
         };
         let wts = wt.to_str().unwrap();
-        let mut ours = start("sleep 30 & wait", &[
-            ("GIT_AGENTS_JOB", "1.0"),
-            ("GIT_AGENTS_TASK", "t"),
-            ("GIT_AGENTS_WORKTREE", wts),
-        ]);
+        let mut ours = start(
+            "sleep 30 & wait",
+            &[
+                ("GIT_AGENTS_JOB", "1.0"),
+                ("GIT_AGENTS_TASK", "t"),
+                ("GIT_AGENTS_WORKTREE", wts),
+            ],
+        );
         // Same task id in another repository, and a process without the job marker.
-        let mut other_repo = start("exec sleep 30", &[
-            ("GIT_AGENTS_JOB", "1.0"),
-            ("GIT_AGENTS_TASK", "t"),
-            ("GIT_AGENTS_WORKTREE", "/elsewhere"),
-        ]);
-        let mut unmarked = start("exec sleep 30", &[("GIT_AGENTS_TASK", "t"), ("GIT_AGENTS_WORKTREE", wts)]);
+        let mut other_repo = start(
+            "exec sleep 30",
+            &[
+                ("GIT_AGENTS_JOB", "1.0"),
+                ("GIT_AGENTS_TASK", "t"),
+                ("GIT_AGENTS_WORKTREE", "/elsewhere"),
+            ],
+        );
+        let mut unmarked = start(
+            "exec sleep 30",
+            &[("GIT_AGENTS_TASK", "t"), ("GIT_AGENTS_WORKTREE", wts)],
+        );
         // Give the shells time to start their sleeps.
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut finder = Finder::new();

@@ -104,6 +104,8 @@ pub fn stoppable(store: &Store, finder: &mut Finder) -> Result<Vec<Record>> {
 
 struct Task {
     rec: Record,
+    /// Its batch, read before anything rewrites the record.
+    batch: Option<String>,
     /// The supervisor, while it lives.
     owner: Option<Proc>,
     /// Processes already sent SIGTERM, by pid and start time.
@@ -115,7 +117,11 @@ struct Task {
 }
 
 /// Stop `recs`, all at once, and say how each went.
-pub fn stop(store: &Store, recs: Vec<Record>, finder: &mut Finder) -> Result<Vec<(String, Stopped)>> {
+pub fn stop(
+    store: &Store,
+    recs: Vec<Record>,
+    finder: &mut Finder,
+) -> Result<Vec<(String, Stopped)>> {
     let grace = grace();
     let started = Instant::now();
     let by = std::process::id();
@@ -123,11 +129,10 @@ pub fn stop(store: &Store, recs: Vec<Record>, finder: &mut Finder) -> Result<Vec
     for rec in recs {
         let owner = rec.owner.filter(|o| o.is_alive() && is_live(rec.state));
         let members = finder.members(&rec);
+        let batch = store.batch_of(&rec.id);
         let mut done = None;
         if owner.is_none() && !is_live(rec.process_state()) && members.is_empty() {
-            done = Some(Stopped::NotRunning {
-                state: rec.state,
-            });
+            done = Some(Stopped::NotRunning { state: rec.state });
         } else {
             if let Some(o) = owner {
                 let req = Request {
@@ -144,10 +149,11 @@ pub fn stop(store: &Store, recs: Vec<Record>, finder: &mut Finder) -> Result<Vec
                     });
                 }
             }
-            emit(store, &rec.id, Kind::Stopped { by });
+            emit(store, batch.as_deref(), &rec.id, Kind::Stopped { by });
         }
         tasks.push(Task {
             rec,
+            batch,
             owner,
             termed: HashSet::new(),
             pids: Vec::new(),
@@ -207,7 +213,7 @@ fn settled(store: &Store, t: &mut Task, too_long: bool) -> Result<Option<Stopped
     let mut pids = t.pids.clone();
     pids.sort_unstable();
     let Some(owner) = t.owner else {
-        let recorded = record_interrupted(store, &t.rec.id)?;
+        let recorded = record_interrupted(store, &t.rec.id, t.batch.as_deref())?;
         return Ok(Some(Stopped::Orphaned { pids, recorded }));
     };
     let now = store.load(&t.rec.id)?;
@@ -238,7 +244,7 @@ fn settled(store: &Store, t: &mut Task, too_long: bool) -> Result<Option<Stopped
 
 /// Record a task whose supervisor is gone as `interrupted`, if its record still says it
 /// is pending or running (and no new supervisor took it meanwhile). Says whether it did.
-fn record_interrupted(store: &Store, id: &str) -> Result<bool> {
+fn record_interrupted(store: &Store, id: &str, batch: Option<&str>) -> Result<bool> {
     const DETAIL: &str = "stopped by git agents stop (its git agents process was gone)";
     let mut changed = false;
     let now = crate::time::now();
@@ -267,6 +273,7 @@ fn record_interrupted(store: &Store, id: &str) -> Result<bool> {
     if changed {
         emit(
             store,
+            batch,
             id,
             Kind::TaskEnded {
                 state: State::Interrupted,
@@ -279,11 +286,11 @@ fn record_interrupted(store: &Store, id: &str) -> Result<bool> {
 
 /// Append an event about task `id` to its batch's log, if its record names a batch. A
 /// log that cannot be written never stops a stop.
-fn emit(store: &Store, id: &str, kind: Kind) {
-    let Some(batch) = store.batch_of(id) else {
+fn emit(store: &Store, batch: Option<&str>, id: &str, kind: Kind) {
+    let Some(batch) = batch else {
         return;
     };
-    if let Ok(log) = Log::create(&store.dir, &batch) {
-        Emitter::new(batch).with(log).task(id, kind);
+    if let Ok(log) = Log::create(&store.dir, batch) {
+        Emitter::new(batch.to_string()).with(log).task(id, kind);
     }
 }

@@ -73,7 +73,9 @@ pub fn wait(
             out.running = left;
             return Ok(out);
         }
-        let nap = deadline.map_or(POLL, |d| d.saturating_duration_since(Instant::now()).min(POLL));
+        let nap = deadline.map_or(POLL, |d| {
+            d.saturating_duration_since(Instant::now()).min(POLL)
+        });
         std::thread::sleep(nap);
     }
 }
