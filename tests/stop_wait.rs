@@ -296,7 +296,7 @@ fn after_kill_9_of_a_spawn_stop_all_then_prune_leaves_nothing() {
     assert_eq!(kinds.len(), 2, "{events}");
     assert_eq!(kinds[0]["kind"], "stopped");
     assert_eq!(kinds[0]["task"], "o");
-    assert_eq!(kinds[0]["by"].as_u64().unwrap() as u32 > 0, true);
+    assert!(kinds[0]["by"].as_u64().unwrap() > 0);
     assert_eq!(kinds[1]["kind"], "task-ended");
     assert_eq!(kinds[1]["state"], "interrupted");
 
