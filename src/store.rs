@@ -545,6 +545,9 @@ impl Store {
 
     /// Write a stop request (private, atomically).
     pub fn write_stop_request(&self, id: &str, bytes: &[u8]) -> Result<()> {
+        // The id comes from a record's content, not its file name: it must name a file
+        // under stop/ and nothing else.
+        crate::task::TaskId::parse(id).map_err(Error::usage)?;
         self.ensure_dir("stop")?;
         write_atomic(&self.stop_request_path(id), bytes)
     }
