@@ -315,6 +315,25 @@ fn after_kill_9_of_a_spawn_stop_all_then_prune_leaves_nothing() {
     all_gone(&tree);
 }
 
+/// Wait until a process has its SIGINT handler in place (`SigCgt` in its status), so a
+/// signal sent next is caught rather than killing it.
+fn catches_sigint(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (libc::SIGINT - 1)) != 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pid} never caught SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// An agent that waits for `<root>/ID.go`, then writes a file and exits with the code
 /// that file holds.
 fn gated_agent(env: &Env) {
@@ -365,6 +384,7 @@ fn wait_exits_by_how_the_tasks_ended_and_gives_up_at_its_timeout() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("ok: succeeded"), "{err}");
     // Ctrl-C leaves the task running: exit 130.
+    catches_sigint(interrupted.id());
     unsafe { libc::kill(interrupted.id() as i32, libc::SIGINT) };
     assert_eq!(finish(interrupted).status.code(), Some(130));
     assert_eq!(env.record("bad")["state"], "running");
