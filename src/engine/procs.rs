@@ -76,10 +76,13 @@ struct Marks {
     worktree: Option<Vec<u8>>,
 }
 
-fn marks(pid: u32) -> Marks {
-    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return Marks::default();
-    };
+/// `None` when the environment cannot be read now: a process in the middle of an exec
+/// or of its end shows none, and must be read again on the next scan.
+fn marks(pid: u32) -> Option<Marks> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    if env.is_empty() {
+        return None;
+    }
     let mut m = Marks::default();
     for var in env.split(|b| *b == 0) {
         if var.starts_with(JOB_VAR) {
@@ -90,7 +93,7 @@ fn marks(pid: u32) -> Marks {
             m.worktree = Some(v.to_vec());
         }
     }
-    m
+    Some(m)
 }
 
 impl Marks {
@@ -142,10 +145,14 @@ impl Finder {
     }
 
     fn marked(&mut self, p: &Stat, rec: &Record) -> bool {
-        self.marks
-            .entry((p.pid, p.start))
-            .or_insert_with(|| marks(p.pid))
-            .of(rec)
+        let key = (p.pid, p.start);
+        if let Some(m) = self.marks.get(&key) {
+            return m.of(rec);
+        }
+        match marks(p.pid) {
+            Some(m) => self.marks.entry(key).or_insert(m).of(rec),
+            None => false,
+        }
     }
 
     /// The task's processes still running, as of the last [`Finder::refresh`], by pid.
