@@ -539,6 +539,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+// Stop requests (`git agents stop` → the supervisor of a task; see `engine::stop`).
+impl Store {
+    /// `agents/stop/ID.json`: written by `git agents stop` for a task whose supervisor
+    /// lives, read by that supervisor before and after each job it runs.
+    pub fn stop_request_path(&self, id: &str) -> PathBuf {
+        self.dir.join("stop").join(format!("{id}.json"))
+    }
+
+    /// Write a stop request (private, atomically).
+    pub fn write_stop_request(&self, id: &str, bytes: &[u8]) -> Result<()> {
+        // The id comes from a record's content, not its file name: it must name a file
+        // under stop/ and nothing else.
+        crate::task::TaskId::parse(id).map_err(Error::usage)?;
+        self.ensure_dir("stop")?;
+        write_atomic(&self.stop_request_path(id), bytes)
+    }
+
+    /// The `batch` a task's record names, if any: read from the file as it is, so records
+    /// written before (or by versions without) that field simply have none.
+    pub fn batch_of(&self, id: &str) -> Option<String> {
+        let bytes = fs::read(self.record_path(id)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let b = v.get("batch")?.as_str()?;
+        // It names a file under the state dir: nothing that could leave it.
+        let safe = !b.is_empty()
+            && !b.starts_with('.')
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+        safe.then(|| b.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

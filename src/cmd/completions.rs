@@ -22,7 +22,9 @@ use crate::error::Exit;
 
 /// Subcommands whose positional `ID` arguments are task ids. A command listed here that
 /// does not exist (yet) is skipped; one that lands later needs only its name here.
-pub const ID_COMMANDS: &[&str] = &["spawn", "logs", "path", "merge", "prune", "show", "list"];
+pub const ID_COMMANDS: &[&str] = &[
+    "spawn", "logs", "path", "merge", "prune", "show", "list", "stop", "wait",
+];
 
 /// The environment variable that makes the binary print completion data and exit.
 pub const COMPLETE_ENV: &str = "GIT_AGENTS_COMPLETE";

@@ -12,7 +12,9 @@ pub mod path;
 pub mod prune;
 pub mod show;
 pub mod spawn;
+pub mod stop;
 pub mod trust;
+pub mod wait;
 
 use anyhow::Result;
 use std::path::PathBuf;

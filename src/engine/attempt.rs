@@ -76,6 +76,10 @@ fn steps(
     log: &mut File,
 ) -> Result<AttemptOutcome, AttemptOutcome> {
     let id = t.id.as_str();
+    // `git agents stop` asked before this attempt began: it never gets a worktree.
+    if super::stop::requested(&cx.store, id) {
+        return Err(interrupted());
+    }
     cx.phase(id, Phase::Worktree, n);
     if let Some(parent) = t.worktree.parent() {
         std::fs::create_dir_all(parent).map_err(internal)?;
@@ -207,12 +211,17 @@ fn steps(
 
 /// Run a job with its pid in the task's record while it runs (so others can tell it is
 /// alive) and each output line as an event. A job that cannot start fails the attempt.
+/// A job that ends while `git agents stop` asks for the task was stopped, whatever its
+/// exit; none starts once it has asked (see `engine::stop`).
 fn supervised(
     cx: &Context,
     id: &str,
     job: &Job,
     log: &mut File,
 ) -> Result<Outcome, AttemptOutcome> {
+    if super::stop::requested(&cx.store, id) {
+        return Ok(Outcome::Interrupted);
+    }
     let outcome = job.run(
         log,
         |pid| {
@@ -229,6 +238,13 @@ fn supervised(
         },
     );
     let _ = cx.store.update(id, |r| r.set_child(None));
+    let outcome = outcome.map(|o| {
+        if super::stop::requested(&cx.store, id) {
+            Outcome::Interrupted
+        } else {
+            o
+        }
+    });
     outcome.map_err(internal)
 }
 

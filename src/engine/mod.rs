@@ -12,5 +12,8 @@ pub mod claim;
 pub mod events;
 pub mod launch;
 pub mod plan;
+pub mod procs;
 pub mod respawn;
 pub mod run;
+pub mod stop;
+pub mod wait;
