@@ -77,7 +77,7 @@ fn steps(
 ) -> Result<AttemptOutcome, AttemptOutcome> {
     let id = t.id.as_str();
     // `git agents stop` asked before this attempt began: it never gets a worktree.
-    if super::stop::requested(&cx.store, id) {
+    if super::stop::requested(cx.store, id) {
         return Err(interrupted());
     }
     cx.phase(id, Phase::Worktree, n);
@@ -219,7 +219,7 @@ fn supervised(
     job: &Job,
     log: &mut File,
 ) -> Result<Outcome, AttemptOutcome> {
-    if super::stop::requested(&cx.store, id) {
+    if super::stop::requested(cx.store, id) {
         return Ok(Outcome::Interrupted);
     }
     let outcome = job.run(
@@ -239,7 +239,7 @@ fn supervised(
     );
     let _ = cx.store.update(id, |r| r.set_child(None));
     let outcome = outcome.map(|o| {
-        if super::stop::requested(&cx.store, id) {
+        if super::stop::requested(cx.store, id) {
             Outcome::Interrupted
         } else {
             o

@@ -289,7 +289,7 @@ impl Runner<'_> {
                 self.port_range,
                 || self.cx.phase(id, Phase::WaitingForPort, n),
                 || {
-                    if supervise::interrupted() || super::stop::requested(&self.cx.store, id) {
+                    if supervise::interrupted() || super::stop::requested(self.cx.store, id) {
                         gave_up.set(State::Interrupted);
                         Some("interrupted while waiting".into())
                     } else if deadline.is_some_and(|d| Instant::now() >= d) {
