@@ -39,6 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove the worktrees and branches of finished tasks')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print a task''s log (setup, agent and check output of every attempt)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show everything known about one task')
+            [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop running tasks: their agents and every process they started')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait for running tasks to end')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the worktree path of a task')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
@@ -175,6 +177,32 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;stop' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Stop every running task, and whatever is still running of interrupted ones')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'git-agents;wait' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long, e.g. 90s, 30m, 2h (exit 1); must be more than zero')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;path' {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
@@ -274,6 +302,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove the worktrees and branches of finished tasks')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print a task''s log (setup, agent and check output of every attempt)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show everything known about one task')
+            [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop running tasks: their agents and every process they started')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait for running tasks to end')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the worktree path of a task')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
@@ -300,6 +330,12 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;show' {
+            break
+        }
+        'git-agents;help;stop' {
+            break
+        }
+        'git-agents;help;wait' {
             break
         }
         'git-agents;help;path' {

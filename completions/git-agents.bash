@@ -59,8 +59,14 @@ _git_agents_clap() {
             git__agents,spawn)
                 cmd="git__agents__subcmd__spawn"
                 ;;
+            git__agents,stop)
+                cmd="git__agents__subcmd__stop"
+                ;;
             git__agents,trust)
                 cmd="git__agents__subcmd__trust"
+                ;;
+            git__agents,wait)
+                cmd="git__agents__subcmd__wait"
                 ;;
             git__agents,watch)
                 cmd="git__agents__subcmd__watch"
@@ -101,8 +107,14 @@ _git_agents_clap() {
             git__agents__subcmd__help,spawn)
                 cmd="git__agents__subcmd__help__subcmd__spawn"
                 ;;
+            git__agents__subcmd__help,stop)
+                cmd="git__agents__subcmd__help__subcmd__stop"
+                ;;
             git__agents__subcmd__help,trust)
                 cmd="git__agents__subcmd__help__subcmd__trust"
+                ;;
+            git__agents__subcmd__help,wait)
+                cmd="git__agents__subcmd__help__subcmd__wait"
                 ;;
             git__agents__subcmd__help,watch)
                 cmd="git__agents__subcmd__help__subcmd__watch"
@@ -114,7 +126,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show path init demo completions trust man watch help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,7 +217,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show path init demo completions trust man watch help"
+            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,7 +398,35 @@ _git_agents_clap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agents__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agents__subcmd__help__subcmd__trust)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -739,6 +779,35 @@ _git_agents_clap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agents__subcmd__stop)
+            opts="-C -q -v -h --all --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agents__subcmd__trust)
             opts="-C -q -v -h --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -746,6 +815,39 @@ _git_agents_clap() {
                 return 0
             fi
             case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__wait)
+            opts="-C -q -v -h --timeout --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -C)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -809,7 +911,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path merge prune show list ls watch. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path merge prune show list ls stop wait watch. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -825,7 +927,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;
@@ -833,7 +935,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path|merge|prune|show|list|ls|watch) ;;
+        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

@@ -36,6 +36,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand prune 'Remove the worktrees and branches of finished tasks'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
             cand show 'Show everything known about one task'
+            cand stop 'Stop running tasks: their agents and every process they started'
+            cand wait 'Wait for running tasks to end'
             cand path 'Print the worktree path of a task'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
@@ -164,6 +166,30 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;stop'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --all 'Stop every running task, and whatever is still running of interrupted ones'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'git-agents;wait'= {
+            cand --timeout 'Give up after this long, e.g. 90s, 30m, 2h (exit 1); must be more than zero'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;path'= {
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
@@ -256,6 +282,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand prune 'Remove the worktrees and branches of finished tasks'
             cand logs 'Print a task''s log (setup, agent and check output of every attempt)'
             cand show 'Show everything known about one task'
+            cand stop 'Stop running tasks: their agents and every process they started'
+            cand wait 'Wait for running tasks to end'
             cand path 'Print the worktree path of a task'
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
@@ -276,6 +304,10 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;logs'= {
         }
         &'git-agents;help;show'= {
+        }
+        &'git-agents;help;stop'= {
+        }
+        &'git-agents;help;wait'= {
         }
         &'git-agents;help;path'= {
         }

@@ -22,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
+use crate::git::{Excludes, ignored_paths};
 
 /// How one entry is brought over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,18 +105,8 @@ pub fn worktreeinclude(root: &Path) -> Result<Vec<Entry>> {
     if !file.is_file() {
         return Ok(Vec::new());
     }
-    let list = |extra: &[&str]| -> Result<Vec<String>> {
-        let mut args = vec!["ls-files", "-z", "--others", "--ignored", "--directory"];
-        args.extend_from_slice(extra);
-        let out = crate::git::run(root, &args)?;
-        Ok(out
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
-    };
-    let wanted = list(&["--exclude-from=.worktreeinclude"])?;
-    let ignored = list(&["--exclude-standard"])?;
+    let wanted = ignored_paths(root, Excludes::From(Path::new(".worktreeinclude")))?;
+    let ignored = ignored_paths(root, Excludes::Standard)?;
     // Keep what git ignores: the same path, or a path inside an ignored directory.
     let mut out = Vec::new();
     for w in wanted {
@@ -544,6 +535,36 @@ fn reflink(from: &Path, to: &Path) -> std::io::Result<u64> {
 #[cfg(not(target_os = "linux"))]
 fn reflink(_from: &Path, _to: &Path) -> std::io::Result<u64> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// A task's entries, the one way every caller merges them: its `copy` settings (an
+/// entry that does not parse is an error naming it), then what `.worktreeinclude`
+/// selects and no `copy` entry already names.
+pub fn task_entries(root: &Path, copy: &[String]) -> Result<Vec<Entry>> {
+    Ok(merge_entries(copy, &worktreeinclude(root)?)?)
+}
+
+/// [`task_entries`] with `.worktreeinclude` read once for many tasks.
+pub fn merge_entries(copy: &[String], include: &[Entry]) -> Result<Vec<Entry>, Error> {
+    let mut out = Vec::with_capacity(copy.len() + include.len());
+    for c in copy {
+        out.push(parse_entry(c)?);
+    }
+    for e in include {
+        if !out.iter().any(|c| c.path == e.path) {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of `entries` as git pathspecs, to keep copied files out of a task's
+/// commits.
+pub fn paths(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e.path.display().to_string())
+        .collect()
 }
 
 #[cfg(test)]

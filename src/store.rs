@@ -8,6 +8,7 @@
 //! agents/notes/ID.md     notes that survive retries (failure tails land here)
 //! agents/prompts/ID.md   the prompt, for `{prompt_file}`
 //! agents/pruned.log      branch tips discarded on purpose: `time id branch sha`
+//! agents/events/B.ndjson what happened in batch B, one JSON event a line (engine::events)
 //! ```
 //!
 //! Everything here is private to the user whatever the umask (dirs 0700, files 0600):
@@ -167,6 +168,9 @@ pub struct Record {
     /// `passed` or `failed`: the check `merge` ran on the merged result.
     #[serde(default)]
     pub merge_check: Option<String>,
+    /// The batch that last ran the task: its events are in `events/<batch>.ndjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 impl Record {
@@ -533,6 +537,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(e.context(format!("cannot write {}", path.display())));
     }
     Ok(())
+}
+
+// Stop requests (`git agents stop` → the supervisor of a task; see `engine::stop`).
+impl Store {
+    /// `agents/stop/ID.json`: written by `git agents stop` for a task whose supervisor
+    /// lives, read by that supervisor before and after each job it runs.
+    pub fn stop_request_path(&self, id: &str) -> PathBuf {
+        self.dir.join("stop").join(format!("{id}.json"))
+    }
+
+    /// Write a stop request (private, atomically).
+    pub fn write_stop_request(&self, id: &str, bytes: &[u8]) -> Result<()> {
+        // The id comes from a record's content, not its file name: it must name a file
+        // under stop/ and nothing else.
+        crate::task::TaskId::parse(id).map_err(Error::usage)?;
+        self.ensure_dir("stop")?;
+        write_atomic(&self.stop_request_path(id), bytes)
+    }
+
+    /// The `batch` a task's record names, if any: read from the file as it is, so records
+    /// written before (or by versions without) that field simply have none.
+    pub fn batch_of(&self, id: &str) -> Option<String> {
+        let bytes = fs::read(self.record_path(id)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let b = v.get("batch")?.as_str()?;
+        // It names a file under the state dir: nothing that could leave it.
+        let safe = !b.is_empty()
+            && !b.starts_with('.')
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+        safe.then(|| b.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,9 +108,48 @@ impl Ui {
             .interact_opt()?)
     }
 
+    /// A yes/no question on the terminal; Esc or q answers no. Call only when
+    /// [`Ui::can_prompt`] says so.
+    pub fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
+        let answer = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(default)
+            .interact_opt();
+        Ok(answered(answer, question)?.unwrap_or(false))
+    }
+
+    /// One item chosen on the terminal, `default` highlighted to start with. `None` when
+    /// the user cancels (Esc or q). Call only when [`Ui::can_prompt`] says so.
+    pub fn choose_one(
+        &self,
+        prompt: &str,
+        items: &[String],
+        default: usize,
+    ) -> anyhow::Result<Option<usize>> {
+        let choice = dialoguer::Select::new()
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact_opt();
+        answered(choice, prompt)
+    }
+
     pub fn state(&self, state: State) -> String {
         paint(self.color, state_color(state), state.as_str())
     }
+}
+
+/// A prompt's answer, or why there is none: Ctrl-C is an interruption (exit 130), and
+/// the cursor the prompt hid comes back whatever happened.
+fn answered<T>(answer: dialoguer::Result<T>, prompt: &str) -> anyhow::Result<T> {
+    answer.map_err(|e| {
+        let _ = dialoguer::console::Term::stderr().show_cursor();
+        let dialoguer::Error::IO(io) = &e;
+        if io.kind() == std::io::ErrorKind::Interrupted {
+            return crate::error::Error::interrupted().into();
+        }
+        anyhow::Error::from(e).context(format!("cannot ask on the terminal: {prompt}"))
+    })
 }
 
 /// Text from a repository (manifest commands, prompts, paths, YAML keys) made safe to show
@@ -262,20 +301,23 @@ fn strip_ansi(s: &str) -> String {
 }
 
 /// Live progress of a batch: one line per running task plus an overall bar on a
-/// terminal, plain one-line events (one per phase change) otherwise.
+/// terminal, plain one-line events (one per phase change) otherwise. Clones share one
+/// display: one goes to the engine as a sink, another finishes it.
+#[derive(Clone)]
 pub struct Progress {
     bars: Option<Bars>,
     /// Width of the longest id, so the live lines line up.
     width: usize,
     quiet: bool,
     started: Instant,
-    lines: Mutex<HashMap<String, (String, String)>>,
+    lines: Arc<Mutex<HashMap<String, (String, String)>>>,
 }
 
+#[derive(Clone)]
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
-    tasks: Mutex<HashMap<String, ProgressBar>>,
+    tasks: Arc<Mutex<HashMap<String, ProgressBar>>>,
 }
 
 impl Progress {
@@ -297,7 +339,7 @@ impl Progress {
             Bars {
                 multi,
                 overall,
-                tasks: Mutex::new(HashMap::new()),
+                tasks: Arc::new(Mutex::new(HashMap::new())),
             }
         });
         Progress {
@@ -305,7 +347,7 @@ impl Progress {
             width,
             quiet: ui.quiet,
             started: Instant::now(),
-            lines: Mutex::new(HashMap::new()),
+            lines: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -419,7 +461,7 @@ impl crate::engine::events::Sink for Progress {
         match &event.kind {
             Kind::Phase { phase, attempt } => {
                 let text = match phase {
-                    Phase::Worktree if *attempt > 1 => format!("retry {}", attempt - 1),
+                    Phase::Worktree if *attempt > 1 => format!("worktree (attempt {attempt})"),
                     p => p.as_str().to_string(),
                 };
                 self.phase(id, &text);

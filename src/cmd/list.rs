@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::cli::Ctx;
 use crate::config::{Flags, Global, keys};
+use crate::engine::procs;
 use crate::error::{Error, Exit};
 use crate::report::{self, Live, Target};
 use crate::store::Record;
@@ -88,8 +89,21 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let ids = parse_ids(&args.ids)?;
     let ws = Workspace::open_lenient(ctx)?;
     let rows = collect(&ws, &ids, args.all)?;
+    // Interrupted tasks whose processes outlived the git agents process that ran them.
+    let left = procs::leftovers(
+        rows.iter()
+            .filter(|r| r.state == State::Interrupted)
+            .filter_map(|r| r.record.as_ref()),
+    );
     if args.json {
-        let docs = rows.iter().map(|r| r.json(&ws)).collect();
+        let docs = rows
+            .iter()
+            .map(|r| {
+                let mut v = r.json(&ws);
+                v["leftover_pids"] = left.get(&r.id).cloned().unwrap_or_default().into();
+                v
+            })
+            .collect();
         ctx.ui.out(&report::document(docs));
         return Ok(Exit::Ok);
     }
@@ -134,6 +148,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
         ],
         &cells,
     ));
+    for (id, pids) in &left {
+        ctx.ui.warn(&format!(
+            "{id} is interrupted, but {}",
+            procs::leftover_note(id, pids)
+        ));
+    }
     Ok(Exit::Ok)
 }
 

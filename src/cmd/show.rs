@@ -7,6 +7,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 use crate::cli::Ctx;
+use crate::engine::procs;
 use crate::error::{Error, Exit};
 use crate::report;
 use crate::task::{State, TaskId};
@@ -42,6 +43,14 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
         .ok_or_else(|| Error::usage(format!("no task {id:?}")))?;
 
     let commits = commits(&ws, &row);
+    // An interrupted task whose processes outlived the git agents process that ran it.
+    let left: Vec<u32> = procs::leftovers(
+        row.record
+            .iter()
+            .filter(|_| row.state == State::Interrupted),
+    )
+    .remove(&row.id)
+    .unwrap_or_default();
     let log_path = ws.store.log_path(&row.id);
     let log_tail = row
         .record
@@ -84,6 +93,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
             .map(|(sha, subject)| json!({ "sha": sha, "subject": subject }))
             .collect::<Vec<_>>()
             .into();
+        v["leftover_pids"] = left.clone().into();
         v["log_tail"] = log_tail.clone().into();
         v["prompt"] = prompt.into();
         v["command"] = rec.map(|r| r.command.clone()).into();
@@ -100,6 +110,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
         prompt.as_deref(),
         &log_tail,
         &log_path,
+        &left,
     ));
     Ok(Exit::Ok)
 }
@@ -137,6 +148,7 @@ fn human(
     prompt: Option<&str>,
     log_tail: &[String],
     log_path: &std::path::Path,
+    leftover: &[u32],
 ) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     let bold = |s: &str| paint(ctx.ui.color, "1", s);
@@ -157,6 +169,9 @@ fn human(
     ];
     if let Some(why) = why(row) {
         fields.push(("why", why));
+    }
+    if !leftover.is_empty() {
+        fields.push(("processes", procs::leftover_note(&row.id, leftover)));
     }
     if let Some(d) = rec.and_then(|r| r.detail.as_deref()) {
         fields.push(("detail", escape_control(d).into_owned()));

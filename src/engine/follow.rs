@@ -75,8 +75,22 @@ pub struct Follower<'a> {
     logs: Vec<Log>,
     next_records: Instant,
     all_done_at: Option<Instant>,
-    /// Notes found while starting (no log for a task, unreadable logs).
+    /// Named tasks that do not run.
     notes: Vec<String>,
+    /// Found while starting (no log for a task), for the first poll to report.
+    warnings: Vec<String>,
+}
+
+impl Task {
+    fn of(log: Option<usize>, r: &Record) -> Task {
+        Task {
+            log,
+            state: r.state,
+            owner: r.owner,
+            ended_unsaid: None,
+            done: false,
+        }
+    }
 }
 
 /// Find what runs: the named tasks (an unknown or invalid id is a usage error), or every
@@ -122,80 +136,83 @@ pub fn start<'a>(store: &'a Store, ids: &[String]) -> Result<Start<'a>> {
         }
     }
     let named = !ids.is_empty();
-    let (found, unreadable) = batch_logs(&events::log_dir(&store.dir));
+    let dir = events::log_dir(&store.dir);
+    let (found, unreadable) = batch_logs(&dir);
+    // Every record, for the rest of each batch (unnamed, a batch is shown whole).
+    let all = if named { Vec::new() } else { store.all()? };
     let mut logs: Vec<Log> = Vec::new();
     let mut tasks: HashMap<String, Task> = HashMap::new();
-    let mut order = Vec::new();
-    let mut notes = not_running;
+    let mut order: Vec<String> = Vec::new();
+    let mut warnings = Vec::new();
     for r in &records {
-        let owner = r.owner.map(|p| p.pid);
-        // The newest batch run by this task's supervisor that names it.
-        let log = found
-            .iter()
-            .rev()
-            .find(|b| Some(b.pid) == owner && b.tasks.contains(&r.id));
-        let index = log.map(|b| match logs.iter().position(|l| l.name == b.name) {
+        // The batch the record names: its log is followed even before its first line
+        // is written. A record that names none (written before records did) is matched
+        // to the newest log whose batch its supervisor runs and that names it.
+        let owner = r.owner.map(|p| p.pid).unwrap_or(0);
+        let batch: Option<(String, PathBuf, Vec<String>)> = match &r.batch {
+            Some(b) => {
+                let started = found.iter().find(|f| &f.name == b);
+                let mut members: Vec<String> = match started {
+                    Some(f) => f.tasks.clone(),
+                    None => Vec::new(),
+                };
+                for other in all.iter().filter(|o| o.batch.as_ref() == Some(b)) {
+                    if !members.contains(&other.id) {
+                        members.push(other.id.clone());
+                    }
+                }
+                Some((b.clone(), dir.join(format!("{b}.ndjson")), members))
+            }
+            None => found
+                .iter()
+                .rev()
+                .find(|f| f.pid == owner && f.tasks.contains(&r.id))
+                .map(|f| (f.name.clone(), f.path.clone(), f.tasks.clone())),
+        };
+        let Some((name, path, members)) = batch else {
+            let unread = if unreadable > 0 {
+                format!(" ({unreadable} could not be read)")
+            } else {
+                String::new()
+            };
+            warnings.push(format!(
+                "no event log tells of task {}{unread}: following its record only",
+                r.id
+            ));
+            tasks.insert(r.id.clone(), Task::of(None, r));
+            continue;
+        };
+        let index = match logs.iter().position(|l| l.name == name) {
             Some(i) => i,
             None => {
                 logs.push(Log {
-                    name: b.name.clone(),
-                    tail: Tail::new(b.path.clone()),
-                    pid: b.pid,
+                    name,
+                    tail: Tail::new(path),
+                    pid: owner,
                     ended: false,
                     read_error: false,
                 });
                 logs.len() - 1
             }
-        });
-        if index.is_none() {
-            notes.push(if unreadable > 0 {
-                format!(
-                    "no event log names task {} ({unreadable} could not be read): following its record only",
-                    r.id
-                )
-            } else {
-                format!(
-                    "no event log names task {}: following its record only",
-                    r.id
-                )
-            });
-        }
-        tasks.insert(
-            r.id.clone(),
-            Task {
-                log: index,
-                state: r.state,
-                owner: r.owner,
-                ended_unsaid: None,
-                done: false,
-            },
-        );
-    }
-    // Unnamed, a batch is shown whole: its tasks that already ended too.
-    for (i, l) in logs.iter().enumerate() {
-        let b = found
-            .iter()
-            .find(|b| b.name == l.name)
-            .expect("found above");
-        for id in &b.tasks {
-            if !tasks.contains_key(id) {
-                if named {
-                    continue;
-                }
-                let rec = store.load(id).ok().flatten();
+        };
+        tasks.insert(r.id.clone(), Task::of(Some(index), r));
+        let members = if named { vec![r.id.clone()] } else { members };
+        for id in members {
+            if !tasks.contains_key(&id) {
+                let rec = all.iter().find(|o| o.id == id);
                 tasks.insert(
                     id.clone(),
                     Task {
-                        log: Some(i),
-                        state: rec.as_ref().map_or(State::Pending, |r| r.state),
-                        owner: rec.as_ref().and_then(|r| r.owner),
+                        log: Some(index),
+                        state: rec.map_or(State::Pending, |r| r.state),
+                        owner: rec.and_then(|r| r.owner),
                         ended_unsaid: None,
                         done: false,
                     },
                 );
             }
-            if !order.contains(id) {
-                order.push(id.clone());
+            if !order.contains(&id) {
+                order.push(id);
             }
         }
     }
@@ -206,7 +223,6 @@ pub fn start<'a>(store: &'a Store, ids: &[String]) -> Result<Start<'a>> {
         .collect();
     rest.sort();
     order.extend(rest);
-    order.retain(|id| tasks.contains_key(id));
     Ok(Start::Follow(Box::new(Follower {
         store,
         order,
@@ -214,7 +230,8 @@ pub fn start<'a>(store: &'a Store, ids: &[String]) -> Result<Start<'a>> {
         logs,
         next_records: Instant::now(),
         all_done_at: None,
-        notes,
+        notes: not_running,
+        warnings,
     })))
 }
 
@@ -233,14 +250,17 @@ impl Follower<'_> {
             .collect()
     }
 
-    /// Notes from starting: tasks named that do not run, tasks with no event log.
+    /// Named tasks that do not run.
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
 
     /// Read what the logs gained and, now and then, the records.
     pub fn poll(&mut self) -> Update {
-        let mut up = Update::default();
+        let mut up = Update {
+            warnings: std::mem::take(&mut self.warnings),
+            ..Update::default()
+        };
         for (i, log) in self.logs.iter_mut().enumerate() {
             let found = match log.tail.poll() {
                 Ok(f) => f,

@@ -22,7 +22,7 @@ use crate::error::Exit;
 use crate::git::Repo;
 use crate::manifest::Manifest;
 use crate::store::Store;
-use crate::supervise::{self, Job, Outcome};
+use crate::supervise::Outcome;
 use crate::task::State;
 
 /// How long a notify command may run.
@@ -96,20 +96,8 @@ fn run(repo: &Repo, store: &Store, cmd: &str, summary: Vec<u8>) -> Result<()> {
         "==> {} notify: {cmd}",
         crate::time::rfc3339(crate::time::now())
     );
-    let args = vec!["-c".to_string(), cmd.to_string()];
-    let outcome = supervise::run(
-        Job {
-            program: "sh".as_ref(),
-            args: &args,
-            dir: &repo.root,
-            env: &[],
-            stdin: Some(summary),
-            deadline: crate::time::deadline(TIMEOUT),
-        },
-        &mut log,
-        |_| {},
-        |_| {},
-    )?;
+    let job = super::launch::batch_shell(cmd, &repo.root, summary, crate::time::deadline(TIMEOUT));
+    let outcome = job.run(&mut log, |_| {}, |_| {})?;
     let shown = crate::cleanup::show(&path, &repo.root);
     match outcome {
         Outcome::Exited(0) => Ok(()),

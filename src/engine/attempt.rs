@@ -1,0 +1,358 @@
+//! One attempt at a task: its worktree and branch from the base commit, the `copy`
+//! entries, the `setup` commands, the agent, a commit of whatever the agent left, the
+//! check. And what a retry does first: discard the last attempt's worktree and branch,
+//! with every commit and uncommitted file logged to pruned.log before anything goes.
+//!
+//! An attempt reports its phases and its children's output lines as events, and ends
+//! with an [`AttemptOutcome`]; the scheduler ([`super::run`]) records it.
+
+use anyhow::{Context as _, Result};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use super::events::{Emitter, Kind, Phase};
+use super::launch::{Job, Seat};
+use super::plan::Planned;
+use crate::copy;
+use crate::git::{self, Repo};
+use crate::store::{Proc, Store};
+use crate::supervise::Outcome;
+use crate::task::AttemptOutcome;
+use crate::worktree;
+
+/// What the attempts of a batch share.
+pub struct Context<'a> {
+    pub repo: &'a Repo,
+    pub store: &'a Store,
+    pub events: &'a Emitter,
+    pub repo_name: String,
+}
+
+impl Context<'_> {
+    pub fn phase(&self, id: &str, phase: Phase, attempt: u32) {
+        self.events.task(id, Kind::Phase { phase, attempt });
+    }
+}
+
+fn failed(detail: String) -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        exit_code: None,
+        detail,
+    }
+}
+
+fn internal(e: impl Into<anyhow::Error>) -> AttemptOutcome {
+    failed(format!("{:#}", e.into()))
+}
+
+fn interrupted() -> AttemptOutcome {
+    AttemptOutcome::Interrupted {
+        detail: "interrupted".into(),
+    }
+}
+
+/// Attempt `n` of task `t` in scheduler slot `slot`, with `port` reserved for it.
+pub fn attempt(
+    cx: &Context,
+    t: &Planned,
+    n: u32,
+    slot: usize,
+    port: u16,
+    log: &mut File,
+) -> AttemptOutcome {
+    match steps(cx, t, n, slot, port, log) {
+        Ok(o) | Err(o) => o,
+    }
+}
+
+/// The steps in order; `Err` is an attempt that ended early.
+fn steps(
+    cx: &Context,
+    t: &Planned,
+    n: u32,
+    slot: usize,
+    port: u16,
+    log: &mut File,
+) -> Result<AttemptOutcome, AttemptOutcome> {
+    let id = t.id.as_str();
+    // `git agents stop` asked before this attempt began: it never gets a worktree.
+    if super::stop::requested(cx.store, id) {
+        return Err(interrupted());
+    }
+    cx.phase(id, Phase::Worktree, n);
+    if let Some(parent) = t.worktree.parent() {
+        std::fs::create_dir_all(parent).map_err(internal)?;
+    }
+    git::add_worktree(&cx.repo.root, &t.worktree, &t.branch, &t.base_commit).map_err(internal)?;
+    crate::fault::point("spawn:worktree-added");
+
+    if !t.copy.is_empty() {
+        cx.phase(id, Phase::Copy, n);
+        let limits = copy::Limits::new(
+            &cx.repo.root,
+            &cx.repo.common_dir,
+            t.worktree.parent().unwrap_or(&t.worktree),
+        );
+        let st =
+            copy::copy_entries(&cx.repo.root, &t.worktree, &t.copy, &limits).map_err(internal)?;
+        let _ = writeln!(
+            log,
+            "==> copy: {} files, {} bytes ({} cloned, {} hard-linked), {} symlinks",
+            st.files, st.bytes, st.cloned, st.linked, st.symlinks
+        );
+    }
+
+    let notes = cx.store.notes_path(id);
+    let seat = Seat {
+        task: id,
+        branch: &t.branch,
+        dir: &t.worktree,
+        base: &t.base_name,
+        attempt: n,
+        port: Some(port),
+        index: slot,
+        notes: &notes,
+        repo_name: &cx.repo_name,
+        env: &t.settings.env,
+        deadline: t.settings.timeout.and_then(crate::time::deadline),
+    };
+
+    for cmd in &t.settings.setup {
+        cx.phase(id, Phase::Setup, n);
+        let _ = writeln!(log, "==> setup: {cmd}");
+        match supervised(cx, id, &seat.shell(cmd), log)? {
+            Outcome::Exited(0) => {}
+            Outcome::Exited(c) => {
+                return Err(AttemptOutcome::Failed {
+                    exit_code: Some(c),
+                    detail: format!("setup `{cmd}` exited {c}"),
+                });
+            }
+            Outcome::TimedOut => {
+                return Err(AttemptOutcome::TimedOut {
+                    detail: "timed out in setup".into(),
+                });
+            }
+            Outcome::Interrupted => return Err(interrupted()),
+        }
+    }
+
+    cx.phase(id, Phase::Agent, n);
+    let _ = writeln!(log, "==> agent: {}", t.agent.template.join(" "));
+    let job = seat.agent(&t.agent, &t.prompt, &cx.store.prompt_path(id));
+    let outcome = supervised(cx, id, &job, log)?;
+    if outcome == Outcome::Interrupted {
+        return Err(interrupted());
+    }
+
+    crate::fault::point("spawn:agent-done");
+    // What the agent left is committed whatever its exit, so a later retry that
+    // discards this worktree discards nothing that is not in a logged commit.
+    cx.phase(id, Phase::Commit, n);
+    commit_leftovers(t).map_err(internal)?;
+    crate::fault::point("spawn:committed");
+
+    // An agent that left its branch (a detached HEAD, another branch) made commits
+    // the branch does not have: keep its worktree as it is, never treat it as empty.
+    let tip = cx.repo.branch_tip(&t.branch);
+    if let Some(head) = git::worktree_head(&t.worktree)
+        && Some(head) != tip
+    {
+        return Err(AttemptOutcome::Failed {
+            exit_code: match outcome {
+                Outcome::Exited(c) => Some(c),
+                _ => None,
+            },
+            detail: format!(
+                "the agent's work is not on {}: its worktree HEAD is at {}",
+                t.branch,
+                head.to_hex_with_len(12)
+            ),
+        });
+    }
+
+    match outcome {
+        Outcome::Exited(0) => {}
+        Outcome::Exited(c) => {
+            return Err(AttemptOutcome::Failed {
+                exit_code: Some(c),
+                detail: format!("agent exited {c}"),
+            });
+        }
+        Outcome::TimedOut => {
+            return Err(AttemptOutcome::TimedOut {
+                detail: "timed out".into(),
+            });
+        }
+        Outcome::Interrupted => return Err(interrupted()),
+    }
+
+    if tip.map(|h| h.to_string()).as_deref() == Some(t.base_commit.as_str()) {
+        return Ok(AttemptOutcome::Empty); // nothing to check
+    }
+    let Some(check) = &t.settings.check else {
+        return Ok(AttemptOutcome::Succeeded { checked: false });
+    };
+    cx.phase(id, Phase::Check, n);
+    let _ = writeln!(log, "==> check: {check}");
+    match supervised(cx, id, &seat.shell(check), log)? {
+        Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
+        Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
+            exit_code: c,
+            detail: format!("check exited {c}"),
+        }),
+        Outcome::TimedOut => Err(AttemptOutcome::TimedOut {
+            detail: "timed out in check".into(),
+        }),
+        Outcome::Interrupted => Err(interrupted()),
+    }
+}
+
+/// Run a job with its pid in the task's record while it runs (so others can tell it is
+/// alive) and each output line as an event. A job that cannot start fails the attempt.
+/// A job that ends while `git agents stop` asks for the task was stopped, whatever its
+/// exit; none starts once it has asked (see `engine::stop`).
+fn supervised(
+    cx: &Context,
+    id: &str,
+    job: &Job,
+    log: &mut File,
+) -> Result<Outcome, AttemptOutcome> {
+    if super::stop::requested(cx.store, id) {
+        return Ok(Outcome::Interrupted);
+    }
+    let outcome = job.run(
+        log,
+        |pid| {
+            let _ = cx.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
+            crate::fault::point("spawn:child-started");
+        },
+        |line| {
+            cx.events.task(
+                id,
+                Kind::Output {
+                    line: line.to_string(),
+                },
+            )
+        },
+    );
+    let _ = cx.store.update(id, |r| r.set_child(None));
+    let outcome = outcome.map(|o| {
+        if super::stop::requested(cx.store, id) {
+            Outcome::Interrupted
+        } else {
+            o
+        }
+    });
+    outcome.map_err(internal)
+}
+
+/// Commit whatever the agent left uncommitted, with the user's identity; files the task
+/// copied in (`copy`) are never part of it.
+fn commit_leftovers(t: &Planned) -> Result<()> {
+    let wt = &t.worktree;
+    if !git::stage_all_except(wt, &copy::paths(&t.copy))? {
+        return Ok(());
+    }
+    git::commit_task(wt, &git::subject_of(&t.prompt), t.id.as_str())
+}
+
+/// Throw away a failed attempt's worktree and branch. First, what cannot be found again
+/// is logged to pruned.log: uncommitted files (committing them may be what failed) saved
+/// as a commit, and each tip with commits beyond the base or that no other ref reaches.
+/// An error here stops before anything is removed.
+pub fn discard(cx: &Context, t: &Planned) -> Result<()> {
+    let id = t.id.as_str();
+    if let worktree::Found::Linked(a) = worktree::find(&cx.repo.common_dir, &t.worktree) {
+        // Unreadable status counts as changed: a needless snapshot costs nothing.
+        let dirty = git::worktree_changes(&a.worktree).map_or(true, |c| c.count > 0);
+        if dirty {
+            let msg = format!(
+                "git-agents: uncommitted files of task {id}\n\nSaved before a retry discarded {}.\n",
+                a.worktree.display()
+            );
+            let sha = worktree::snapshot(&a.worktree, &a, &msg, &copy::paths(&t.copy))
+                .context("cannot save the uncommitted files before the retry")?;
+            cx.store.log_discarded(id, &t.branch, &sha)?;
+        }
+    }
+    let tip = cx.repo.branch_tip(&t.branch);
+    // The worktree's HEAD too, when the agent committed off the branch.
+    let head = git::worktree_head(&t.worktree).filter(|h| Some(*h) != tip);
+    let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
+    let branch_ref = format!("refs/heads/{}", t.branch);
+    let unreached = cx
+        .repo
+        .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
+        .unwrap_or_else(|_| tips.clone());
+    for sha in tips {
+        if sha != t.base_commit || unreached.contains(&sha) {
+            cx.store.log_discarded(id, &t.branch, &sha.to_string())?;
+        }
+    }
+    remove_worktree_and_branch(cx, t)
+}
+
+/// Remove the task's worktree (with the submodule commits an agent made inside it kept)
+/// and its branch. The caller has logged what they held.
+pub fn remove_worktree_and_branch(cx: &Context, t: &Planned) -> Result<()> {
+    let common = &cx.repo.common_dir;
+    // This worktree's admin dir, also when its directory was deleted by hand.
+    let admin = match worktree::find(common, &t.worktree) {
+        worktree::Found::Linked(a) => Some(a),
+        worktree::Found::Missing => {
+            let wt = worktree::canon(&t.worktree);
+            worktree::admins(common)
+                .into_iter()
+                .find(|a| a.worktree == wt)
+        }
+        _ => None,
+    };
+    // Commits an agent made inside a submodule live in the worktree's admin dir.
+    if let Some(a) = &admin {
+        let tip = cx.repo.branch_tip(&t.branch);
+        let head = git::worktree_head(&t.worktree);
+        let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
+        crate::modules::keep(common, &cx.repo.root, &a.dir, &tips, t.id.as_str(), false)?;
+    }
+    if t.worktree.exists() {
+        git::remove_worktree(&cx.repo.root, &t.worktree)?;
+    } else if let Some(a) = &admin {
+        // Only this worktree's stale metadata: `git worktree prune` would clear every
+        // other hand-deleted worktree's too, submodule stores and all.
+        let _lock = git::worktree_lock()?;
+        std::fs::remove_dir_all(&a.dir)
+            .with_context(|| format!("cannot remove {}", a.dir.display()))?;
+    }
+    if cx.repo.branch_exists(&t.branch) {
+        git::force_delete_branch(&cx.repo.root, &t.branch)?;
+    }
+    Ok(())
+}
+
+/// The last `lines` lines of the task's log from this attempt.
+pub fn tail_of_log(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    // Only this attempt's part of the log.
+    let part = match text.rfind("==> git-agents: ") {
+        Some(i) => &text[i..],
+        None => &text[..],
+    };
+    let all: Vec<&str> = part.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Note a failed attempt in the task's notes (which the next attempt's agent can read):
+/// why, and the last lines of its output.
+pub fn append_notes(path: &Path, n: u32, detail: &str, tail: &str) -> Result<()> {
+    let mut file = crate::store::private_file(path, false)?;
+    writeln!(file, "## Attempt {n} failed: {detail}\n")?;
+    writeln!(file, "Last lines of its output:\n")?;
+    for line in tail.lines() {
+        writeln!(file, "    {line}")?;
+    }
+    writeln!(file)?;
+    Ok(())
+}

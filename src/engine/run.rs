@@ -1,0 +1,359 @@
+//! The scheduler of a spawn batch: claimed tasks run in `jobs` slots, each through its
+//! attempts (a retry in a fresh worktree after a failed one), each attempt with a port
+//! no other live task holds. Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops the running agents
+//! and withdraws the claims of tasks not yet started.
+//!
+//! The scheduler knows nothing of a terminal: what happens goes to an [`Emitter`] as
+//! events (batch started, phases, output lines, attempt and task ends, batch ended) and
+//! into the tasks' records. A foreground spawn gives it the live view and the event log
+//! as sinks; a process running a batch on its own needs only the log.
+//!
+//! Whatever ends a task early, an error of ours or a bug (a panic), is recorded as its
+//! failure, so no record is left `running` by a process that went on, and the other
+//! tasks of the batch still finish.
+
+use anyhow::Result;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::attempt::{self, Context};
+use super::claim;
+use super::events::{Emitter, Kind, Phase};
+use super::plan::Planned;
+use crate::error::{Error, Exit};
+use crate::git::Repo;
+use crate::store::{Record, Store};
+use crate::supervise;
+use crate::task::{AttemptOutcome, State};
+
+/// A claimed batch, ready to run.
+pub struct Batch<'a> {
+    pub repo: &'a Repo,
+    pub store: &'a Store,
+    /// The tasks, claimed (see [`claim::claim`]), in the order asked.
+    pub tasks: Vec<Planned>,
+    /// Tasks running at once.
+    pub jobs: usize,
+    /// Keep the worktree and branch of a task whose agent changed nothing.
+    pub keep_empty: bool,
+    pub port_range: (u16, u16),
+    /// Whether this process runs the batch with no terminal (told in `batch-started`).
+    pub detached: bool,
+}
+
+/// How a batch ended.
+pub struct Summary {
+    /// The final record of every task that started, in the order asked.
+    pub records: Vec<Record>,
+    /// Tasks that failed and whose record could not say so (a full disk): id → why.
+    /// Their entry in `records` shows the failure all the same.
+    pub unrecorded: Vec<(String, String)>,
+    pub exit: Exit,
+}
+
+/// Run a claimed batch to its end.
+pub fn run(batch: Batch, events: &Emitter) -> Result<Summary> {
+    supervise::install_interrupt_handler();
+    let order: Vec<String> = batch.tasks.iter().map(|p| p.id.to_string()).collect();
+    events.all(Kind::BatchStarted {
+        command: "spawn".into(),
+        tasks: order.clone(),
+        pid: std::process::id(),
+        detached: batch.detached,
+    });
+    let runner = Runner {
+        cx: Context {
+            repo: batch.repo,
+            store: batch.store,
+            events,
+            repo_name: batch.repo.name(),
+        },
+        keep_empty: batch.keep_empty,
+        port_range: batch.port_range,
+        unrecorded: Mutex::new(HashMap::new()),
+        not_started: Mutex::new(HashSet::new()),
+    };
+    let jobs = batch.jobs.clamp(1, order.len().max(1));
+    let queue = Mutex::new(batch.tasks.into_iter().collect::<VecDeque<_>>());
+    std::thread::scope(|s| {
+        for slot in 0..jobs {
+            let runner = &runner;
+            let queue = &queue;
+            s.spawn(move || {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(task) = next else { break };
+                    if supervise::interrupted() {
+                        runner.unclaim(&task);
+                        continue;
+                    }
+                    runner.run_guarded(&task, slot);
+                }
+            });
+        }
+    });
+
+    let unrecorded = runner
+        .unrecorded
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let not_started = runner
+        .not_started
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut summary = Summary {
+        records: Vec::new(),
+        unrecorded: Vec::new(),
+        exit: Exit::Ok,
+    };
+    let mut states = BTreeMap::new();
+    for id in &order {
+        if not_started.contains(id) {
+            // Interrupted before its turn: its claim was withdrawn.
+            continue;
+        }
+        let Some(mut rec) = batch.store.load(id)? else {
+            continue;
+        };
+        if let Some(why) = unrecorded.get(id) {
+            // Its record still says pending/running: tell what really happened.
+            rec.unrecorded_failure(why.clone());
+            summary.unrecorded.push((id.clone(), why.clone()));
+        }
+        states.insert(id.clone(), rec.state);
+        summary.records.push(rec);
+    }
+    summary.exit = exit_of(states.values().copied());
+    events.all(Kind::BatchEnded {
+        states,
+        exit_code: i32::from(summary.exit.code()),
+    });
+    Ok(summary)
+}
+
+/// The exit a batch earns (SPEC §6) from its tasks' final states: interrupted when
+/// Ctrl-C came, else success only when every task succeeded.
+pub fn exit_of(states: impl IntoIterator<Item = State>) -> Exit {
+    if supervise::interrupted() {
+        Exit::Interrupted
+    } else if states.into_iter().all(State::is_success) {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
+}
+
+/// Run one task again from `base_commit` in a fresh worktree, as a batch runs it (copy,
+/// setup, agent, commit, check, retries): `merge --on-conflict retry`. `task` is planned
+/// from its record (`first_attempt` after its last one, no `prior`); what its worktree
+/// and branch hold is logged to pruned.log before they are replaced.
+pub fn rerun(
+    repo: &Repo,
+    store: &Store,
+    task: &Planned,
+    port_range: (u16, u16),
+    events: &Emitter,
+) -> Result<()> {
+    let runner = Runner {
+        cx: Context {
+            repo,
+            store,
+            events,
+            repo_name: repo.name(),
+        },
+        keep_empty: false,
+        port_range,
+        unrecorded: Mutex::new(HashMap::new()),
+        not_started: Mutex::new(HashSet::new()),
+    };
+    let batch = events.batch().to_string();
+    store.update(task.id.as_str(), |r| r.batch = Some(batch))?;
+    attempt::discard(&runner.cx, task)?;
+    runner.run_guarded(task, 0);
+    Ok(())
+}
+
+struct Runner<'a> {
+    cx: Context<'a>,
+    keep_empty: bool,
+    port_range: (u16, u16),
+    /// Tasks that failed and whose record could not say so (a full disk): id → why.
+    unrecorded: Mutex<HashMap<String, String>>,
+    /// Tasks whose claim was withdrawn before they started.
+    not_started: Mutex<HashSet<String>>,
+}
+
+impl Runner<'_> {
+    fn ended(&self, id: &str, state: State, detail: &str) {
+        self.cx.events.task(
+            id,
+            Kind::TaskEnded {
+                state,
+                detail: detail.to_string(),
+            },
+        );
+    }
+
+    fn run_guarded(&self, t: &Planned, slot: usize) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_task(t, slot)));
+        match run {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.crashed(t, &e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let e = anyhow::anyhow!("internal error (a bug in git-agents): {what}");
+                self.crashed(t, &e);
+            }
+        }
+    }
+
+    /// The task's attempts, until one succeeds, the retries run out, or Ctrl-C.
+    fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
+        let (cx, id) = (&self.cx, t.id.as_str());
+        let first = t.first_attempt;
+        let last_n = first.saturating_add(t.settings.retries);
+        let mut log = cx.store.open_log(id)?;
+        if let Some(prior) = &t.prior {
+            cx.phase(id, Phase::Replacing, first);
+            super::respawn::replace(cx.repo, cx.store, prior)?;
+        }
+        for n in first..=last_n {
+            if n > first {
+                cx.phase(id, Phase::Replacing, n);
+                crate::fault::point("spawn:before-discard");
+                attempt::discard(cx, t)?;
+            }
+            let port = match self.port(t, n) {
+                Ok(p) => p,
+                Err((state, detail)) => {
+                    let now = crate::time::now();
+                    cx.store
+                        .update(id, |r| r.end_unstarted(state, detail.clone(), now))?;
+                    self.ended(id, state, &detail);
+                    return Ok(());
+                }
+            };
+            let now = crate::time::now();
+            cx.store.update(id, |r| r.start_attempt(n, port, now))?;
+            let _ = writeln!(log, "==> git-agents: {id}, attempt {n} of {last_n}");
+            let outcome = attempt::attempt(cx, t, n, slot, port, &mut log);
+            let head = cx.repo.branch_tip(&t.branch).map(|h| h.to_string());
+            if outcome == AttemptOutcome::Empty && !self.keep_empty {
+                attempt::remove_worktree_and_branch(cx, t)?;
+            }
+            let retry = outcome.may_retry() && n < last_n;
+            // The failure's tail, read before the record says the attempt ended.
+            let tail =
+                (!outcome.is_success()).then(|| attempt::tail_of_log(&cx.store.log_path(id), 30));
+            let now = crate::time::now();
+            cx.store
+                .update(id, |r| r.end_attempt(n, &outcome, head.clone(), now, retry))?;
+            let detail = outcome.detail().unwrap_or_default();
+            cx.events.task(
+                id,
+                Kind::AttemptEnded {
+                    attempt: n,
+                    state: outcome.state(),
+                    exit_code: outcome.exit_code(),
+                    detail: detail.to_string(),
+                },
+            );
+            if let (Some(tail), true) = (&tail, outcome.may_retry()) {
+                attempt::append_notes(&cx.store.notes_path(id), n, detail, tail)?;
+            }
+            if !retry {
+                self.ended(id, outcome.state(), detail);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The task's port, waiting (as long as its timeout allows) while other running
+    /// tasks hold every free one: no agent starts without `GIT_AGENTS_PORT`. `Err` is the
+    /// state the task ends in, and why.
+    fn port(&self, t: &Planned, n: u32) -> Result<u16, (State, String)> {
+        let id = t.id.as_str();
+        let deadline = t.settings.timeout.and_then(crate::time::deadline);
+        let gave_up = std::cell::Cell::new(State::Failed);
+        self.cx
+            .store
+            .wait_for_port(
+                id,
+                self.port_range,
+                || self.cx.phase(id, Phase::WaitingForPort, n),
+                || {
+                    if supervise::interrupted() || super::stop::requested(self.cx.store, id) {
+                        gave_up.set(State::Interrupted);
+                        Some("interrupted while waiting".into())
+                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                        gave_up.set(State::TimedOut);
+                        Some("timed out waiting for other tasks to give one back".into())
+                    } else {
+                        None
+                    }
+                },
+            )
+            .map_err(|e| {
+                let detail = match e.downcast_ref::<Error>() {
+                    Some(e) => e.message.clone(),
+                    None => format!("{e:#}"),
+                };
+                (gave_up.get(), detail)
+            })
+    }
+
+    /// Interrupted before its turn: withdraw the claim so a later spawn runs it.
+    fn unclaim(&self, t: &Planned) {
+        claim::unclaim(self.cx.store, t);
+        self.not_started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(t.id.to_string());
+        self.ended(t.id.as_str(), State::Pending, "not started");
+    }
+
+    /// An error of ours (not the agent's) ended the task: record it as failed. When even
+    /// that cannot be written (a full disk), remember why for the summary; the record
+    /// then names a dead owner, which `list` reports as interrupted, never as running.
+    fn crashed(&self, t: &Planned, e: &anyhow::Error) {
+        let id = t.id.as_str();
+        let detail = format!("{e:#}");
+        let now = crate::time::now();
+        let head = self.cx.repo.branch_tip(&t.branch).map(|h| h.to_string());
+        let mut attempt = None;
+        let recorded = self.cx.store.update(id, |r| {
+            attempt = r.crash(detail.clone(), head.clone(), now);
+        });
+        if let Err(err) = recorded {
+            let err = format!("{err:#}");
+            let why = if err == detail {
+                detail.clone()
+            } else {
+                format!("{detail}; recording that failed too: {err}")
+            };
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_string(), why);
+        }
+        if let Some(n) = attempt {
+            self.cx.events.task(
+                id,
+                Kind::AttemptEnded {
+                    attempt: n,
+                    state: State::Failed,
+                    exit_code: None,
+                    detail: detail.clone(),
+                },
+            );
+        }
+        self.ended(id, State::Failed, &detail);
+    }
+}
