@@ -492,7 +492,7 @@ fn check_respawn(ws: &Workspace, rec: &Record) -> Result<()> {
             .with_hint(hint)
             .into())
     };
-    let state = crate::cleanup::effective(rec);
+    let state = crate::engine::cleanup::effective(rec);
     if state == State::Running {
         let pid = rec
             .child
@@ -529,16 +529,10 @@ fn check_respawn(ws: &Workspace, rec: &Record) -> Result<()> {
         }
         s => return refuse(format!("was already spawned (state {s})"), prune),
     }
-    let trash = crate::trash::Trash::new(&ws.store);
-    let env = crate::cleanup::Env {
-        repo: &ws.repo,
-        store: &ws.store,
-        trash: &trash,
-        admins: crate::worktree::admins(&ws.repo.common_dir),
-        dry_run: true,
-    };
+    let trash = crate::engine::cleanup::Trash::new(&ws.store);
+    let cleanup = crate::engine::cleanup::Context::new(&ws.repo, &ws.store, &trash, true);
     let task = previous(rec, Some(rec.clone()));
-    let f = crate::cleanup::facts(&env, &task);
+    let f = cleanup.facts(&task);
     let mut keep = f.never.clone();
     if let crate::worktree::Found::Plain = f.found {
         keep.push(format!(
@@ -569,10 +563,10 @@ fn check_respawn(ws: &Workspace, rec: &Record) -> Result<()> {
     )
 }
 
-fn previous(rec: &Record, with: Option<Record>) -> crate::cleanup::Task {
-    crate::cleanup::Task {
+fn previous(rec: &Record, with: Option<Record>) -> crate::engine::cleanup::Task {
+    crate::engine::cleanup::Task {
         id: rec.id.clone(),
-        state: crate::cleanup::effective(rec),
+        state: crate::engine::cleanup::effective(rec),
         rec: with,
         branch: rec.branch.clone(),
         worktree: Some(rec.worktree.clone()),
@@ -587,25 +581,19 @@ fn replace_previous(repo: &Repo, store: &Store, prior: &Record) -> Result<()> {
     if prior.worktree.symlink_metadata().is_err() && !repo.branch_exists(&prior.branch) {
         return Ok(());
     }
-    let trash = crate::trash::Trash::new(store);
-    let env = crate::cleanup::Env {
-        repo,
-        store,
-        trash: &trash,
-        admins: crate::worktree::admins(&repo.common_dir),
-        dry_run: false,
-    };
+    let trash = crate::engine::cleanup::Trash::new(store);
+    let cleanup = crate::engine::cleanup::Context::new(repo, store, &trash, false);
     // No record given: the task's record is already the new claim, not a tombstone to be.
-    let outcome = crate::cleanup::remove(&env, &previous(prior, None), true);
+    let fate = cleanup.remove(&previous(prior, None), true);
     trash.empty_in_background(Vec::new())?;
-    match outcome {
-        crate::cleanup::Outcome::Pruned { .. } => Ok(()),
-        crate::cleanup::Outcome::Kept { reasons, .. } => Err(Error::refused(format!(
+    match fate {
+        crate::engine::cleanup::Fate::Pruned { .. } => Ok(()),
+        crate::engine::cleanup::Fate::Kept { reasons, .. } => Err(Error::refused(format!(
             "cannot replace the last attempt: {}",
             reasons.join("; ")
         ))
         .into()),
-        crate::cleanup::Outcome::Failed(e) => {
+        crate::engine::cleanup::Fate::Failed(e) => {
             Err(anyhow::anyhow!("cannot replace the last attempt: {e}"))
         }
     }
@@ -1228,7 +1216,8 @@ impl Runner<'_> {
         let id = t.id.as_str();
         if let worktree::Found::Linked(a) = worktree::find(&self.repo.common_dir, &t.worktree) {
             // Unreadable status counts as changed: a needless snapshot costs nothing.
-            let dirty = git::worktree_changes(&a.worktree).map_or(true, |c| c.count > 0);
+            let dirty = git::worktree_changes(&a.worktree, git::Untracked::Count)
+                .map_or(true, |c| c.count > 0);
             if dirty {
                 let copied: Vec<String> = t
                     .copy
