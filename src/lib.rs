@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod git;
+pub mod inventory;
 pub mod manifest;
 pub mod merge;
 pub mod modules;
