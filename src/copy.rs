@@ -22,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
+use crate::git::{Excludes, ignored_paths};
 
 /// How one entry is brought over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,18 +105,8 @@ pub fn worktreeinclude(root: &Path) -> Result<Vec<Entry>> {
     if !file.is_file() {
         return Ok(Vec::new());
     }
-    let list = |extra: &[&str]| -> Result<Vec<String>> {
-        let mut args = vec!["ls-files", "-z", "--others", "--ignored", "--directory"];
-        args.extend_from_slice(extra);
-        let out = crate::git::run(root, &args)?;
-        Ok(out
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
-    };
-    let wanted = list(&["--exclude-from=.worktreeinclude"])?;
-    let ignored = list(&["--exclude-standard"])?;
+    let wanted = ignored_paths(root, Excludes::From(Path::new(".worktreeinclude")))?;
+    let ignored = ignored_paths(root, Excludes::Standard)?;
     // Keep what git ignores: the same path, or a path inside an ignored directory.
     let mut out = Vec::new();
     for w in wanted {

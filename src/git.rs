@@ -635,6 +635,143 @@ impl Repo {
     }
 }
 
+// Named operations for init, demo, copy and worktree snapshots: their argv is spelled
+// here and nowhere else.
+
+/// Set `key` in the repository's own config file (`.git/config`), for every worktree.
+pub fn set_local_config(dir: &Path, key: &str, value: &str) -> Result<()> {
+    run(dir, &["config", "--local", key, value]).map(drop)
+}
+
+/// Whether commits made in `dir` would have an author: `user.name` and `user.email` are
+/// both set somewhere git looks.
+pub fn has_identity(dir: &Path) -> Result<bool> {
+    for key in ["user.name", "user.email"] {
+        if !output(dir, &["config", key])?.status.success() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A new repository in `dir` (created by git if missing), its unborn HEAD on `branch`
+/// whatever `init.defaultBranch` says.
+pub fn init_repo(dir: &Path, branch: &str) -> Result<()> {
+    run(dir, &["init", "-q"])?;
+    let head = format!("refs/heads/{branch}");
+    run(dir, &["symbolic-ref", "HEAD", head.as_str()]).map(drop)
+}
+
+/// Commit these paths as the work tree has them, on the branch checked out in `dir`.
+/// The message travels on stdin.
+pub fn commit_paths(dir: &Path, paths: &[&str], message: &str) -> Result<()> {
+    let mut add = vec!["add", "--"];
+    add.extend_from_slice(paths);
+    run(dir, &add)?;
+    run_with_input(dir, &["commit", "-q", "-F", "-"], message.as_bytes()).map(drop)
+}
+
+/// A branch's history drawn as a graph, one line per commit, for a person to read.
+pub fn log_graph(dir: &Path, branch: &str) -> Result<String> {
+    run(dir, &["log", "--oneline", "--graph", branch, "--"])
+}
+
+/// Which ignore rules say what is ignored, for [`ignored_paths`].
+#[derive(Debug, Clone, Copy)]
+pub enum Excludes<'a> {
+    /// Git's own: `.gitignore` files, `info/exclude`, `core.excludesFile`.
+    Standard,
+    /// Only the patterns of this file (relative to the directory asked about).
+    From(&'a Path),
+}
+
+/// The untracked paths under `root` that `excludes` ignores; a directory ignored whole
+/// is one entry ending with `/`.
+pub fn ignored_paths(root: &Path, excludes: Excludes) -> Result<Vec<String>> {
+    let exclude: std::ffi::OsString = match excludes {
+        Excludes::Standard => "--exclude-standard".into(),
+        Excludes::From(file) => {
+            let mut arg = std::ffi::OsString::from("--exclude-from=");
+            arg.push(file);
+            arg
+        }
+    };
+    let args: [&OsStr; 6] = [
+        "ls-files".as_ref(),
+        "-z".as_ref(),
+        "--others".as_ref(),
+        "--ignored".as_ref(),
+        "--directory".as_ref(),
+        &exclude,
+    ];
+    let out = run(root, &args)?;
+    Ok(out
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Commit everything uncommitted in `worktree` (untracked files included, ignored ones
+/// and `keep_out` not) on top of its HEAD, through `index`, a scratch index file, so
+/// neither the worktree's index nor any ref moves; returns the commit's id.
+///
+/// The commit is a rescue object, never published: it is not signed (a signing setup
+/// that fails must not stop the rescue), and it falls back to a fixed identity when the
+/// user has none.
+pub fn snapshot_commit(
+    worktree: &Path,
+    index: &Path,
+    message: &str,
+    keep_out: &[String],
+) -> Result<String> {
+    let run = |args: &[&str], identity: bool, input: Option<&[u8]>| -> Result<String> {
+        let mut cmd = command(worktree);
+        cmd.env("GIT_INDEX_FILE", index).args(args);
+        if identity {
+            for (k, v) in [
+                ("GIT_AUTHOR_NAME", "git-agents"),
+                ("GIT_AUTHOR_EMAIL", "git-agents@localhost"),
+                ("GIT_COMMITTER_NAME", "git-agents"),
+                ("GIT_COMMITTER_EMAIL", "git-agents@localhost"),
+            ] {
+                cmd.env(k, v);
+            }
+        }
+        let out = match input {
+            Some(input) => output_of(cmd, input),
+            None => cmd.output().map_err(|e| anyhow!("cannot run git: {e}")),
+        }?;
+        if !out.status.success() {
+            return Err(anyhow!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    run(&["add", "-A", "--", "."], false, None)?;
+    if !keep_out.is_empty() {
+        let mut reset = vec!["reset", "-q", "--"];
+        reset.extend(keep_out.iter().map(String::as_str));
+        run(&reset, false, None)?;
+    }
+    let tree = run(&["write-tree"], false, None)?;
+    let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str()];
+    let head = run(
+        &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+        false,
+        None,
+    )
+    .ok();
+    if let Some(h) = &head {
+        args.extend(["-p", h.as_str()]);
+    }
+    let msg = Some(message.as_bytes());
+    run(&args, false, msg).or_else(|_| run(&args, true, msg))
+}
+
 // Named operations of the merge queue and of prune: what they ask of git, by name, so
 // that no argv is spelt anywhere else.
 

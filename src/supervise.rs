@@ -7,18 +7,23 @@
 //! reaches only us: we forward it. stdout and stderr share one pipe and are streamed line
 //! by line into the task's log.
 //!
-//! Built on `std::process` (process_group, `std::io::pipe`) rather than duct: a
-//! watchdog polling the child is needed either way, and with std the pipe's lifetime is
-//! ours to control when a grandchild keeps it open.
+//! Children start through duct (`reader()`: one pipe for stdout and stderr, exit status
+//! unchecked). duct's `kill()` reaches only the direct child, so stopping is ours: a
+//! `before_spawn` hook gives the child its own group and a parent-death signal, and the
+//! tree walk finds the rest. Two things duct would do for us are done by hand because
+//! duct waits on them: stdin is our own pipe fed by a detached thread (duct's
+//! `stdin_bytes` makes `try_wait` wait for its writer, which a grandchild that inherits
+//! stdin and never reads would block forever), and lines are read on a thread we may
+//! abandon when something outside the tree keeps the output pipe open.
 
 mod tree;
 
 use anyhow::{Context as _, Result};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -75,43 +80,52 @@ pub fn run(
     // Before the first child exists: its orphans must come back to us, not to init.
     tree::become_subreaper();
     let token = tree::new_token();
-    let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
-    let writer2 = writer.try_clone()?;
-    let mut cmd = Command::new(job.program);
-    cmd.args(job.args)
-        .current_dir(job.dir)
-        .stdout(writer)
-        .stderr(writer2)
-        .process_group(0);
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe. If git-agents itself dies (kill -9), the agent
-    // gets SIGTERM instead of running on unsupervised. The spawning thread waits for the
-    // child, so the signal never fires early.
-    unsafe {
-        use std::os::unix::process::CommandExt as _;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    // The child's whole environment, spelled out: ours without the variables that would
+    // point git at our repository instead of the worktree, the job's, then the marker.
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !crate::git::REPO_ENV.iter().any(|v| k == v))
+        .collect();
+    env.extend(job.env.iter().map(|(k, v)| (k.into(), v.into())));
+    env.push((token.0.clone().into(), token.1.clone().into()));
+    let mut expr = duct::cmd(job.program, job.args)
+        .dir(job.dir)
+        .full_env(env)
+        .stderr_to_stdout()
+        .unchecked()
+        .before_spawn(|cmd| {
+            cmd.process_group(0);
+            #[cfg(target_os = "linux")]
+            // SAFETY: prctl is async-signal-safe. If git-agents itself dies (kill -9),
+            // the agent gets SIGTERM instead of running on unsupervised. The spawning
+            // thread (this one, duct spawns in place) waits for the child, so the signal
+            // never fires early.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
             Ok(())
         });
-    }
-    for var in crate::git::REPO_ENV {
-        cmd.env_remove(var);
-    }
-    for (k, v) in job.env {
-        cmd.env(k, v);
-    }
-    cmd.env(&token.0, &token.1);
-    cmd.stdin(if job.stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {}", job.program.to_string_lossy()))?;
-    // The Command holds our copies of the pipe's write end: drop it so EOF can come.
-    drop(cmd);
-    let pid = child.id();
+    let stdin = match job.stdin {
+        Some(bytes) => {
+            let (r, w) = std::io::pipe().context("cannot create a pipe")?;
+            expr = expr.stdin_file(r);
+            Some((w, bytes))
+        }
+        None => {
+            expr = expr.stdin_null();
+            None
+        }
+    };
+    let handle = Arc::new(
+        expr.reader()
+            .with_context(|| format!("cannot start {}", job.program.to_string_lossy()))?,
+    );
+    // The expression holds our copy of the stdin pipe's read end: drop it, so a child
+    // that exits without reading makes the writer fail instead of block.
+    drop(expr);
+    let pid = handle.pids()[0];
     // From here on, whatever ends this function (a panic included) stops the tree.
     let mut guard = Guard {
         tree: tree::Tree::new(pid, &token),
@@ -119,16 +133,17 @@ pub fn run(
     };
     on_start(pid);
 
-    if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
+    if let Some((mut w, bytes)) = stdin {
         // A child that never reads its stdin must not block us: write from a thread.
         std::thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
+            let _ = w.write_all(&bytes);
         });
     }
 
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = Arc::clone(&handle);
     let pump = std::thread::spawn(move || {
-        let mut r = BufReader::new(reader);
+        let mut r = BufReader::new(&*reader);
         loop {
             let mut line = Vec::new();
             match r.read_until(b'\n', &mut line) {
@@ -163,8 +178,8 @@ pub fn run(
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        if let Some(status) = child.try_wait()? {
-            break status;
+        if let Some(out) = handle.try_wait()? {
+            break out.status;
         }
         if Instant::now() >= next_scan {
             guard.tree.scan();
@@ -302,6 +317,34 @@ mod tests {
             Some(Duration::from_millis(300)),
         );
         assert_eq!(o, Outcome::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_job_is_marked_and_gets_its_environment() {
+        let (o, log) = sh("echo \"${GIT_AGENTS_JOB:-none}\" $X", None, None);
+        assert_eq!(o, Outcome::Exited(0));
+        let (mark, x) = log.trim().split_once(' ').unwrap();
+        assert!(
+            mark.starts_with(&format!("{}.", std::process::id())),
+            "{log}"
+        );
+        assert_eq!(x, "y");
+    }
+
+    #[test]
+    fn a_grandchild_that_keeps_stdin_unread_never_blocks_the_end() {
+        // More than a pipe holds, so the writer blocks until every reader is gone; the
+        // job exits at once and leaves a background process holding stdin (as fd 3: sh
+        // gives a background job /dev/null as its stdin).
+        let big = "x".repeat(1 << 20);
+        let start = Instant::now();
+        let (o, _) = sh(
+            "exec 3<&0; sleep 300 & exit 0",
+            Some(&big),
+            Some(Duration::from_secs(30)),
+        );
+        assert_eq!(o, Outcome::Exited(0));
         assert!(start.elapsed() < Duration::from_secs(10));
     }
 

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::git::Repo;
 use crate::manifest::{Layer, Manifest};
-use crate::ui::Ui;
 
 /// What trusting the manifest allows, one line per item in a fixed order: its commands
 /// and env, and the prompt files it reads from outside what the repository tracks. What
@@ -201,54 +200,85 @@ pub fn record(repo: &Repo, m: &Manifest, hash: &str) -> Result<()> {
     crate::store::write_atomic(&path, text.as_bytes())
 }
 
-/// Make sure a tracked manifest's commands may run: already trusted, trusted for this run
-/// (`--trust`), or confirmed at a terminal. Otherwise refuse, changing nothing.
-pub fn ensure(repo: &Repo, ui: &Ui, m: &Manifest, trust_flag: bool) -> Result<()> {
+/// What running a manifest's commands needs from the user.
+#[derive(Debug)]
+pub enum Decision {
+    /// Nothing to trust (untracked, no commands), already trusted, or `--trust`.
+    Trusted,
+    /// A tracked manifest whose exact content nobody trusted yet.
+    NeedsConfirmation(Request),
+}
+
+/// The content a user is asked to trust, and how to say so.
+#[derive(Debug)]
+pub struct Request {
+    path: PathBuf,
+    items: Vec<String>,
+    /// What [`record`] stores once the user said yes.
+    pub hash: String,
+}
+
+impl Request {
+    fn reads_files(&self) -> bool {
+        self.items.iter().any(|i| i.contains(" prompt_file: "))
+    }
+
+    /// The lines to show before asking: what the manifest would do, each item escaped.
+    pub fn summary(&self) -> Vec<String> {
+        let what = if self.reads_files() {
+            "would run these commands and read these files"
+        } else {
+            "would run these commands"
+        };
+        let mut lines = vec![format!(
+            "{} is tracked by git and {what}:",
+            self.path.display()
+        )];
+        lines.extend(shown(&self.items).into_iter().map(|l| format!("  {l}")));
+        lines
+    }
+
+    pub const QUESTION: &str = "Trust them and run?";
+
+    /// The answer was no: nothing ran, nothing was recorded.
+    pub fn declined(&self) -> Error {
+        Error::usage("not trusted: nothing was run")
+    }
+
+    /// Nobody can be asked (no terminal): refuse, saying how to trust.
+    pub fn refused(&self) -> Error {
+        let what = if self.reads_files() {
+            "its commands and the files it reads are"
+        } else {
+            "its commands are"
+        };
+        Error::usage(format!(
+            "{} came with the repository and {what} not trusted yet",
+            self.path.display()
+        ))
+        .with_hint("review them with `git agents trust`, or pass --trust for this run")
+    }
+}
+
+/// Whether a tracked manifest's commands may run: already trusted, trusted for this run
+/// (`--trust`), or only once the user confirms (the caller asks, then [`record`]s).
+/// Decides only: asks nothing, writes nothing.
+pub fn ensure(repo: &Repo, m: &Manifest, trust_flag: bool) -> Decision {
     let tracked = Tracked::read(repo);
     if !is_tracked_with(&tracked, m) {
-        return Ok(());
+        return Decision::Trusted;
     }
     let items = items_with(&tracked, repo, m);
     if items.is_empty() {
-        return Ok(());
+        return Decision::Trusted;
     }
     let hash = content_hash(&content(&items));
     if trust_flag || is_trusted(repo, &hash) {
-        return Ok(());
+        return Decision::Trusted;
     }
-    let reads = items.iter().any(|i| i.contains(" prompt_file: "));
-    let what = if reads {
-        "would run these commands and read these files"
-    } else {
-        "would run these commands"
-    };
-    if ui.can_prompt() {
-        ui.status(&format!(
-            "{} is tracked by git and {what}:",
-            m.path.display()
-        ));
-        for line in shown(&items) {
-            ui.status(&format!("  {line}"));
-        }
-        let yes = dialoguer::Confirm::new()
-            .with_prompt("Trust them and run?")
-            .default(false)
-            .interact()
-            .unwrap_or(false);
-        if yes {
-            return record(repo, m, &hash);
-        }
-        return Err(Error::usage("not trusted: nothing was run").into());
-    }
-    let what = if reads {
-        "its commands and the files it reads are"
-    } else {
-        "its commands are"
-    };
-    Err(Error::usage(format!(
-        "{} came with the repository and {what} not trusted yet",
-        m.path.display()
-    ))
-    .with_hint("review them with `git agents trust`, or pass --trust for this run")
-    .into())
+    Decision::NeedsConfirmation(Request {
+        path: m.path.clone(),
+        items,
+        hash,
+    })
 }

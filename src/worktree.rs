@@ -3,7 +3,7 @@
 //! the worktree's `.git` file points back. Read directly from the files: cheap enough
 //! to check many worktrees at the moment they are removed.
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -163,8 +163,7 @@ pub fn users(dir: &Path) -> Vec<(u32, String)> {
 /// and `keep_out` not) as a commit on top of its HEAD, touching neither its index nor
 /// any ref, and return the commit's id. `git branch NAME <id>` brings it all back.
 ///
-/// The commit is a rescue object, never published: it is not signed (a signing setup
-/// that fails must not stop the rescue), and its message goes through stdin.
+/// The commit is a rescue object, never published (see [`git::snapshot_commit`]).
 pub fn snapshot(
     worktree: &Path,
     admin: &Admin,
@@ -177,54 +176,7 @@ pub fn snapshot(
         // Starting from the real index keeps `git add` from hashing unchanged files.
         fs::copy(admin.dir.join("index"), &index).context("cannot copy the index")?;
     }
-    let result = (|| {
-        let run = |args: &[&str], identity: bool, input: Option<&[u8]>| -> Result<String> {
-            let mut cmd = git::command(worktree);
-            cmd.env("GIT_INDEX_FILE", &index).args(args);
-            if identity {
-                for (k, v) in [
-                    ("GIT_AUTHOR_NAME", "git-agents"),
-                    ("GIT_AUTHOR_EMAIL", "git-agents@localhost"),
-                    ("GIT_COMMITTER_NAME", "git-agents"),
-                    ("GIT_COMMITTER_EMAIL", "git-agents@localhost"),
-                ] {
-                    cmd.env(k, v);
-                }
-            }
-            let out = match input {
-                Some(input) => git::output_of(cmd, input),
-                None => cmd.output().map_err(|e| anyhow!("cannot run git: {e}")),
-            }?;
-            if !out.status.success() {
-                return Err(anyhow!(
-                    "`git {}` failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        };
-        run(&["add", "-A", "--", "."], false, None)?;
-        if !keep_out.is_empty() {
-            let mut reset = vec!["reset", "-q", "--"];
-            reset.extend(keep_out.iter().map(String::as_str));
-            run(&reset, false, None)?;
-        }
-        let tree = run(&["write-tree"], false, None)?;
-        let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str()];
-        let head = run(
-            &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
-            false,
-            None,
-        )
-        .ok();
-        if let Some(h) = &head {
-            args.extend(["-p", h.as_str()]);
-        }
-        // The user's identity when there is one; a fixed one rather than failing.
-        let msg = Some(message.as_bytes());
-        run(&args, false, msg).or_else(|_| run(&args, true, msg))
-    })();
+    let result = git::snapshot_commit(worktree, &index, message, keep_out);
     let _ = fs::remove_file(&index);
     result
 }

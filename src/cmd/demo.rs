@@ -96,22 +96,18 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<Exit> {
 fn demo(ctx: &Ctx, exe: &Path, repo: &Path) -> Result<Exit> {
     let say = |text: &str| ctx.ui.status(&format!("\n# {text}"));
     std::fs::create_dir_all(repo)?;
-    git::run(repo, &["init", "-q"])?;
-    git::run(repo, &["symbolic-ref", "HEAD", "refs/heads/main"])?;
+    git::init_repo(repo, "main")?;
     // The demo commits with your identity when you have one, else with its own.
-    let name = git::output(repo, &["config", "user.name"])?;
-    let email = git::output(repo, &["config", "user.email"])?;
-    if !name.status.success() || !email.status.success() {
-        git::run(repo, &["config", "user.name", "git-agents demo"])?;
-        git::run(repo, &["config", "user.email", "demo@git-agents.invalid"])?;
+    if !git::has_identity(repo)? {
+        git::set_local_config(repo, "user.name", "git-agents demo")?;
+        git::set_local_config(repo, "user.email", "demo@git-agents.invalid")?;
     }
     std::fs::write(
         repo.join("README.md"),
         "# demo\n\nA tiny project for git-agents to work on.\n",
     )?;
     std::fs::write(repo.join("greeting.txt"), "Hello, world.\n")?;
-    git::run(repo, &["add", "README.md", "greeting.txt"])?;
-    git::run_with_input(repo, &["commit", "-q", "-F", "-"], b"Initial commit\n")?;
+    git::commit_paths(repo, &["README.md", "greeting.txt"], "Initial commit\n")?;
     let exe_text = exe
         .to_string_lossy()
         .replace('\\', "\\\\")
@@ -144,7 +140,7 @@ fn demo(ctx: &Ctx, exe: &Path, repo: &Path) -> Result<Exit> {
     say("Everything is in main; clean up the worktrees and branches.");
     step(ctx, exe, repo, &["prune"], &[0])?;
     say("The result:");
-    let log = git::run(repo, &["log", "--oneline", "--graph", "main"])?;
+    let log = git::log_graph(repo, "main")?;
     ctx.ui.out(&log);
     let greeting = std::fs::read_to_string(repo.join("greeting.txt"))?;
     ctx.ui.out(&format!("\ngreeting.txt:\n{greeting}"));

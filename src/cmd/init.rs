@@ -14,6 +14,7 @@ use crate::cli::Ctx;
 use crate::config::{GitConfig, keys};
 use crate::error::{Error, Exit};
 use crate::git::{self, Repo};
+use crate::ui::Ui;
 
 /// Write a starter agents.yaml and choose the agent (agents.agent)
 ///
@@ -97,7 +98,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Exit> {
     std::fs::write(&path, STARTER).with_context(|| format!("cannot write {}", path.display()))?;
     ctx.ui.status(&format!("wrote {}", path.display()));
 
-    git::run(&repo.root, &["config", "--local", keys::AGENT, &chosen])?;
+    git::set_local_config(&repo.root, keys::AGENT, &chosen)?;
     let on_path = agent::preset(&chosen).is_some_and(|p| which::which(p.command[0]).is_ok());
     ctx.ui.status(&format!(
         "set {} = {chosen} in {}",
@@ -167,12 +168,12 @@ fn choose_agent(ctx: &Ctx, args: &InitArgs, configured: Option<&str>) -> Result<
             .with_hint(hint)
             .into());
     }
-    prompt(configured, &found)
+    prompt(&ctx.ui, configured, &found)
 }
 
 /// Ask on the terminal. Agents found on PATH come first; the others follow, marked, so
 /// one can be chosen before it is installed.
-fn prompt(configured: Option<&str>, found: &[&str]) -> Result<String> {
+fn prompt(ui: &Ui, configured: Option<&str>, found: &[&str]) -> Result<String> {
     let mut names: Vec<&str> = found.to_vec();
     names.extend(agent::PRESET_NAMES.iter().filter(|n| !found.contains(n)));
     let items: Vec<String> = names
@@ -189,22 +190,10 @@ fn prompt(configured: Option<&str>, found: &[&str]) -> Result<String> {
     let default = configured
         .and_then(|c| names.iter().position(|n| *n == c))
         .unwrap_or(0);
-    let choice = dialoguer::Select::new()
-        .with_prompt("Which agent should run the tasks?")
-        .items(&items)
-        .default(default)
-        .interact_opt();
+    let choice = ui.choose_one("Which agent should run the tasks?", &items, default)?;
     match choice {
-        Ok(Some(i)) => Ok(names[i].to_string()),
-        Ok(None) => Err(Error::refused("init cancelled; nothing was written").into()),
-        Err(e) => {
-            let _ = dialoguer::console::Term::stderr().show_cursor();
-            let dialoguer::Error::IO(io) = &e;
-            if io.kind() == std::io::ErrorKind::Interrupted {
-                return Err(Error::interrupted().into());
-            }
-            Err(anyhow::Error::from(e).context("cannot ask which agent to use"))
-        }
+        Some(i) => Ok(names[i].to_string()),
+        None => Err(Error::refused("init cancelled; nothing was written").into()),
     }
 }
 

@@ -98,11 +98,8 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     let (items, targets) = plan::plan(&ws, &args, &flags)?;
     // Checks (and setup) from a manifest that came with the repository run only once
     // trusted; a dry run and --pr run none.
-    if !args.dry_run
-        && !args.pr
-        && let Some(m) = &ws.manifest
-    {
-        crate::trust::ensure(&ws.repo, &ctx.ui, m, args.trust)?;
+    if !args.dry_run && !args.pr {
+        ws.ensure_trusted(&ctx.ui, args.trust)?;
     }
     if items.is_empty() {
         ctx.ui

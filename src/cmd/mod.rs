@@ -142,3 +142,29 @@ fn manifest_path(ctx: &Ctx, repo: &Repo, git: &GitConfig) -> Result<Option<PathB
     }
     Ok(None)
 }
+
+impl Workspace {
+    /// Let a manifest that came with the repository run its commands: trust decides,
+    /// the user is asked at a terminal (and the yes recorded), else refuse. Nothing is
+    /// written unless the user said yes.
+    pub fn ensure_trusted(&self, ui: &crate::ui::Ui, trust_flag: bool) -> Result<()> {
+        let Some(m) = &self.manifest else {
+            return Ok(());
+        };
+        let crate::trust::Decision::NeedsConfirmation(request) =
+            crate::trust::ensure(&self.repo, m, trust_flag)
+        else {
+            return Ok(());
+        };
+        if !ui.can_prompt() {
+            return Err(request.refused().into());
+        }
+        for line in request.summary() {
+            ui.status(&line);
+        }
+        if !ui.confirm(crate::trust::Request::QUESTION, false)? {
+            return Err(request.declined().into());
+        }
+        crate::trust::record(&self.repo, m, &request.hash)
+    }
+}

@@ -145,9 +145,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
 
-    if let Some(m) = &ws.manifest {
-        crate::trust::ensure(&ws.repo, &ctx.ui, m, args.trust)?;
-    }
+    ws.ensure_trusted(&ctx.ui, args.trust)?;
     if !args.force {
         check_disk(&ws.repo, &global, plan.len())?;
     }
