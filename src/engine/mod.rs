@@ -9,10 +9,12 @@
 
 pub mod attempt;
 pub mod claim;
+pub mod cleanup;
 pub mod events;
 pub mod launch;
 pub mod plan;
 pub mod procs;
+pub mod queue;
 pub mod respawn;
 pub mod run;
 pub mod stop;
