@@ -116,7 +116,7 @@ impl Repo {
 }
 
 /// Start a `git` command in `dir` with the hygiene described in the module docs.
-pub fn command(dir: &Path) -> Command {
+fn command(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .env("LC_ALL", "C")
@@ -129,7 +129,7 @@ pub fn command(dir: &Path) -> Command {
 }
 
 /// Run git and return its output whatever the exit status.
-pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
+fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
     let _lock = match args.first() {
         Some(a) if a.as_ref() == "worktree" => worktree_lock()?,
         _ => None,
@@ -142,14 +142,14 @@ pub fn output<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<Output> {
 
 /// Run git with `input` on its stdin (commit messages travel this way: an argument is
 /// limited to 128 KiB by the kernel, and shows in `ps`), whatever the exit status.
-pub fn output_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<Output> {
+fn output_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<Output> {
     let mut cmd = command(dir);
     cmd.args(args);
     output_of(cmd, input)
 }
 
 /// Run a prepared git command with `input` on its stdin, whatever the exit status.
-pub fn output_of(mut cmd: Command, input: &[u8]) -> Result<Output> {
+fn output_of(mut cmd: Command, input: &[u8]) -> Result<Output> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -172,13 +172,13 @@ pub fn output_of(mut cmd: Command, input: &[u8]) -> Result<Output> {
 }
 
 /// Like [`run`], with `input` on git's stdin.
-pub fn run_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<String> {
+fn run_with_input<S: AsRef<OsStr>>(dir: &Path, args: &[S], input: &[u8]) -> Result<String> {
     let out = output_with_input(dir, args, input)?;
     checked(args, out)
 }
 
 /// Run git; a non-zero exit is an error naming the command and its stderr.
-pub fn run<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<String> {
+fn run<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Result<String> {
     let out = output(dir, args)?;
     checked(args, out)
 }
@@ -198,28 +198,6 @@ fn checked<S: AsRef<OsStr>>(args: &[S], out: Output) -> Result<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Number of uncommitted changes (untracked files included) in a worktree, or `None`
-/// when it is not there.
-pub fn dirty_count(worktree: &Path) -> Option<usize> {
-    if !worktree.is_dir() {
-        return None;
-    }
-    let out = output(
-        worktree,
-        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
-    )
-    .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        out.stdout
-            .split(|b| *b == 0)
-            .filter(|e| !e.is_empty())
-            .count(),
-    )
 }
 
 /// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").
@@ -381,7 +359,8 @@ impl Repo {
     }
 }
 
-/// Uncommitted changes of a worktree, untracked files included, ignored files not.
+/// Uncommitted changes of a worktree: tracked files, and untracked ones when asked
+/// (ignored files never).
 #[derive(Debug, Clone, Default)]
 pub struct Changes {
     pub count: usize,
@@ -389,14 +368,28 @@ pub struct Changes {
     pub paths: Vec<String>,
 }
 
-/// Read a worktree's changes in-process with gix (index against HEAD, files against the
-/// index, untracked files), whatever `status.showUntrackedFiles` says.
-pub fn worktree_changes(worktree: &Path) -> Result<Changes> {
+/// Whether untracked files count as changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untracked {
+    /// They do: removing the worktree would lose them (prune, a re-run, a retry).
+    Count,
+    /// They do not: git itself judges them when it updates the checkout (a merge).
+    Skip,
+}
+
+/// The one answer to "what would be lost or in the way here?": a worktree's changes
+/// read in-process with gix (index against HEAD, files against the index, and
+/// untracked files as `untracked` says, whatever `status.showUntrackedFiles` says).
+pub fn worktree_changes(worktree: &Path, untracked: Untracked) -> Result<Changes> {
     let repo = gix::open(worktree)
         .with_context(|| format!("cannot open the worktree {}", worktree.display()))?;
+    let files = match untracked {
+        Untracked::Count => gix::status::UntrackedFiles::Collapsed,
+        Untracked::Skip => gix::status::UntrackedFiles::None,
+    };
     let iter = repo
         .status(gix::progress::Discard)?
-        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .untracked_files(files)
         .index_worktree_rewrites(None)
         .into_iter(None)?;
     let mut changes = Changes::default();
@@ -822,6 +815,175 @@ pub fn snapshot_commit(
     }
     let msg = Some(message.as_bytes());
     run(&args, false, msg).or_else(|_| run(&args, true, msg))
+}
+
+// Named operations of the merge queue and of prune: what they ask of git, by name, so
+// that no argv is spelt anywhere else.
+
+/// A boolean config value as git itself reads it (every config file, `git -c`,
+/// includes): `None` when unset; an error carries git's complaint about a bad value.
+pub fn config_bool(dir: &Path, key: &str) -> Result<Option<bool>> {
+    let out = output(dir, &["config", "--type=bool", "--get", key])?;
+    match out.status.code() {
+        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim() == "true")),
+        Some(1) => Ok(None),
+        _ => Err(anyhow!(
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .replace('\n', " ")
+        )),
+    }
+}
+
+/// A commit for `git commit-tree -S` to make and sign as git's config says.
+pub struct SignedCommit<'a> {
+    /// Where the objects it needs are (then the repository's, as alternates).
+    pub objects: &'a Path,
+    pub alternates: &'a Path,
+    pub tree: gix::ObjectId,
+    pub parents: &'a [gix::ObjectId],
+    pub author: &'a gix::actor::Signature,
+    pub committer: &'a gix::actor::Signature,
+    pub message: &'a str,
+}
+
+/// Make a signed commit (the message on stdin); returns git's output whatever its exit
+/// status: stdout holds the new commit's id.
+pub fn commit_tree_signed(root: &Path, c: &SignedCommit) -> Result<Output> {
+    use gix::bstr::ByteSlice;
+    let mut cmd = command(root);
+    cmd.env("GIT_OBJECT_DIRECTORY", c.objects)
+        .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", c.alternates);
+    for (who, sig) in [("AUTHOR", c.author), ("COMMITTER", c.committer)] {
+        cmd.env(format!("GIT_{who}_NAME"), sig.name.to_str_lossy().as_ref())
+            .env(
+                format!("GIT_{who}_EMAIL"),
+                sig.email.to_str_lossy().as_ref(),
+            )
+            .env(format!("GIT_{who}_DATE"), format!("@{}", sig.time));
+    }
+    cmd.args(["commit-tree", "-S"]).arg(c.tree.to_string());
+    for p in c.parents {
+        cmd.arg("-p").arg(p.to_string());
+    }
+    output_of(cmd, c.message.as_bytes())
+}
+
+/// Move the branch checked out in `checkout` forward to `to`, files and index with it
+/// (`merge --ff-only`); git's output whatever its exit status. In a process group of
+/// its own: a Ctrl-C at the terminal must not stop git halfway through updating the
+/// user's files; git itself refuses before it writes.
+pub fn fast_forward(checkout: &Path, to: gix::ObjectId) -> Result<Output> {
+    use std::os::unix::process::CommandExt;
+    command(checkout)
+        .args(["merge", "--ff-only", "--quiet", "--no-stat"])
+        .arg(to.to_string())
+        .process_group(0)
+        .output()
+        .context("cannot run git")
+}
+
+/// Those of `paths` (relative to `dir`) that are untracked and not ignored.
+pub fn untracked_among(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
+    let mut args: Vec<String> = ["ls-files", "-z", "--others", "--exclude-standard", "--"]
+        .map(String::from)
+        .to_vec();
+    args.extend(paths.iter().map(|p| format!(":(literal){p}")));
+    Ok(split_z(&run(dir, &args)?))
+}
+
+/// Add a worktree at `dir` with `commit` checked out, detached.
+pub fn add_detached_worktree(root: &Path, dir: &Path, commit: &str) -> Result<()> {
+    run(
+        root,
+        &[
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "--detach".as_ref(),
+            "--quiet".as_ref(),
+            dir.as_os_str(),
+            commit.as_ref(),
+        ] as &[&OsStr],
+    )?;
+    Ok(())
+}
+
+/// The full name of the branch checked out in `worktree`; `None` when detached.
+pub fn checked_out_branch(worktree: &Path) -> Result<Option<String>> {
+    let out = output(worktree, &["symbolic-ref", "-q", "HEAD"])?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((out.status.success() && !name.is_empty()).then_some(name))
+}
+
+/// Merge `commit` into the branch checked out in `worktree` with a merge commit, leaving
+/// conflict markers when it stops; the message travels on stdin. git's output whatever
+/// its exit status.
+pub fn merge_leaving_conflicts(
+    worktree: &Path,
+    commit: gix::ObjectId,
+    message: &str,
+) -> Result<Output> {
+    // `git merge` has no `-F -`: stdin by name.
+    output_with_input(
+        worktree,
+        &[
+            "merge",
+            "--no-ff",
+            "--no-edit",
+            "-F",
+            "/dev/stdin",
+            &commit.to_string(),
+        ],
+        message.as_bytes(),
+    )
+}
+
+/// Paths a merge in progress left unmerged.
+pub fn unmerged_paths(worktree: &Path) -> Result<Vec<String>> {
+    Ok(split_z(&run(
+        worktree,
+        &["diff", "--name-only", "--diff-filter=U", "-z"],
+    )?))
+}
+
+/// Whether a merge is in progress in `worktree`.
+pub fn merge_in_progress(worktree: &Path) -> Result<bool> {
+    Ok(
+        output(worktree, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])?
+            .status
+            .success(),
+    )
+}
+
+/// Give up the merge in progress in `worktree`, as if it never started.
+pub fn abort_merge(worktree: &Path) -> Result<()> {
+    run(worktree, &["merge", "--abort"]).map(|_| ())
+}
+
+/// Commit the merge in progress with its prepared message, hooks skipped.
+pub fn commit_merge(worktree: &Path) -> Result<()> {
+    run(worktree, &["commit", "--no-verify", "--quiet", "--no-edit"]).map(|_| ())
+}
+
+/// Whether the repository has a remote of that name.
+pub fn remote_exists(root: &Path, remote: &str) -> Result<bool> {
+    Ok(output(root, &["remote", "get-url", remote])?
+        .status
+        .success())
+}
+
+/// Push `branch` to the branch of the same name on `remote`.
+pub fn push_branch(root: &Path, remote: &str, branch: &str) -> Result<()> {
+    let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+    run(root, &["push", "--quiet", remote, &spec]).map(|_| ())
+}
+
+fn split_z(text: &str) -> Vec<String> {
+    text.split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod agent;
-pub mod cleanup;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -16,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod git;
+pub mod inventory;
 pub mod manifest;
 pub mod merge;
 pub mod modules;
@@ -24,7 +24,6 @@ pub mod store;
 pub mod supervise;
 pub mod task;
 pub mod time;
-pub mod trash;
 pub mod trust;
 pub mod ui;
 pub mod worktree;

@@ -1,5 +1,6 @@
-//! The merge queue's engine: tasks merged in memory one onto the other, and the base
-//! branch moved only by compare-and-swap, so a conflict never touches any checkout.
+//! In-memory merges for the merge queue ([`crate::engine::queue`]): tasks merged one
+//! onto the other, and the base branch moved only by compare-and-swap, so a conflict
+//! never touches any checkout.
 //!
 //! Objects a merge produces stay in gix's object memory until the task is whole (every
 //! commit of a rebase, say); only then are they written to the object database. A task
@@ -23,7 +24,7 @@ use crate::manifest::Strategy;
 
 /// What merging one task onto a tip gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Landing {
     /// The task's work is in the tip already: nothing to add.
     UpToDate,
     /// The new tip, holding the task. `note` says how it was done when not as asked.
@@ -53,7 +54,7 @@ impl Messages<'_> {
 }
 
 /// In-memory merges on one repository handle.
-pub struct Engine {
+pub struct Merger {
     repo: gix::Repository,
     options: gix::merge::tree::Options,
     committer: gix::actor::Signature,
@@ -62,7 +63,7 @@ pub struct Engine {
     signer: Option<Signer>,
 }
 
-/// Where `git commit-tree` finds the objects that exist only in the engine's memory: a
+/// Where `git commit-tree` finds the objects that exist only in the merger's memory: a
 /// private object directory (with the repository's objects as its alternate) that
 /// lives until the task is kept or forgotten, so a conflict still writes nothing to the
 /// repository. Named like merge's scratch worktrees, so a dead process's is cleared.
@@ -74,7 +75,7 @@ struct Signer {
     copied: std::collections::HashSet<ObjectId>,
 }
 
-impl Drop for Engine {
+impl Drop for Merger {
     fn drop(&mut self) {
         self.clear_signing_objects();
     }
@@ -83,27 +84,19 @@ impl Drop for Engine {
 /// Whether git signs commits here (`commit.gpgsign`, read by git itself so that
 /// `git -c commit.gpgsign=… agents` and every config file count).
 pub fn git_signs_commits(repo: &Repo) -> Result<bool> {
-    let out = git::output(
-        &repo.root,
-        &["config", "--type=bool", "--get", "commit.gpgsign"],
-    )?;
-    match out.status.code() {
-        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).trim() == "true"),
-        Some(1) => Ok(false), // not set
-        _ => Err(Error::usage(format!(
-            "cannot read commit.gpgsign: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-        .with_hint("fix that value with git config commit.gpgsign true|false")
-        .into()),
+    match git::config_bool(&repo.root, "commit.gpgsign") {
+        Ok(v) => Ok(v.unwrap_or(false)),
+        Err(e) => Err(Error::usage(format!("cannot read commit.gpgsign: {e}"))
+            .with_hint("fix that value with git config commit.gpgsign true|false")
+            .into()),
     }
 }
 
-impl Engine {
-    /// An engine whose commits are signed when git would sign them, unless
+impl Merger {
+    /// A merger whose commits are signed when git would sign them, unless
     /// `may_sign` is false (a dry run: its commits never land, and signing may ask for
     /// a passphrase).
-    pub fn new(repo: &Repo, may_sign: bool) -> Result<Engine> {
+    pub fn new(repo: &Repo, may_sign: bool) -> Result<Merger> {
         let signer = if may_sign && git_signs_commits(repo)? {
             Some(Signer {
                 dir: crate::store::Store::new(&repo.common_dir)
@@ -133,7 +126,7 @@ impl Engine {
         let options = repo
             .tree_merge_options()
             .context("cannot read merge options")?;
-        Ok(Engine {
+        Ok(Merger {
             repo,
             options,
             committer,
@@ -159,8 +152,8 @@ impl Engine {
             == Some(a))
     }
 
-    /// Bring `task` onto `onto` with `strategy`, in memory. Call [`Engine::keep`] to write
-    /// what it made, or [`Engine::forget`] to drop it (and everything not kept before:
+    /// Bring `task` onto `onto` with `strategy`, in memory. Call [`Merger::keep`] to write
+    /// what it made, or [`Merger::forget`] to drop it (and everything not kept before:
     /// a dry run keeps its chain of results in memory by calling neither).
     pub fn land(
         &mut self,
@@ -168,9 +161,9 @@ impl Engine {
         onto: ObjectId,
         task: ObjectId,
         msg: &Messages,
-    ) -> Result<Outcome> {
+    ) -> Result<Landing> {
         if self.is_ancestor(task, onto)? {
-            return Ok(Outcome::UpToDate);
+            return Ok(Landing::UpToDate);
         }
         match strategy {
             Strategy::Merge => self.merge(onto, task, msg),
@@ -206,13 +199,13 @@ impl Engine {
         Ok(TreeOrConflict::Tree(tree))
     }
 
-    fn merge(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Outcome> {
+    fn merge(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Landing> {
         let tree = match self.merged_tree(onto, task, msg)? {
             TreeOrConflict::Tree(t) => t,
-            TreeOrConflict::Conflict(paths) => return Ok(Outcome::Conflict { paths }),
+            TreeOrConflict::Conflict(paths) => return Ok(Landing::Conflict { paths }),
         };
         let tip = self.commit(&msg.merge(), tree, &[onto, task], None)?;
-        Ok(Outcome::Merged { tip, note: None })
+        Ok(Landing::Merged { tip, note: None })
     }
 
     fn squash(
@@ -221,16 +214,16 @@ impl Engine {
         task: ObjectId,
         msg: &Messages,
         note: Option<String>,
-    ) -> Result<Outcome> {
+    ) -> Result<Landing> {
         let tree = match self.merged_tree(onto, task, msg)? {
             TreeOrConflict::Tree(t) => t,
-            TreeOrConflict::Conflict(paths) => return Ok(Outcome::Conflict { paths }),
+            TreeOrConflict::Conflict(paths) => return Ok(Landing::Conflict { paths }),
         };
         if tree == self.tree_of(onto)? {
-            return Ok(Outcome::UpToDate);
+            return Ok(Landing::UpToDate);
         }
         let tip = self.commit(&msg.squash(), tree, &[onto], None)?;
-        Ok(Outcome::Merged { tip, note })
+        Ok(Landing::Merged { tip, note })
     }
 
     /// Replay the task's commits on `onto`, oldest first, keeping their authors and
@@ -238,7 +231,7 @@ impl Engine {
     /// at `onto` already is taken as it is (a fast-forward). History with merge commits
     /// (after `--on-conflict agent`, say) cannot be replayed faithfully: it lands as one
     /// squashed commit, and the note says so.
-    fn rebase(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Outcome> {
+    fn rebase(&mut self, onto: ObjectId, task: ObjectId, msg: &Messages) -> Result<Landing> {
         let mut commits = Vec::new();
         let mut linear = true;
         for info in self.repo.rev_walk([task]).with_hidden([onto]).all()? {
@@ -254,7 +247,7 @@ impl Engine {
             return self.squash(onto, task, msg, Some(note.into()));
         }
         if self.is_ancestor(onto, task)? {
-            return Ok(Outcome::Merged {
+            return Ok(Landing::Merged {
                 tip: task,
                 note: None,
             });
@@ -276,7 +269,7 @@ impl Engine {
                 self.options.clone(),
             )?;
             if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
-                return Ok(Outcome::Conflict {
+                return Ok(Landing::Conflict {
                     paths: conflict_paths(&out.conflicts),
                 });
             }
@@ -293,9 +286,9 @@ impl Engine {
             tip = self.commit(&message, tree, &[tip], Some(author))?;
         }
         if tip == onto {
-            return Ok(Outcome::UpToDate);
+            return Ok(Landing::UpToDate);
         }
-        Ok(Outcome::Merged { tip, note: None })
+        Ok(Landing::Merged { tip, note: None })
     }
 
     fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
@@ -360,23 +353,18 @@ impl Engine {
         }
         copied.context("cannot prepare the commit for signing")?;
 
-        let mut cmd = git::command(&signer.root);
-        cmd.env("GIT_OBJECT_DIRECTORY", &signer.dir)
-            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &signer.objects);
-        for (who, sig) in [("AUTHOR", author), ("COMMITTER", &self.committer)] {
-            cmd.env(format!("GIT_{who}_NAME"), sig.name.to_str_lossy().as_ref())
-                .env(
-                    format!("GIT_{who}_EMAIL"),
-                    sig.email.to_str_lossy().as_ref(),
-                )
-                .env(format!("GIT_{who}_DATE"), format!("@{}", sig.time));
-        }
-        let tree_hex = tree.to_string();
-        cmd.args(["commit-tree", "-S", tree_hex.as_str()]);
-        for p in parents {
-            cmd.arg("-p").arg(p.to_string());
-        }
-        let out = git::output_of(cmd, message.as_bytes())?;
+        let out = git::commit_tree_signed(
+            &signer.root,
+            &git::SignedCommit {
+                objects: &signer.dir,
+                alternates: &signer.objects,
+                tree,
+                parents,
+                author,
+                committer: &self.committer,
+                message,
+            },
+        )?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             return Err(Error::refused(format!(
@@ -413,7 +401,7 @@ impl Engine {
         }
     }
 
-    /// Write what the last [`Engine::land`] made to the object database.
+    /// Write what the last [`Merger::land`] made to the object database.
     pub fn keep(&mut self) -> Result<()> {
         let Some(memory) = self.repo.objects.take_object_memory() else {
             return Ok(());
@@ -430,7 +418,7 @@ impl Engine {
         written
     }
 
-    /// Drop what the last [`Engine::land`] made.
+    /// Drop what the last [`Merger::land`] made.
     pub fn forget(&mut self) {
         self.repo.objects.reset_object_memory();
         self.clear_signing_objects();
@@ -541,34 +529,16 @@ pub fn checkout_busy(c: &Checkout) -> Result<Option<String>> {
             return Ok(Some(format!("it is in the middle of {what}")));
         }
     }
-    let changed = tracked_changes(&c.dir)?;
-    if changed.is_empty() {
+    let changed = git::worktree_changes(&c.dir, git::Untracked::Skip)?;
+    if changed.count == 0 {
         return Ok(None);
     }
-    Ok(Some(format!(
-        "it has uncommitted changes ({})",
-        short_list(&changed, 3)
-    )))
-}
-
-/// Paths with staged or unstaged changes to tracked files in the worktree at `dir`.
-pub fn tracked_changes(dir: &Path) -> Result<Vec<String>> {
-    let out = git::run(
-        dir,
-        &["status", "--porcelain=v1", "-z", "--untracked-files=no"],
-    )?;
-    // Entries are `XY path`; a rename carries its source as the next entry.
-    let mut paths = Vec::new();
-    let mut entries = out.split('\0');
-    while let Some(e) = entries.next() {
-        if e.len() > 3 {
-            paths.push(e[3..].to_string());
-            if e.starts_with('R') || e.starts_with('C') {
-                entries.next();
-            }
-        }
+    let more = changed.count - changed.paths.len();
+    let mut list = changed.paths.join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
     }
-    Ok(paths)
+    Ok(Some(format!("it has uncommitted changes ({list})")))
 }
 
 /// `a, b, c and 2 more`.
@@ -607,20 +577,7 @@ pub fn untracked_in_the_way(c: &Checkout, added: &[String]) -> Result<Vec<String
     hits.sort();
     hits.dedup();
     // Only untracked, not ignored, files block: ask git about the few candidates.
-    let mut args: Vec<String> = vec![
-        "ls-files".into(),
-        "-z".into(),
-        "--others".into(),
-        "--exclude-standard".into(),
-        "--".into(),
-    ];
-    args.extend(hits.iter().map(|h| format!(":(literal){h}")));
-    let out = git::run(&c.dir, &args)?;
-    Ok(out
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect())
+    git::untracked_among(&c.dir, &hits)
 }
 
 /// Move `branch` from `old` through `steps` (each a descendant of the one before, with
@@ -642,15 +599,7 @@ pub fn advance(
     }
     match checkout {
         Some(c) => {
-            // Its own process group: a Ctrl-C at the terminal must not stop git halfway
-            // through updating the user's files; git itself refuses before it writes.
-            use std::os::unix::process::CommandExt;
-            let out = git::command(&c.dir)
-                .args(["merge", "--ff-only", "--quiet", "--no-stat"])
-                .arg(new.to_string())
-                .process_group(0)
-                .output()
-                .context("cannot run git")?;
+            let out = git::fast_forward(&c.dir, new)?;
             if !out.status.success() {
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 return Err(Error::refused(format!(

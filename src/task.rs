@@ -197,6 +197,12 @@ pub enum MergeResult {
     PrOpened,
     Pushed,
     WouldPush,
+    /// Untracked files in the base checkout are where the merge would write.
+    Blocked,
+    /// Re-run from the new base (`--on-conflict retry`), the task failed.
+    Failed,
+    /// Stopped by a signal while the task's merged result was being checked.
+    Interrupted,
 }
 
 impl MergeResult {
@@ -214,6 +220,9 @@ impl MergeResult {
             MergeResult::PrOpened => "pr-opened",
             MergeResult::Pushed => "pushed",
             MergeResult::WouldPush => "would-push",
+            MergeResult::Blocked => "blocked",
+            MergeResult::Failed => "failed",
+            MergeResult::Interrupted => "interrupted",
         }
     }
 

@@ -18,6 +18,7 @@ pub enum ColorChoice {
     Never,
 }
 
+#[derive(Clone)]
 pub struct Ui {
     pub quiet: bool,
     pub verbose: bool,

@@ -24,8 +24,10 @@ use crate::cli::Ctx;
 use crate::config::{self, Flags, GitConfig, Global};
 use crate::error::Error;
 use crate::git::Repo;
+use crate::inventory;
 use crate::manifest::{self, Manifest};
 use crate::store::{Record, Store};
+use crate::task::TaskId;
 
 /// The repository, its state store, its git config and (if there is one) its manifest.
 pub struct Workspace {
@@ -85,6 +87,20 @@ impl Workspace {
         )?;
         config::check_worktree_dir(&global.worktree_dir, &self.repo.root, &self.repo.common_dir)?;
         Ok(global)
+    }
+
+    /// Every task as the repository shows it, filtered to `ids` when there are any
+    /// (see [`crate::inventory::collect`]).
+    pub fn inventory(&self, ids: &[TaskId], all: bool) -> Result<Vec<inventory::Row>> {
+        let global = self.global(&Flags::default())?;
+        let sources = inventory::Sources {
+            repo: &self.repo,
+            store: &self.store,
+            git: &self.git,
+            manifest: self.manifest.as_ref(),
+            global: &global,
+        };
+        inventory::collect(&sources, ids, all)
     }
 
     /// A task's record, or a usage error naming the id.

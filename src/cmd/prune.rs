@@ -1,20 +1,18 @@
 //! `git agents prune`: remove the worktrees and branches of finished tasks, fast and
 //! without losing a commit. This file chooses the tasks (default, `--failed`, `--all`,
-//! ids, orphans), confirms what `--force` would discard, and reports; deciding whether
-//! each may go and removing it is [`crate::cleanup`]'s job.
+//! ids), confirms what `--force` would discard, and reports; finding the tasks (orphans
+//! too), deciding whether each may go and removing it is [`crate::engine::cleanup`]'s
+//! job.
 
 use anyhow::Result;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use crate::cleanup::{self, Env, Outcome, Task, plural, show};
 use crate::cli::Ctx;
 use crate::config::{Flags, keys};
+use crate::engine::cleanup::{Context, Fate, Selection, Stale, Task, Trash, plural, show};
 use crate::error::{Error, Exit};
-use crate::task::{State, TaskId};
-use crate::trash::Trash;
-use crate::worktree;
+use crate::task::TaskId;
 
 use super::Workspace;
 
@@ -64,20 +62,22 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
     let global = ws.global(&Flags::default())?;
     let trash = Trash::new(&ws.store);
     let leftovers = trash.leftovers();
-    let env = Env {
-        repo: &ws.repo,
-        store: &ws.store,
-        trash: &trash,
-        admins: worktree::admins(&ws.repo.common_dir),
-        dry_run: args.dry_run,
-    };
-    let known = gather(&ws, &env, &global.worktree_dir, &global.branch_prefix)?;
+    let cleanup = Context::new(&ws.repo, &ws.store, &trash, args.dry_run);
+    let known = cleanup.gather(
+        &global.worktree_dir,
+        &global.branch_prefix,
+        ws.git.get(keys::BASE),
+    )?;
     let root = &ws.repo.root;
 
     let mut selected: Vec<Task> = if ids.is_empty() {
+        let sel = Selection {
+            failed: args.failed,
+            all: args.all,
+        };
         known
             .into_iter()
-            .filter(|t| wanted(&env, t, args.failed, args.all))
+            .filter(|t| cleanup.wanted(t, sel))
             .collect()
     } else {
         let mut by_id: BTreeMap<String, Task> =
@@ -105,14 +105,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
     let mut approved: HashSet<String> = HashSet::new();
     let mut unchecked: HashSet<String> = HashSet::new();
     if args.force && !args.dry_run {
-        let facts = parallel(&selected, |t| cleanup::facts(&env, t));
-        let forced: Vec<(&Task, Vec<String>)> = selected
-            .iter()
-            .zip(&facts)
-            .filter(|(_, f)| f.never.is_empty())
-            .map(|(t, f)| (t, f.risks(t, root)))
-            .filter(|(_, r)| !r.is_empty())
-            .collect();
+        let forced = cleanup.needing_force(&selected);
         let ids: Vec<&str> = forced.iter().map(|(t, _)| t.id.as_str()).collect();
         if !forced.is_empty() && !args.yes {
             if !ctx.ui.can_prompt() {
@@ -152,57 +145,23 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
         ctx.ui.status(&format!("keeping {id}"));
     }
     selected.retain(|t| !unchecked.contains(&t.id));
-    let force_ok = |id: &str| args.force && (args.dry_run || approved.contains(id));
+    let fates = cleanup.remove_all(&selected, |t| {
+        args.force && (args.dry_run || approved.contains(&t.id))
+    });
 
-    let outcomes = parallel(&selected, |t| cleanup::remove(&env, t, force_ok(&t.id)));
-
-    // Whatever else git keeps for our worktrees that no longer exist (in a dry run,
-    // minus what the tasks' own lines already say they would clear).
-    let task_of = |a: &worktree::Admin| {
-        selected.iter().zip(&outcomes).find(|(t, _)| {
-            t.worktree
-                .as_deref()
-                .is_some_and(|w| worktree::canon(w) == a.worktree)
-        })
-    };
     let mut cleared = Vec::new();
-    for a in worktree::admins(&ws.repo.common_dir) {
-        let task = task_of(&a);
-        if args.dry_run && matches!(task, Some((_, Outcome::Pruned { .. }))) {
-            continue;
-        }
-        let ours = task.is_some()
-            || a.worktree
-                .starts_with(worktree::canon(&global.worktree_dir));
-        if ours && a.is_stale() {
-            if !args.dry_run {
-                // Its submodule stores may hold an agent's only copy of a commit.
-                let id = match task {
-                    Some((t, _)) => t.id.clone(),
-                    None => a
-                        .dir
-                        .file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                };
-                let tips: Vec<gix::ObjectId> =
-                    cleanup::admin_head(&ws.repo, &a).into_iter().collect();
-                match crate::modules::keep(&ws.repo.common_dir, root, &a.dir, &tips, &id, false) {
-                    Ok(kept) => {
-                        for k in kept {
-                            ctx.ui.status(&k.describe(false, root));
-                        }
-                    }
-                    Err(e) => {
-                        ctx.ui.warn(&format!(
-                            "kept the stale git metadata of {}: {e:#}",
-                            show(&a.worktree, root)
-                        ));
-                        continue;
-                    }
+    for stale in cleanup.clear_stale(&selected, &fates, &global.worktree_dir)? {
+        match stale {
+            Stale::Cleared { worktree, kept } => {
+                for line in kept {
+                    ctx.ui.status(&line);
                 }
-                trash.take(&a.dir, "stale.git")?;
+                cleared.push(worktree);
             }
-            cleared.push(a.worktree);
+            Stale::Kept { worktree, why } => ctx.ui.warn(&format!(
+                "kept the stale git metadata of {}: {why}",
+                show(&worktree, root)
+            )),
         }
     }
     if !args.dry_run {
@@ -214,7 +173,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<Exit> {
         &args,
         root,
         &selected,
-        &outcomes,
+        &fates,
         &cleared,
         leftovers.len(),
     )
@@ -226,7 +185,7 @@ fn report(
     args: &PruneArgs,
     root: &Path,
     tasks: &[Task],
-    outcomes: &[Outcome],
+    fates: &[Fate],
     cleared: &[PathBuf],
     leftovers: usize,
 ) -> Result<Exit> {
@@ -234,9 +193,9 @@ fn report(
     let would = args.dry_run;
     let mut out = String::new();
     let (mut pruned, mut kept, mut failed, mut forceable) = (0, 0, 0, 0);
-    for (t, o) in tasks.iter().zip(outcomes) {
+    for (t, o) in tasks.iter().zip(fates) {
         match o {
-            Outcome::Pruned {
+            Fate::Pruned {
                 why,
                 did,
                 discarded,
@@ -268,7 +227,7 @@ fn report(
                     }
                 }
             }
-            Outcome::Kept {
+            Fate::Kept {
                 reasons,
                 forceable: f,
             } => {
@@ -283,7 +242,7 @@ fn report(
                     ui.warn(&line);
                 }
             }
-            Outcome::Failed(msg) => {
+            Fate::Failed(msg) => {
                 failed += 1;
                 ui.warn(&format!("{}: {msg}", t.id));
             }
@@ -333,114 +292,4 @@ fn report(
         return Ok(Exit::Failed);
     }
     Err(err.into())
-}
-
-/// Every task known to the store (tombstones aside), and orphans: registered
-/// worktrees in the worktree dir and branches under the prefix that no record claims.
-fn gather(ws: &Workspace, env: &Env, worktree_dir: &Path, prefix: &str) -> Result<Vec<Task>> {
-    let mut tasks = Vec::new();
-    let mut claimed = HashSet::new();
-    for rec in ws.store.all()? {
-        if rec.pruned {
-            continue;
-        }
-        claimed.insert(rec.id.clone());
-        tasks.push(Task {
-            id: rec.id.clone(),
-            state: cleanup::effective(&rec),
-            branch: rec.branch.clone(),
-            worktree: Some(rec.worktree.clone()),
-            base: rec.base.clone(),
-            rec: Some(rec),
-        });
-    }
-    let default_base = ws
-        .git
-        .get(keys::BASE)
-        .map(str::to_string)
-        .or_else(|| ws.repo.head_branch())
-        .unwrap_or_else(|| "HEAD".into());
-    let new_orphan = |id: &str| Task {
-        id: id.to_string(),
-        rec: None,
-        state: State::Orphaned,
-        branch: format!("{prefix}{id}"),
-        worktree: None,
-        base: default_base.clone(),
-    };
-    let is_orphan = |id: &str| !claimed.contains(id) && TaskId::parse(id).is_ok();
-    let mut orphans: BTreeMap<String, Task> = BTreeMap::new();
-    let dir = worktree::canon(worktree_dir);
-    for a in &env.admins {
-        if a.worktree.parent() == Some(dir.as_path())
-            && let Some(id) = a.worktree.file_name().and_then(|n| n.to_str())
-            && is_orphan(id)
-        {
-            orphans
-                .entry(id.to_string())
-                .or_insert_with(|| new_orphan(id))
-                .worktree = Some(a.worktree.clone());
-        }
-    }
-    let repo = ws.repo.local();
-    let full_prefix = format!("refs/heads/{prefix}");
-    if let Ok(refs) = repo.references()
-        && let Ok(iter) = refs.prefixed(full_prefix.as_str())
-    {
-        for r in iter.flatten() {
-            let name = r.name().as_bstr().to_string();
-            if let Some(id) = name.strip_prefix(&full_prefix)
-                && is_orphan(id)
-            {
-                orphans
-                    .entry(id.to_string())
-                    .or_insert_with(|| new_orphan(id));
-            }
-        }
-    }
-    tasks.extend(orphans.into_values());
-    Ok(tasks)
-}
-
-/// Default selection and `--failed`/`--all` (SPEC §5 prune).
-fn wanted(env: &Env, t: &Task, failed: bool, all: bool) -> bool {
-    match t.state {
-        _ if all => true,
-        State::Merged | State::Empty => true,
-        State::Failed | State::TimedOut | State::Interrupted => failed,
-        State::Succeeded | State::Orphaned => cleanup::done(env, t, t.rec.as_ref()).0.is_some(),
-        State::Running | State::Pending | State::Conflicted => false,
-    }
-}
-
-/// Run `f` on every task on a few threads; results in the tasks' order.
-fn parallel<T: Send>(tasks: &[Task], f: impl Fn(&Task) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 8)
-        .min(tasks.len());
-    if threads <= 1 {
-        return tasks.iter().map(&f).collect();
-    }
-    let queue = Mutex::new(tasks.iter().enumerate().collect::<VecDeque<_>>());
-    let results = Mutex::new(Vec::with_capacity(tasks.len()));
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some((i, t)) = next else { break };
-                    let r = f(t);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, r));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
 }

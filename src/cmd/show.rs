@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 use crate::cli::Ctx;
 use crate::engine::procs;
 use crate::error::{Error, Exit};
+use crate::inventory::{Row, display_path};
 use crate::report;
 use crate::task::{State, TaskId};
 use crate::ui::{escape_control, paint, table};
 
 use super::Workspace;
-use super::list::{Row, collect, display_path};
 
 /// Lines of the log `show` prints.
 const LOG_LINES: usize = 20;
@@ -37,7 +37,8 @@ pub struct ShowArgs {
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
     let ws = Workspace::open_lenient(ctx)?;
-    let row = collect(&ws, std::slice::from_ref(&id), true)?
+    let row = ws
+        .inventory(std::slice::from_ref(&id), true)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::usage(format!("no task {id:?}")))?;
@@ -67,7 +68,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
     };
 
     if args.json {
-        let mut v = row.json(&ws);
+        let mut v = row.json(&ws.store);
         let rec = row.record.as_ref();
         v["history"] = rec
             .map(|r| {

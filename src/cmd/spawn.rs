@@ -10,11 +10,11 @@
 use anyhow::Result;
 use std::time::Duration;
 
-use crate::agent::{self, Agent};
+use crate::agent;
 use crate::cli::Ctx;
-use crate::config::{self, Flags, TaskSettings};
-use crate::engine::events::{self, Emitter, Kind};
-use crate::engine::plan::{self, Planned, Request, Sources};
+use crate::config::{self, Flags};
+use crate::engine::events::{self, Emitter};
+use crate::engine::plan::{self, Request, Sources};
 use crate::engine::{claim, run};
 use crate::error::{Error, Exit};
 use crate::report;
@@ -272,41 +272,4 @@ fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
             &rows,
         ));
     }
-}
-
-/// Run a task again from `base_commit` in a fresh worktree, as spawn runs it (copy,
-/// setup, agent, commit, check, retries): `merge --on-conflict retry`. The task's
-/// current branch tip, if it has work on it, is logged to pruned.log before it is
-/// replaced. Its events go to `progress` and to an event log of their own.
-///
-/// Kept for merge's conflict step until it calls [`run::rerun`] itself (with its own
-/// batch's emitter): that is the engine's API for this.
-pub(crate) fn rerun(
-    ws: &Workspace,
-    progress: &Progress,
-    rec: &Record,
-    settings: TaskSettings,
-    agent: Agent,
-    base_commit: String,
-    port_range: (u16, u16),
-) -> Result<()> {
-    let task = Planned::again(&ws.repo.root, rec, settings, agent, base_commit)?;
-    let batch = events::batch_id();
-    let log = events::Log::create(&ws.store.dir, &batch)?;
-    let emitter = Emitter::new(batch).with(progress.clone()).with(log);
-    // The re-run is a batch of one here, so its log opens and closes like any other.
-    emitter.all(Kind::BatchStarted {
-        command: "merge".into(),
-        tasks: vec![rec.id.clone()],
-        pid: std::process::id(),
-        detached: false,
-    });
-    run::rerun(&ws.repo, &ws.store, &task, port_range, &emitter)?;
-    let state = ws.store.load(&rec.id)?.map_or(State::Failed, |r| r.state);
-    let exit = run::exit_of([state]);
-    emitter.all(Kind::BatchEnded {
-        states: [(rec.id.clone(), state)].into(),
-        exit_code: i32::from(exit.code()),
-    });
-    Ok(())
 }

@@ -77,6 +77,9 @@ pub enum Kind {
         check: Option<String>,
         #[serde(default)]
         detail: String,
+        /// The paths that conflicted, when it conflicted (or would).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conflicts: Vec<String>,
     },
     /// Someone asked a task to stop (`git agents stop`, Ctrl-C): `by` is that process.
     Stopped { by: u32 },

@@ -279,7 +279,7 @@ impl Follower<'_> {
                 up.warnings.push(format!(
                     "{} line{} of the event log {} {} not events: skipped",
                     found.skipped,
-                    crate::cleanup::plural(found.skipped),
+                    crate::engine::cleanup::plural(found.skipped),
                     log.tail.path().display(),
                     if found.skipped == 1 { "is" } else { "are" }
                 ));

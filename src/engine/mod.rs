@@ -9,6 +9,7 @@
 
 pub mod attempt;
 pub mod claim;
+pub mod cleanup;
 pub mod detach;
 pub mod events;
 pub mod follow;
@@ -16,6 +17,7 @@ pub mod launch;
 pub mod notify;
 pub mod plan;
 pub mod procs;
+pub mod queue;
 pub mod respawn;
 pub mod run;
 pub mod stop;

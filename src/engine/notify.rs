@@ -98,7 +98,7 @@ fn run(repo: &Repo, store: &Store, cmd: &str, summary: Vec<u8>) -> Result<()> {
     );
     let job = super::launch::batch_shell(cmd, &repo.root, summary, crate::time::deadline(TIMEOUT));
     let outcome = job.run(&mut log, |_| {}, |_| {})?;
-    let shown = crate::cleanup::show(&path, &repo.root);
+    let shown = crate::engine::cleanup::show(&path, &repo.root);
     match outcome {
         Outcome::Exited(0) => Ok(()),
         Outcome::Exited(c) => Err(anyhow::anyhow!("exited {c} (its output: {shown})")),
@@ -179,7 +179,7 @@ fn line(n: &Note, now: u64) -> String {
     };
     format!(
         "a detached spawn of {tasks} task{} {what} {ago} ago: {}; see: git agents list",
-        crate::cleanup::plural(tasks),
+        crate::engine::cleanup::plural(tasks),
         if counts.is_empty() {
             "nothing ran".to_string()
         } else {

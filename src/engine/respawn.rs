@@ -21,7 +21,7 @@ pub fn check(repo: &Repo, store: &Store, rec: &Record) -> Result<()> {
             .with_hint(hint)
             .into())
     };
-    let state = crate::cleanup::effective(rec);
+    let state = crate::engine::cleanup::effective(rec);
     if state == State::Running {
         let pid = rec
             .child
@@ -58,16 +58,10 @@ pub fn check(repo: &Repo, store: &Store, rec: &Record) -> Result<()> {
         }
         s => return refuse(format!("was already spawned (state {s})"), prune),
     }
-    let trash = crate::trash::Trash::new(store);
-    let env = crate::cleanup::Env {
-        repo,
-        store,
-        trash: &trash,
-        admins: crate::worktree::admins(&repo.common_dir),
-        dry_run: true,
-    };
+    let trash = crate::engine::cleanup::Trash::new(store);
+    let cleanup = crate::engine::cleanup::Context::new(repo, store, &trash, true);
     let task = previous(rec, Some(rec.clone()));
-    let f = crate::cleanup::facts(&env, &task);
+    let f = cleanup.facts(&task);
     let mut keep = f.never.clone();
     if let crate::worktree::Found::Plain = f.found {
         keep.push(format!(
@@ -98,10 +92,10 @@ pub fn check(repo: &Repo, store: &Store, rec: &Record) -> Result<()> {
     )
 }
 
-fn previous(rec: &Record, with: Option<Record>) -> crate::cleanup::Task {
-    crate::cleanup::Task {
+fn previous(rec: &Record, with: Option<Record>) -> crate::engine::cleanup::Task {
+    crate::engine::cleanup::Task {
         id: rec.id.clone(),
-        state: crate::cleanup::effective(rec),
+        state: crate::engine::cleanup::effective(rec),
         rec: with,
         branch: rec.branch.clone(),
         worktree: Some(rec.worktree.clone()),
@@ -116,25 +110,19 @@ pub fn replace(repo: &Repo, store: &Store, prior: &Record) -> Result<()> {
     if prior.worktree.symlink_metadata().is_err() && !repo.branch_exists(&prior.branch) {
         return Ok(());
     }
-    let trash = crate::trash::Trash::new(store);
-    let env = crate::cleanup::Env {
-        repo,
-        store,
-        trash: &trash,
-        admins: crate::worktree::admins(&repo.common_dir),
-        dry_run: false,
-    };
+    let trash = crate::engine::cleanup::Trash::new(store);
+    let cleanup = crate::engine::cleanup::Context::new(repo, store, &trash, false);
     // No record given: the task's record is already the new claim, not a tombstone to be.
-    let outcome = crate::cleanup::remove(&env, &previous(prior, None), true);
+    let fate = cleanup.remove(&previous(prior, None), true);
     trash.empty_in_background(Vec::new())?;
-    match outcome {
-        crate::cleanup::Outcome::Pruned { .. } => Ok(()),
-        crate::cleanup::Outcome::Kept { reasons, .. } => Err(Error::refused(format!(
+    match fate {
+        crate::engine::cleanup::Fate::Pruned { .. } => Ok(()),
+        crate::engine::cleanup::Fate::Kept { reasons, .. } => Err(Error::refused(format!(
             "cannot replace the last attempt: {}",
             reasons.join("; ")
         ))
         .into()),
-        crate::cleanup::Outcome::Failed(e) => {
+        crate::engine::cleanup::Fate::Failed(e) => {
             Err(anyhow::anyhow!("cannot replace the last attempt: {e}"))
         }
     }

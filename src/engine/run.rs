@@ -357,3 +357,37 @@ impl Runner<'_> {
         self.ended(id, State::Failed, &detail);
     }
 }
+
+/// [`rerun`] as a batch of its own (`merge --on-conflict retry`): the task planned again
+/// from its record, its events to `sink` and to an event log that opens and closes like
+/// any batch's.
+#[allow(clippy::too_many_arguments)]
+pub fn rerun_batch(
+    repo: &Repo,
+    store: &Store,
+    rec: &Record,
+    settings: crate::config::TaskSettings,
+    agent: crate::agent::Agent,
+    base_commit: String,
+    port_range: (u16, u16),
+    sink: impl super::events::Sink + 'static,
+) -> Result<()> {
+    let task = Planned::again(&repo.root, rec, settings, agent, base_commit)?;
+    let batch = super::events::batch_id();
+    let log = super::events::Log::create(&store.dir, &batch)?;
+    let emitter = Emitter::new(batch).with(sink).with(log);
+    emitter.all(Kind::BatchStarted {
+        command: "merge".into(),
+        tasks: vec![rec.id.clone()],
+        pid: std::process::id(),
+        detached: false,
+    });
+    rerun(repo, store, &task, port_range, &emitter)?;
+    let state = store.load(&rec.id)?.map_or(State::Failed, |r| r.state);
+    let exit = exit_of([state]);
+    emitter.all(Kind::BatchEnded {
+        states: [(rec.id.clone(), state)].into(),
+        exit_code: i32::from(exit.code()),
+    });
+    Ok(())
+}

@@ -5,24 +5,13 @@ use anyhow::Result;
 use std::collections::HashMap;
 
 use super::MergeArgs;
-use crate::agent::{self, Agent};
 use crate::cmd::Workspace;
-use crate::config::{self, AgentChoice, Flags, TaskSettings};
+use crate::config::{self, Flags};
+use crate::engine::queue::Item;
 use crate::error::Error;
-use crate::manifest::{Layer, Strategy};
+use crate::manifest::Layer;
 use crate::store::Record;
 use crate::task::{State, TaskId};
-
-/// A selected task and how it merges.
-pub struct Item {
-    pub rec: Record,
-    pub target: usize,
-    pub strategy: Strategy,
-    /// The check run on the merged result.
-    pub check: Option<String>,
-    /// The task's own settings (setup, copy, env, timeout), as spawn would use them.
-    pub settings: TaskSettings,
-}
 
 /// The tasks to merge, in order, and the distinct branches they go into. Every problem
 /// with the request is a usage error here, before anything changes.
@@ -125,23 +114,4 @@ pub fn plan(ws: &Workspace, args: &MergeArgs, flags: &Flags) -> Result<(Vec<Item
         });
     }
     Ok((items, targets))
-}
-
-/// The agent a task ran with, to run it again.
-pub fn agent_of(rec: &Record) -> Result<Agent> {
-    // A preset's template keeps its extra environment (GOOSE_MODE, ...).
-    let choice = match agent::PRESETS.iter().find(|p| {
-        p.command
-            .iter()
-            .copied()
-            .eq(rec.command.iter().map(String::as_str))
-    }) {
-        Some(p) => AgentChoice::Preset(p.name.to_string()),
-        None => AgentChoice::Command(rec.command.clone()),
-    };
-    Agent::resolve(Some(&choice)).map_err(|e| {
-        Error::usage(format!("task {}: {}", rec.id, e.message))
-            .with_hint("the agent re-runs for --on-conflict agent|retry; put it on PATH")
-            .into()
-    })
 }

@@ -58,7 +58,7 @@ pub(super) fn run(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, planned: &[String
     let n = ids.len();
     ctx.ui.status(&format!(
         "{n} task{} running in the background (pid {pid}), with no terminal",
-        crate::cleanup::plural(n)
+        crate::engine::cleanup::plural(n)
     ));
     ctx.ui
         .status("follow them: git agents watch   wait for them: git agents wait");

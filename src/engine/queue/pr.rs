@@ -4,84 +4,86 @@
 use anyhow::{Context as _, Result};
 use std::path::Path;
 
-use super::{Item, MergeArgs, Row, summary};
-use crate::cli::Ctx;
-use crate::cmd::Workspace;
-use crate::config::Global;
-use crate::error::{Error, Exit};
-use crate::git;
+use super::{Check, Item, Report, Verdict};
+use crate::engine::events::{Emitter, Kind};
+use crate::error::Error;
+use crate::git::{self, Repo};
+use crate::store::Store;
+use crate::task::MergeResult;
 
-/// `--pr`: push each task's branch and open a pull request into its base with `gh`.
+/// Push each task's branch to `remote` and open a pull request into its target with
+/// `gh` (`targets` as in [`super::Queue::run`]); with `dry_run`, say what would be done.
 pub fn pull_requests(
-    ctx: &Ctx,
-    ws: &Workspace,
-    args: &MergeArgs,
-    global: &Global,
+    repo: &Repo,
+    store: &Store,
+    events: &Emitter,
     items: &[Item],
     targets: &[String],
-) -> Result<Exit> {
-    let remote = &global.remote;
-    if !git::output(&ws.repo.root, &["remote", "get-url", remote])?
-        .status
-        .success()
-    {
+    remote: &str,
+    dry_run: bool,
+) -> Result<Report> {
+    if !git::remote_exists(&repo.root, remote)? {
         return Err(Error::usage(format!("no remote {remote:?} to push to"))
             .with_hint(
                 "add one with git remote add, or choose one with git config agents.remote NAME",
             )
             .into());
     }
+    events.all(Kind::BatchStarted {
+        command: "merge".into(),
+        tasks: items.iter().map(|it| it.rec.id.clone()).collect(),
+        pid: std::process::id(),
+        detached: false,
+    });
     let gh = which::which("gh").ok();
-    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
     for it in items {
         let rec = &it.rec;
         let into = &targets[it.target];
-        let mut row = Row {
-            result: "error",
-            commit: ws.repo.branch_tip(&rec.branch),
-            conflicts: Vec::new(),
-            check: rec.check.clone(),
-            detail: String::new(),
+        let mut v = Verdict {
+            commit: repo.branch_tip(&rec.branch),
+            // The task's own check, the one a reviewer reads about.
+            check: rec.check.as_deref().and_then(Check::parse),
+            ..Verdict::new(MergeResult::Error)
         };
-        if args.dry_run {
-            row.result = "would-push";
-            row.detail = format!(
+        if dry_run {
+            v.result = MergeResult::WouldPush;
+            v.detail = format!(
                 "push {} to {remote}, open a pull request into {into}",
                 rec.branch
             );
         } else if let Some(gh) = &gh {
-            match open_pr(ws, it, remote, into, gh) {
+            match open_pr(repo, store, it, remote, into, gh) {
                 Ok((result, url)) => {
-                    row.result = result;
-                    row.detail = url;
+                    v.result = result;
+                    v.detail = url;
                 }
-                Err(e) => row.detail = format!("{e:#}"),
+                Err(e) => v.detail = format!("{e:#}"),
             }
         } else {
-            row.detail =
+            v.detail =
                 "gh (GitHub CLI) not found on PATH; install it from https://cli.github.com".into();
         }
-        ctx.ui
-            .status(&format!("{}: {} {}", rec.id, row.result, row.detail));
-        rows.push(Some(row));
+        events.task(&rec.id, v.event(into));
+        verdicts.push(v);
     }
-    summary(ctx, ws, args, items, targets, rows)
+    Ok(Report::new(events, store, items, verdicts, Vec::new()))
 }
 
 /// Push, then open the PR unless the task has one (pushing updates it). Returns the
 /// result and the PR's URL.
 fn open_pr(
-    ws: &Workspace,
+    repo: &Repo,
+    store: &Store,
     it: &Item,
     remote: &str,
     into: &str,
     gh: &Path,
-) -> Result<(&'static str, String)> {
+) -> Result<(MergeResult, String)> {
     let rec = &it.rec;
-    let spec = format!("refs/heads/{0}:refs/heads/{0}", rec.branch);
-    git::run(&ws.repo.root, &["push", "--quiet", remote, &spec]).context("git push failed")?;
+    git::push_branch(&repo.root, remote, &rec.branch).context("git push failed")?;
     if let Some(url) = &rec.pr_url {
-        return Ok(("pushed", url.clone()));
+        return Ok((MergeResult::Pushed, url.clone()));
     }
     let title = rec
         .prompt
@@ -102,7 +104,7 @@ fn open_pr(
         cmd.env_remove(var);
     }
     let out = cmd
-        .current_dir(&ws.repo.root)
+        .current_dir(&repo.root)
         .env("GH_PROMPT_DISABLED", "1")
         .stdin(std::process::Stdio::null())
         .args([
@@ -134,6 +136,6 @@ fn open_pr(
         .rfind(|l| l.starts_with("http"))
         .unwrap_or("")
         .to_string();
-    ws.store.update(&rec.id, |r| r.pr_url = Some(url.clone()))?;
-    Ok(("pr-opened", url))
+    store.update(&rec.id, |r| r.pr_url = Some(url.clone()))?;
+    Ok((MergeResult::PrOpened, url))
 }

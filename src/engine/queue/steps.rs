@@ -1,29 +1,25 @@
 //! The slow steps of the merge queue, each a child process: the check of a merged result
 //! in a scratch worktree, an agent resolving conflicts in its task's worktree, a task
-//! re-run from the new base, pruning a merged task, and pull requests with `gh`.
+//! re-run from the new base, and pruning a merged task.
 //!
-//! None of them touches the user's checkout. Errors a task can have (an agent that
-//! fails, a check that fails, `gh` missing) become that task's result; only our own
-//! failures are errors.
+//! None of them touches the user's checkout. Trouble a task can have (an agent that
+//! fails, a check that fails) becomes that task's verdict; only our own failures are
+//! errors.
 
 use anyhow::Result;
 use gix::ObjectId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Item, agent_of};
+use super::{Item, Queue, agent_of, phase};
 use crate::agent::{self, AgentEnv, Vars};
-use crate::cleanup;
-use crate::cli::Ctx;
-use crate::config::Global;
-use crate::git;
+use crate::engine::cleanup;
+use crate::engine::events::{Emitter, Kind, Phase};
+use crate::git::{self, Repo, Untracked};
 use crate::merge;
-use crate::store::{Proc, Record};
+use crate::store::{Proc, Record, Store};
 use crate::supervise::{self, Job, Outcome};
 use crate::task::State;
-use crate::ui::Progress;
-
-use super::super::Workspace;
 
 pub enum CheckResult {
     Passed,
@@ -43,40 +39,32 @@ pub enum Resolution {
     Failed(String),
 }
 
-fn scratch_root(ws: &Workspace) -> PathBuf {
-    ws.store.dir.join("scratch")
+fn scratch_root(store: &Store) -> PathBuf {
+    store.dir.join("scratch")
 }
 
 /// Remove scratch worktrees left by a merge that died (their pid is gone).
-pub fn clean_scratch(ws: &Workspace) {
-    let Ok(entries) = std::fs::read_dir(scratch_root(ws)) else {
+pub fn clean_scratch(repo: &Repo, store: &Store) {
+    let Ok(entries) = std::fs::read_dir(scratch_root(store)) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let pid = name.rsplit('.').next().and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|p| !Proc::of(p).is_alive()) {
-            remove_scratch(ws, &e.path());
+            remove_scratch(repo, &e.path());
         }
     }
 }
 
-fn remove_scratch(ws: &Workspace, dir: &Path) {
-    let removed = git::run(
-        &ws.repo.root,
-        &[
-            "worktree".as_ref(),
-            "remove".as_ref(),
-            "--force".as_ref(),
-            dir.as_os_str(),
-        ] as &[&std::ffi::OsStr],
-    );
+fn remove_scratch(repo: &Repo, dir: &Path) {
+    let removed = git::remove_worktree(&repo.root, dir);
     if removed.is_err() || dir.exists() {
         let wt = crate::worktree::canon(dir);
         let _ = std::fs::remove_dir_all(dir);
         // Only this scratch worktree's metadata: `git worktree prune` would also clear
         // hand-deleted task worktrees', with the submodule stores inside them.
-        if let Some(a) = crate::worktree::admins(&ws.repo.common_dir)
+        if let Some(a) = crate::worktree::admins(&repo.common_dir)
             .into_iter()
             .find(|a| a.worktree == wt)
             && let Ok(_lock) = git::worktree_lock()
@@ -89,8 +77,7 @@ fn remove_scratch(ws: &Workspace, dir: &Path) {
 /// Run the task's setup and `cmd` on `candidate` in a scratch worktree (with the task's
 /// `copy` entries), then remove it.
 pub fn check(
-    ctx: &Ctx,
-    ws: &Workspace,
+    q: &Queue,
     it: &Item,
     cmd: &str,
     candidate: ObjectId,
@@ -99,35 +86,23 @@ pub fn check(
     let rec = &it.rec;
     let id = rec.id.as_str();
     let short = candidate.to_hex_with_len(10).to_string();
-    ctx.ui.status(&format!(
-        "{id}: checking the merged result {short} with `{cmd}`"
-    ));
-    let root = scratch_root(ws);
+    q.events.task(id, phase(Phase::Check, rec));
+    let root = scratch_root(q.store);
     crate::store::private_dir(&root)?;
     let dir = root.join(format!("{id}.{}", std::process::id()));
     if dir.exists() {
-        remove_scratch(ws, &dir);
+        remove_scratch(q.repo, &dir);
     }
-    git::run(
-        &ws.repo.root,
-        &[
-            "worktree".as_ref(),
-            "add".as_ref(),
-            "--detach".as_ref(),
-            "--quiet".as_ref(),
-            dir.as_os_str(),
-            short.as_ref(),
-        ] as &[&std::ffi::OsStr],
-    )?;
+    git::add_detached_worktree(&q.repo.root, &dir, &short)?;
     // git made it with the umask's mode; like the rest of the state dir it is private.
     let result =
-        crate::store::private_dir(&dir).and_then(|()| run_check(ws, it, cmd, &dir, into, &short));
-    remove_scratch(ws, &dir);
+        crate::store::private_dir(&dir).and_then(|()| run_check(q, it, cmd, &dir, into, &short));
+    remove_scratch(q.repo, &dir);
     result
 }
 
 fn run_check(
-    ws: &Workspace,
+    q: &Queue,
     it: &Item,
     cmd: &str,
     dir: &Path,
@@ -135,7 +110,8 @@ fn run_check(
     short: &str,
 ) -> Result<CheckResult> {
     let rec = &it.rec;
-    let mut log = ws.store.open_log(&rec.id)?;
+    let repo = q.repo;
+    let mut log = q.store.open_log(&rec.id)?;
     let _ = writeln!(
         log,
         "==> git-agents merge: check of {short} (onto {into}): {cmd}"
@@ -146,21 +122,14 @@ fn run_check(
         .iter()
         .filter_map(|c| crate::copy::parse_entry(c).ok())
         .collect();
-    entries.extend(crate::copy::worktreeinclude(&ws.repo.root)?);
+    entries.extend(crate::copy::worktreeinclude(&repo.root)?);
     let limits = crate::copy::Limits::new(
-        &ws.repo.root,
-        &ws.repo.common_dir,
+        &repo.root,
+        &repo.common_dir,
         rec.worktree.parent().unwrap_or(&rec.worktree),
     );
-    crate::copy::copy_entries(&ws.repo.root, dir, &entries, &limits)?;
-    let env = environment(
-        ws,
-        rec,
-        &dir.to_string_lossy(),
-        into,
-        None,
-        &it.settings.env,
-    );
+    crate::copy::copy_entries(&repo.root, dir, &entries, &limits)?;
+    let env = environment(q, rec, &dir.to_string_lossy(), into, None, &it.settings.env);
     let deadline = it.settings.timeout.and_then(crate::time::deadline);
     let steps = it
         .settings
@@ -170,6 +139,8 @@ fn run_check(
         .chain([("check", cmd)]);
     for (what, line) in steps {
         let args = vec!["-c".to_string(), line.to_string()];
+        // TODO(e-spawn launcher): setup and check jobs are built by the one launcher
+        // once it lands.
         let outcome = supervise::run(
             Job {
                 program: "sh".as_ref(),
@@ -181,7 +152,7 @@ fn run_check(
             },
             &mut log,
             |_| {},
-            |_| {},
+            output_to(q.events, &rec.id),
         )?;
         match outcome {
             Outcome::Exited(0) => {}
@@ -195,8 +166,20 @@ fn run_check(
     Ok(CheckResult::Passed)
 }
 
+/// Each line a task's process prints, as an `output` event.
+fn output_to<'a>(events: &'a Emitter, id: &'a str) -> impl FnMut(&str) + 'a {
+    move |line| {
+        events.task(
+            id,
+            Kind::Output {
+                line: line.to_string(),
+            },
+        )
+    }
+}
+
 fn environment(
-    ws: &Workspace,
+    q: &Queue,
     rec: &Record,
     worktree: &str,
     base: &str,
@@ -210,10 +193,10 @@ fn environment(
             worktree,
             base,
             attempt: rec.attempts.len().max(1) as u32,
-            notes: &ws.store.notes_path(&rec.id).to_string_lossy(),
+            notes: &q.store.notes_path(&rec.id).to_string_lossy(),
             port,
             index: 0,
-            repo_name: &ws.repo.name(),
+            repo_name: &q.repo.name(),
         },
         user,
     )
@@ -223,13 +206,13 @@ fn environment(
 /// leaving conflict markers, and run the task's agent there to resolve them. A good
 /// resolution is committed as the merge; anything else is undone with `merge --abort`.
 pub fn resolve_with_agent(
-    ctx: &Ctx,
-    ws: &Workspace,
+    q: &Queue,
     it: &Item,
     into: &str,
     tip: ObjectId,
     conflicts: &[String],
 ) -> Result<Resolution> {
+    let store = q.store;
     let rec = &it.rec;
     let id = rec.id.as_str();
     let wt = &rec.worktree;
@@ -242,17 +225,13 @@ pub fn resolve_with_agent(
     if !wt.is_dir() {
         return give_up("its worktree is gone, so its agent cannot resolve them");
     }
-    let head = git::output(wt, &["symbolic-ref", "-q", "HEAD"])?;
-    if String::from_utf8_lossy(&head.stdout).trim() != format!("refs/heads/{}", rec.branch) {
+    if git::checked_out_branch(wt)? != Some(format!("refs/heads/{}", rec.branch)) {
         return give_up(&format!("its worktree is not on {}", rec.branch));
     }
-    if !merge::tracked_changes(wt)?.is_empty() {
+    if git::worktree_changes(wt, Untracked::Skip)?.count > 0 {
         return give_up("its worktree has uncommitted changes");
     }
-    ctx.ui.status(&format!(
-        "{id}: conflicts in {listed}; merging {into} into {} and running its agent",
-        rec.branch
-    ));
+    q.events.task(id, phase(Phase::Resolving, rec));
     let message = format!(
         "Merge {into} into {} to resolve conflicts\n\nAgent-Task: {id}\n",
         rec.branch
@@ -260,39 +239,21 @@ pub fn resolve_with_agent(
     // Whatever can fail before the agent runs is done before the merge starts, so an
     // error never leaves the task's worktree mid-merge.
     let agent = agent_of(rec)?;
-    let port_range = ws.global(&crate::config::Flags::default())?.port_range;
-    let mut log = ws.store.open_log(id)?;
-    let prompt_dir = ws.store.dir.join("prompts").join("conflict");
+    let mut log = store.open_log(id)?;
+    let prompt_dir = store.dir.join("prompts").join("conflict");
     crate::store::private_dir(&prompt_dir)?;
     let prompt_file = prompt_dir.join(format!("{id}.md"));
-    // The message on stdin, never in argv (`git merge` has no `-F -`).
-    let merged = git::output_with_input(
-        wt,
-        &[
-            "merge",
-            "--no-ff",
-            "--no-edit",
-            "-F",
-            "/dev/stdin",
-            &tip.to_string(),
-        ],
-        message.as_bytes(),
-    )?;
+    let merged = git::merge_leaving_conflicts(wt, tip, &message)?;
     if merged.status.success() {
         return Ok(Resolution::Again); // git's own merge found no conflict
     }
-    let listing = match git::run(wt, &["diff", "--name-only", "--diff-filter=U", "-z"]) {
+    let unmerged = match git::unmerged_paths(wt) {
         Ok(l) => l,
         Err(e) => {
             abort_merge(wt);
             return Err(e);
         }
     };
-    let unmerged: Vec<String> = listing
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
     if unmerged.is_empty() {
         abort_merge(wt);
         let stderr = String::from_utf8_lossy(&merged.stderr);
@@ -300,31 +261,29 @@ pub fn resolve_with_agent(
     }
 
     let restore = |state: State| {
-        ws.store.update(id, |r| {
+        store.update(id, |r| {
             r.state = state;
             r.child = None;
             r.owner = None;
             r.port = None;
-            r.head = git::run(&r.worktree, &["rev-parse", "HEAD"])
-                .ok()
-                .map(|h| h.trim().to_string());
+            r.head = git::worktree_head(&r.worktree).map(|h| h.to_string());
         })
     };
     let prompt = conflict_prompt(rec, into, &unmerged);
     let worktree = wt.to_string_lossy().into_owned();
     let prepared = (|| -> Result<Option<u16>> {
         crate::store::write_atomic(&prompt_file, prompt.as_bytes())?;
-        ws.store.update(id, |r| {
+        store.update(id, |r| {
             r.state = State::Running;
             r.owner = Some(Proc::current());
         })?;
         // Like every agent, this one gets a port no other running task holds; it waits
         // for one while other tasks hold them all, and never runs without.
-        ws.store
+        store
             .wait_for_port(
                 id,
-                port_range,
-                || {},
+                q.port_range,
+                || q.events.task(id, phase(Phase::WaitingForPort, rec)),
                 || supervise::interrupted().then(|| "interrupted while waiting".to_string()),
             )
             .map(Some)
@@ -337,7 +296,7 @@ pub fn resolve_with_agent(
             return Err(e);
         }
     };
-    let mut env = environment(ws, rec, &worktree, into, port, &it.settings.env);
+    let mut env = environment(q, rec, &worktree, into, port, &it.settings.env);
     env.extend(agent.env.iter().cloned());
     let vars = Vars {
         prompt: &prompt,
@@ -356,6 +315,8 @@ pub fn resolve_with_agent(
         "==> git-agents merge: resolving conflicts with {into} in {}",
         listed
     );
+    // TODO(e-spawn launcher): the agent's job is built by the one launcher (agent and
+    // `sh -c` jobs alike) once it lands; this is the merge queue's only agent job.
     let outcome = supervise::run(
         Job {
             program: agent.program.as_os_str(),
@@ -367,9 +328,9 @@ pub fn resolve_with_agent(
         },
         &mut log,
         |pid| {
-            let _ = ws.store.update(id, |r| r.child = Some(Proc::of(pid)));
+            let _ = store.update(id, |r| r.child = Some(Proc::of(pid)));
         },
-        |_| {},
+        output_to(q.events, id),
     );
     let outcome = match outcome {
         Ok(o) => o,
@@ -380,9 +341,7 @@ pub fn resolve_with_agent(
         }
     };
 
-    let merging = git::output(wt, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])?
-        .status
-        .success();
+    let merging = git::merge_in_progress(wt)?;
     let left: Vec<String> = unmerged
         .iter()
         .filter(|p| has_markers(&wt.join(p)))
@@ -415,7 +374,7 @@ pub fn resolve_with_agent(
         .collect();
     let staged = git::stage_all_except(wt, &copied)?;
     if merging {
-        git::run(wt, &["commit", "--no-verify", "--quiet", "--no-edit"])?;
+        git::commit_merge(wt)?;
     } else if staged {
         git::commit_task(wt, &format!("Resolve conflicts with {into}"), id)?;
     }
@@ -454,43 +413,28 @@ fn has_markers(path: &Path) -> bool {
 }
 
 fn abort_merge(wt: &Path) {
-    let _ = git::run(wt, &["merge", "--abort"]);
+    let _ = git::abort_merge(wt);
 }
 
 /// Re-run the task from `tip` in a fresh worktree, as spawn does.
-pub fn rerun(
-    ctx: &Ctx,
-    ws: &Workspace,
-    it: &Item,
-    tip: ObjectId,
-    global: &Global,
-) -> Result<Resolution> {
+pub fn rerun(q: &Queue, it: &Item, tip: ObjectId) -> Result<Resolution> {
     let rec = &it.rec;
     let id = rec.id.as_str();
-    if let Some(n) = git::dirty_count(&rec.worktree)
-        && n > 0
+    // Its worktree is replaced: anything uncommitted there, untracked files included,
+    // would be lost.
+    if rec.worktree.is_dir()
+        && let Ok(c) = git::worktree_changes(&rec.worktree, Untracked::Count)
+        && c.count > 0
     {
         return Ok(Resolution::Conflicted(format!(
-            "conflicts; its worktree has {n} uncommitted change(s), so it was not re-run"
+            "conflicts; its worktree has {} uncommitted change(s), so it was not re-run",
+            c.count
         )));
     }
     let agent = agent_of(rec)?;
-    ctx.ui.status(&format!(
-        "{id}: conflicts; re-running the task from the new base {}",
-        tip.to_hex_with_len(10)
-    ));
-    let progress = Progress::new(&ctx.ui, std::slice::from_ref(&rec.id));
-    super::super::spawn::rerun(
-        ws,
-        &progress,
-        rec,
-        it.settings.clone(),
-        agent,
-        tip.to_string(),
-        global.port_range,
-    )?;
-    progress.finish();
-    let after = ws.store.update(id, |r| r.base_commit = tip.to_string())?;
+    q.events.task(id, phase(Phase::Resolving, rec));
+    q.relaunch.rerun(it, agent, tip)?;
+    let after = q.store.update(id, |r| r.base_commit = tip.to_string())?;
     Ok(match after.state {
         State::Succeeded => Resolution::Again,
         State::Empty => Resolution::Empty,
@@ -503,16 +447,10 @@ pub fn rerun(
 
 /// Remove a merged task's worktree and branch. A worktree with changes is kept; a
 /// branch tip no other ref reaches (squash, rebase) is logged first, as prune does.
-pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
+pub fn prune(repo: &Repo, store: &Store, rec: &Record) -> Result<()> {
     // The removal itself is prune's, with all its safety checks.
-    let trash = crate::trash::Trash::new(&ws.store);
-    let env = cleanup::Env {
-        repo: &ws.repo,
-        store: &ws.store,
-        trash: &trash,
-        admins: crate::worktree::admins(&ws.repo.common_dir),
-        dry_run: false,
-    };
+    let trash = cleanup::Trash::new(store);
+    let ctx = cleanup::Context::new(repo, store, &trash, false);
     let task = cleanup::Task {
         id: rec.id.clone(),
         rec: Some(rec.clone()),
@@ -521,13 +459,13 @@ pub fn prune(ws: &Workspace, rec: &Record) -> Result<()> {
         worktree: Some(rec.worktree.clone()),
         base: rec.merged_into.clone().unwrap_or_else(|| rec.base.clone()),
     };
-    let outcome = cleanup::remove(&env, &task, false);
+    let fate = ctx.remove(&task, false);
     trash.empty_in_background(Vec::new())?;
-    match outcome {
-        cleanup::Outcome::Pruned { .. } => Ok(()),
-        cleanup::Outcome::Kept { reasons, .. } => {
+    match fate {
+        cleanup::Fate::Pruned { .. } => Ok(()),
+        cleanup::Fate::Kept { reasons, .. } => {
             anyhow::bail!("kept: {}", reasons.join("; "))
         }
-        cleanup::Outcome::Failed(e) => anyhow::bail!(e),
+        cleanup::Fate::Failed(e) => anyhow::bail!(e),
     }
 }
