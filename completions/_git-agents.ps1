@@ -45,8 +45,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env) and trust them')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -69,6 +70,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON on stdout')
             [CompletionResult]::new('--trust', '--trust', [CompletionResultType]::ParameterName, 'Run a tracked manifest''s commands without recording trust (see `git agents trust`)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Spawn even when free disk space would fall below agents.minFreeDisk')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Run the batch in the background with no terminal: print the task ids and return')
+            [CompletionResult]::new('--detach', '--detach', [CompletionResultType]::ParameterName, 'Run the batch in the background with no terminal: print the task ids and return')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -279,6 +282,19 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;watch' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the events as NDJSON on stdout instead of the live view')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;help' {
             [CompletionResult]::new('spawn', 'spawn', [CompletionResultType]::ParameterValue, 'Create a worktree and branch per task and run its agent there, in parallel')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every agent task and worktree, in the state the repository shows')
@@ -292,8 +308,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter agents.yaml and choose the agent (agents.agent)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env) and trust them')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -337,6 +354,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;man' {
+            break
+        }
+        'git-agents;help;watch' {
             break
         }
         'git-agents;help;help' {

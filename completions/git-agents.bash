@@ -68,6 +68,9 @@ _git_agents_clap() {
             git__agents,wait)
                 cmd="git__agents__subcmd__wait"
                 ;;
+            git__agents,watch)
+                cmd="git__agents__subcmd__watch"
+                ;;
             git__agents__subcmd__help,completions)
                 cmd="git__agents__subcmd__help__subcmd__completions"
                 ;;
@@ -113,6 +116,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,wait)
                 cmd="git__agents__subcmd__help__subcmd__wait"
                 ;;
+            git__agents__subcmd__help,watch)
+                cmd="git__agents__subcmd__help__subcmd__watch"
+                ;;
             *)
                 ;;
         esac
@@ -120,7 +126,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,7 +217,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show stop wait path init demo completions trust man help"
+            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -421,6 +427,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -691,7 +711,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__spawn)
-            opts="-p -j -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --manifest --color --quiet --verbose --help"
+            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -850,6 +870,35 @@ _git_agents_clap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agents__subcmd__watch)
+            opts="-C -q -v -h --json --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
     esac
 }
 
@@ -862,7 +911,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path merge prune show list ls stop wait. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path merge prune show list ls stop wait watch. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -886,7 +935,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path|merge|prune|show|list|ls|stop|wait) ;;
+        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

@@ -42,8 +42,9 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
             cand completions 'Print a shell completion script'
-            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
+            cand watch 'Follow running tasks live, from any terminal, until they end'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -65,6 +66,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --json 'Print the summary as JSON on stdout'
             cand --trust 'Run a tracked manifest''s commands without recording trust (see `git agents trust`)'
             cand --force 'Spawn even when free disk space would fall below agents.minFreeDisk'
+            cand -d 'Run the batch in the background with no terminal: print the task ids and return'
+            cand --detach 'Run the batch in the background with no terminal: print the task ids and return'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -260,6 +263,18 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;watch'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand --json 'Print the events as NDJSON on stdout instead of the live view'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand list 'List every agent task and worktree, in the state the repository shows'
@@ -273,8 +288,9 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand init 'Write a starter agents.yaml and choose the agent (agents.agent)'
             cand demo 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
             cand completions 'Print a shell completion script'
-            cand trust 'Show the manifest''s commands (agent command, setup, check, env) and trust them'
+            cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
+            cand watch 'Follow running tasks live, from any terminal, until they end'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -304,6 +320,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;trust'= {
         }
         &'git-agents;help;man'= {
+        }
+        &'git-agents;help;watch'= {
         }
         &'git-agents;help;help'= {
         }

@@ -50,8 +50,9 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "path" -d 'Pri
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env, notify) and trust them'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "watch" -d 'Follow running tasks live, from any terminal, until they end'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s p -l prompt -d 'Run an ad-hoc task with this prompt (at most one ID)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agent -d 'Agent preset to run' -r -f -a "claude\t''
@@ -78,6 +79,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l keep-emp
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l json -d 'Print the summary as JSON on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l trust -d 'Run a tracked manifest\'s commands without recording trust (see `git agents trust`)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l force -d 'Spawn even when free disk space would fall below agents.minFreeDisk'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s d -l detach -d 'Run the batch in the background with no terminal: print the task ids and return'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -235,21 +237,31 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "show" -d 'Show everything known about one task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "stop" -d 'Stop running tasks: their agents and every process they started'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "wait" -d 'Wait for running tasks to end'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -l json -d 'Print the events as NDJSON on stdout instead of the live view'
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "show" -d 'Show everything known about one task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "stop" -d 'Stop running tasks: their agents and every process they started'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "wait" -d 'Wait for running tasks to end'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env, notify) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "watch" -d 'Follow running tasks live, from any terminal, until they end'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.
@@ -273,7 +285,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait watch" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs

@@ -69,6 +69,7 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
+    Watch(cmd::watch::WatchArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -78,6 +79,7 @@ pub struct Ctx {
 }
 
 pub fn main() -> ExitCode {
+    crate::engine::detach::take_marker();
     // Completion data for the shell scripts, before any parsing (see cmd::completions).
     if let Some(code) = cmd::completions::complete_from_env() {
         return code;
@@ -135,6 +137,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(&ctx, args),
         Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
+        Command::Watch(args) => cmd::watch::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -30,6 +30,7 @@ pub mod keys {
     pub const REMOTE: &str = "agents.remote";
     pub const PORT_RANGE: &str = "agents.portRange";
     pub const MIN_FREE_DISK: &str = "agents.minFreeDisk";
+    pub const NOTIFY: &str = "agents.notify";
 
     pub const ALL: &[&str] = &[
         AGENT,
@@ -48,6 +49,7 @@ pub mod keys {
         REMOTE,
         PORT_RANGE,
         MIN_FREE_DISK,
+        NOTIFY,
     ];
     /// Keys that may be given several times; the values add up.
     pub const MULTI: &[&str] = &[SETUP, COPY];

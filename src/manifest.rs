@@ -70,6 +70,8 @@ pub struct Manifest {
     pub jobs: Option<usize>,
     pub remote: Option<String>,
     pub port_range: Option<String>,
+    /// Command (`sh -c`) run once when a batch ends, the summary JSON on its stdin.
+    pub notify: Option<String>,
     pub top: Layer,
     pub tasks: Vec<Task>,
 }
@@ -185,6 +187,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, Error> {
         jobs: raw.jobs,
         remote: raw.remote,
         port_range: raw.port_range,
+        notify: raw.notify,
         top: raw.top,
         tasks: raw.tasks,
     })
@@ -254,6 +257,7 @@ const TOP_FIELDS: &[&str] = &[
     "merge_strategy",
     "remote",
     "port_range",
+    "notify",
     "tasks",
 ];
 
@@ -277,6 +281,7 @@ struct RawManifest {
     jobs: Option<usize>,
     remote: Option<String>,
     port_range: Option<String>,
+    notify: Option<String>,
     top: Layer,
     tasks: Vec<Task>,
 }
@@ -356,6 +361,7 @@ impl<'de> Visitor<'de> for ManifestSeed<'_> {
             jobs: None,
             remote: None,
             port_range: None,
+            notify: None,
             top: Layer::default(),
             tasks: Vec::new(),
         };
@@ -372,6 +378,7 @@ impl<'de> Visitor<'de> for ManifestSeed<'_> {
                 "jobs" => m.jobs = Some(map.next_value::<Jobs>()?.0),
                 "remote" => m.remote = Some(map.next_value::<NonEmpty>()?.0),
                 "port_range" => m.port_range = Some(map.next_value::<PortRange>()?.0),
+                "notify" => m.notify = Some(map.next_value::<String>()?),
                 "tasks" => {
                     m.tasks = map.next_value_seed(TaskListSeed { dir: self.dir })?;
                     saw_tasks = true;

@@ -38,6 +38,9 @@ fn items_with(tracked: &Tracked, repo: &Repo, m: &Manifest) -> Vec<String> {
         }
     };
     layer(&mut out, "all tasks", &m.top);
+    if let Some(n) = &m.notify {
+        out.push(format!("notify: {n}"));
+    }
     for t in &m.tasks {
         let who = format!("task {}", t.id);
         layer(&mut out, &who, &t.layer);

@@ -23,7 +23,7 @@ use crate::error::Exit;
 /// Subcommands whose positional `ID` arguments are task ids. A command listed here that
 /// does not exist (yet) is skipped; one that lands later needs only its name here.
 pub const ID_COMMANDS: &[&str] = &[
-    "spawn", "logs", "path", "merge", "prune", "show", "list", "stop", "wait",
+    "spawn", "logs", "path", "merge", "prune", "show", "list", "stop", "wait", "watch",
 ];
 
 /// The environment variable that makes the binary print completion data and exit.

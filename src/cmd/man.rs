@@ -246,6 +246,7 @@ fn key_help(key: &str) -> &'static str {
         REMOTE => "remote for merge --pr (default origin)",
         PORT_RANGE => "ports handed out as GIT_AGENTS_PORT (default 20000-29999)",
         MIN_FREE_DISK => "spawn refuses when free disk would fall below this (default 1GiB)",
+        NOTIFY => "shell command run when a spawn batch ends, the summary JSON on its stdin",
         _ => "",
     }
 }

@@ -15,6 +15,7 @@ pub mod spawn;
 pub mod stop;
 pub mod trust;
 pub mod wait;
+pub mod watch;
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -62,6 +63,12 @@ impl Workspace {
             Err(e) => return Err(e.into()),
         };
         let store = Store::new(&repo.common_dir);
+        // A detached batch's end, shown once by the next command on a terminal.
+        if ctx.ui.stderr_tty && !ctx.ui.quiet {
+            for line in crate::engine::notify::take_ended(&store) {
+                ctx.ui.status(&line);
+            }
+        }
         Ok(Workspace {
             repo,
             store,

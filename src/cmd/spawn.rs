@@ -24,6 +24,8 @@ use crate::ui::{Progress, table};
 
 use super::Workspace;
 
+mod detach;
+
 /// Create a worktree and branch per task and run its agent there, in parallel.
 ///
 /// Without IDs, spawns every task of the manifest that was never spawned. With -p, runs
@@ -85,6 +87,10 @@ pub struct SpawnArgs {
     /// Spawn even when free disk space would fall below agents.minFreeDisk
     #[arg(long)]
     pub force: bool,
+
+    /// Run the batch in the background with no terminal: print the task ids and return
+    #[arg(short, long)]
+    pub detach: bool,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -113,6 +119,10 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     ws.ensure_trusted(&ctx.ui, args.trust)?;
     if !args.force {
         plan::check_disk(&ws.repo, &global, plan.len())?;
+    }
+    if args.detach {
+        let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+        return detach::run(ctx, &ws, &args, &ids);
     }
     // Before the claim: a failure here (a full disk) must not leave tasks claimed.
     claim::exclude_worktree_dir(&ws.repo, &global.worktree_dir)?;
@@ -149,6 +159,10 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         .debug(&format!("batch {batch}; events: {}", log_path.display()));
 
     let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+    let detached = crate::engine::detach::is_child();
+    if detached {
+        crate::engine::detach::ready(&ids);
+    }
     let progress = Progress::new(&ctx.ui, &ids);
     let emitter = Emitter::new(batch).with(progress.clone()).with(log);
     let summary = run::run(
@@ -159,7 +173,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             jobs: global.jobs,
             keep_empty: args.keep_empty,
             port_range: global.port_range,
-            detached: false,
+            detached,
         },
         &emitter,
     );
@@ -172,6 +186,17 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         ));
     }
     render(ctx, &ws, &args, &summary.records);
+    let ended = crate::engine::notify::BatchEnd {
+        repo: &ws.repo,
+        store: &ws.store,
+        ids: &ids,
+        exit: summary.exit,
+        detached,
+        command: crate::engine::notify::command(&ws.git, ws.manifest.as_ref()),
+    };
+    for problem in crate::engine::notify::batch_ended(&ended) {
+        ctx.ui.warn(&problem);
+    }
     Ok(summary.exit)
 }
 

@@ -8,7 +8,7 @@ use crate::trust;
 
 use super::Workspace;
 
-/// Show the manifest's commands (agent command, setup, check, env) and trust them
+/// Show the manifest's commands (agent command, setup, check, env, notify) and trust them
 ///
 /// A manifest tracked by git came with the repository: its commands run only once you
 /// trusted this exact content. Any later change to them asks again.

@@ -104,6 +104,19 @@ impl Seat<'_> {
     }
 }
 
+/// A command of the user's own for a batch as a whole (`agents.notify`): `sh -c CMD` in
+/// `dir` with `stdin`, no task's environment.
+pub fn batch_shell(cmd: &str, dir: &Path, stdin: Vec<u8>, deadline: Option<Instant>) -> Job {
+    Job {
+        program: "sh".into(),
+        args: vec!["-c".to_string(), cmd.to_string()],
+        dir: dir.to_path_buf(),
+        env: Vec::new(),
+        stdin: Some(stdin),
+        deadline,
+    }
+}
+
 /// A child ready to run.
 #[derive(Debug, Clone)]
 pub struct Job {

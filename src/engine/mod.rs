@@ -10,8 +10,11 @@
 pub mod attempt;
 pub mod claim;
 pub mod cleanup;
+pub mod detach;
 pub mod events;
+pub mod follow;
 pub mod launch;
+pub mod notify;
 pub mod plan;
 pub mod procs;
 pub mod queue;
