@@ -402,13 +402,33 @@ fn a_waiting_task_times_out_and_a_range_taken_by_others_fails_with_the_reason() 
     let port = a_free_port();
     env.git(&["config", "agents.portRange", &format!("{port}-{port}")]);
     port_agent(&env, "3");
-    // `slow` holds the only port for 3s; `hasty` may wait 1s for it.
+    // `slow` holds the only port for 3s; `hasty` may wait 1s for it. `slow` runs first,
+    // in a spawn of its own, so which task holds the port never depends on the machine's
+    // load.
     env.write(
         "agents.yaml",
         "command: porter\ntasks:\n  - {id: slow, prompt: x}\n  - {id: hasty, prompt: y, timeout: 1s}\n",
     );
-    let run = env.run(&["spawn", "-j", "2", "--json"]).code_is(1);
-    let t = tasks(&run.json());
+    let slow = env
+        .cmd(&["spawn", "slow", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let holding = env.root.join(format!("holding-{port}"));
+    let start = std::time::Instant::now();
+    while !holding.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "slow never got the port"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = env.run(&["spawn", "hasty", "--json"]).code_is(1);
+    let out = slow.wait_with_output().unwrap();
+    let slow_doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut t = tasks(&run.json());
+    t.extend(tasks(&slow_doc));
     assert_eq!(t["slow"]["state"], "succeeded", "{}", t["slow"]);
     assert_eq!(t["hasty"]["state"], "timed-out", "{}", t["hasty"]);
     let detail = t["hasty"]["detail"].as_str().unwrap();
