@@ -36,6 +36,8 @@ pub struct Target {
     pub branch: Option<String>,
     /// The base's current tip.
     pub base: Option<gix::ObjectId>,
+    /// A process of ours may run git in the worktree now: never lock its index.
+    pub busy: bool,
 }
 
 impl Target {
@@ -47,8 +49,14 @@ impl Target {
             branch: Some(rec.branch.clone()),
             base: resolve_commit(repo, &rec.base)
                 .or_else(|| gix::ObjectId::from_hex(rec.base_commit.as_bytes()).ok()),
+            busy: busy(rec),
         }
     }
+}
+
+/// Whether a task's driver or agent may be running git in its worktree right now.
+pub fn busy(rec: &Record) -> bool {
+    matches!(rec.process_state(), State::Pending | State::Running) || rec.agent_alive()
 }
 
 /// Everything about one task as the repository shows it now, state included.
@@ -134,7 +142,14 @@ pub fn inspect(repo: &gix::Repository, t: &Target) -> Live {
         head: wt_head.or(tip).map(|h| h.to_string()),
         ahead,
         behind,
-        dirty: wt.as_ref().and_then(|r| crate::dirty::count(r).ok()),
+        dirty: wt.as_ref().and_then(|r| {
+            let refresh = if t.busy {
+                crate::dirty::Refresh::Never
+            } else {
+                crate::dirty::Refresh::IfFree
+            };
+            crate::dirty::count(r, refresh).ok()
+        }),
         state: None,
         head_ref,
     }

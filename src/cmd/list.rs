@@ -201,6 +201,7 @@ pub fn collect(ws: &Workspace, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
             worktree: Some(rec.worktree.clone()),
             branch: Some(rec.branch.clone()),
             base,
+            busy: report::busy(&rec),
         };
         Row {
             id: rec.id.clone(),
@@ -303,6 +304,7 @@ fn stray_row(repo: &gix::Repository, id: &str, s: Stray, base: Option<&str>) -> 
             worktree: s.worktree.clone(),
             branch: s.branch.clone(),
             base: base.and_then(|b| report::resolve_commit(repo, b)),
+            busy: false,
         },
         branch: s.branch,
         base: base.map(str::to_string),
