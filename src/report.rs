@@ -70,42 +70,60 @@ pub fn live(repo: &Repo, rec: &Record) -> Live {
 /// [`inspect`] for many targets at once, spread over the machine's cores (each thread
 /// with its own handle on the repository); results in the order of `targets`.
 pub fn inspect_all(repo: &Repo, targets: &[Target]) -> Vec<Live> {
+    inspect_each(repo, targets, |_, _| {})
+}
+
+/// [`inspect_all`], calling `done(i, live)` on the calling thread as soon as target `i`
+/// is read (in whatever order they finish), so a display can fill in as it goes.
+pub fn inspect_each(
+    repo: &Repo,
+    targets: &[Target],
+    mut done: impl FnMut(usize, &Live),
+) -> Vec<Live> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(targets.len());
+    let mut lives = vec![Live::default(); targets.len()];
     if threads <= 1 {
         let local = repo.local();
-        return targets.iter().map(|t| inspect(&local, t)).collect();
+        for (i, t) in targets.iter().enumerate() {
+            lives[i] = inspect(&local, t);
+            done(i, &lives[i]);
+        }
+        return lives;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<(usize, Live)> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Live)>();
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let next = &next;
+                let tx = tx.clone();
                 s.spawn(move || {
                     let local = repo.local();
-                    let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(t) = targets.get(i) else { break };
-                        done.push((i, inspect(&local, t)));
+                        if tx.send((i, inspect(&local, t))).is_err() {
+                            break;
+                        }
                     }
-                    done
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+        drop(tx);
+        // Ends when every worker has ended.
+        for (i, live) in rx {
+            done(i, &live);
+            lives[i] = live;
+        }
+        // A worker that panicked lost the target it was reading: that one reads as
+        // unknown (joined here, its panic does not take the whole list down).
+        for w in workers {
+            let _ = w.join();
+        }
     });
-    out.sort_by_key(|(i, _)| *i);
-    // A worker that panicked lost its results: those targets read as unknown.
-    let mut lives = vec![Live::default(); targets.len()];
-    for (i, l) in out {
-        lives[i] = l;
-    }
     lives
 }
 

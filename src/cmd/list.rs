@@ -87,8 +87,9 @@ impl Row {
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let ids = parse_ids(&args.ids)?;
     let ws = Workspace::open_lenient(ctx)?;
-    let rows = collect(&ws, &ids, args.all)?;
+    let mut rows = skeleton(&ws, &ids, args.all)?;
     if args.json {
+        fill(&ws, &mut rows, |_, _| {});
         let docs = rows.iter().map(|r| r.json(&ws)).collect();
         ctx.ui.out(&report::document(docs));
         return Ok(Exit::Ok);
@@ -100,41 +101,61 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let now = crate::time::now();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let pruned = r.record.as_ref().is_some_and(|r| r.pruned);
-            vec![
-                r.id.clone(),
-                ctx.ui.state(r.state),
-                r.branch.clone().unwrap_or_else(|| "-".into()),
-                commits_cell(&r.live),
-                r.live
-                    .dirty
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r.record
-                    .as_ref()
-                    .and_then(|rec| rec.check.clone())
-                    .unwrap_or_else(|| "-".into()),
-                r.since
-                    .map(|t| crate::time::short(Duration::from_millis(now.saturating_sub(t))))
-                    .unwrap_or_else(|| "-".into()),
-                match &r.worktree {
-                    _ if pruned => "(pruned)".into(),
-                    Some(p) if p.is_dir() => display_path(p, &cwd),
-                    _ => "-".into(),
-                },
-            ]
-        })
-        .collect();
-    ctx.ui.out(&table(
-        &[
-            "ID", "STATE", "BRANCH", "COMMITS", "DIRTY", "CHECK", "AGE", "PATH",
-        ],
-        &cells,
-    ));
+    let cells = |r: &Row, known: bool| cells(ctx, r, known, &cwd, now);
+    // On a terminal, what is known without looking inside the worktrees shows at once;
+    // each row's commits and changes fill in as its worktree is read.
+    let first: Vec<Vec<String>> = rows.iter().map(|r| cells(r, false)).collect();
+    let mut live = ctx.ui.live_table(HEADER, first);
+    fill(&ws, &mut rows, |i, row| {
+        if let Some(t) = live.as_mut() {
+            t.set(i, cells(row, true));
+        }
+    });
+    match live {
+        Some(t) => t.finish(),
+        None => {
+            let all: Vec<Vec<String>> = rows.iter().map(|r| cells(r, true)).collect();
+            ctx.ui.out(&table(HEADER, &all));
+        }
+    }
     Ok(Exit::Ok)
+}
+
+const HEADER: &[&str] = &[
+    "ID", "STATE", "BRANCH", "COMMITS", "DIRTY", "CHECK", "AGE", "PATH",
+];
+
+/// What a slow cell shows until its worktree has been read.
+const UNKNOWN: &str = "..";
+
+/// One table row; `known` once the repository has been looked at for it.
+fn cells(ctx: &Ctx, r: &Row, known: bool, cwd: &Path, now: u64) -> Vec<String> {
+    let pruned = r.record.as_ref().is_some_and(|r| r.pruned);
+    let slow = |text: String| if known { text } else { UNKNOWN.to_string() };
+    vec![
+        r.id.clone(),
+        ctx.ui.state(r.state),
+        r.branch.clone().unwrap_or_else(|| slow("-".into())),
+        slow(commits_cell(&r.live)),
+        slow(
+            r.live
+                .dirty
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        r.record
+            .as_ref()
+            .and_then(|rec| rec.check.clone())
+            .unwrap_or_else(|| "-".into()),
+        r.since
+            .map(|t| crate::time::short(Duration::from_millis(now.saturating_sub(t))))
+            .unwrap_or_else(|| "-".into()),
+        match &r.worktree {
+            _ if pruned => "(pruned)".into(),
+            Some(p) if p.is_dir() => display_path(p, cwd),
+            _ => "-".into(),
+        },
+    ]
 }
 
 pub fn parse_ids(raw: &[String]) -> Result<Vec<TaskId>> {
@@ -170,6 +191,15 @@ struct Stray {
 /// Every row `list` shows, filtered to `ids` when there are any (an unknown id is a
 /// usage error), tombstones only with `all` or when named; looked at in parallel.
 pub fn collect(ws: &Workspace, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
+    let mut rows = skeleton(ws, ids, all)?;
+    fill(ws, &mut rows, |_, _| {});
+    Ok(rows)
+}
+
+/// The rows as far as they are known without reading any worktree: records, manifest,
+/// worktree metadata and branches. States are the records' with what processes and
+/// paths show ([`report::effective_state`] without the commits); [`fill`] completes them.
+fn skeleton(ws: &Workspace, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
     let global = ws.global(&Flags::default())?;
     let repo = ws.repo.local();
     let mut strays = strays(&repo, &global)?;
@@ -268,20 +298,33 @@ pub fn collect(ws: &Workspace, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
         rows.retain(|r| ids.iter().any(|id| id.as_str() == r.id));
     }
 
-    let targets: Vec<Target> = rows.iter().map(|r| r.target.clone()).collect();
-    let lives = report::inspect_all(&ws.repo, &targets);
-    for (row, live) in rows.iter_mut().zip(lives) {
+    for row in &mut rows {
         if let Some(rec) = &row.record
             && row.state == rec.state
         {
-            row.state = report::effective_state(rec, &live);
+            row.state = report::effective_state(rec, &Live::default());
+        }
+    }
+    Ok(rows)
+}
+
+/// Read every row's worktree and branch (in parallel), completing its state, branch and
+/// live facts; `done(i, row)` is called as soon as row `i` is complete.
+fn fill(ws: &Workspace, rows: &mut [Row], mut done: impl FnMut(usize, &Row)) {
+    let targets: Vec<Target> = rows.iter().map(|r| r.target.clone()).collect();
+    report::inspect_each(&ws.repo, &targets, |i, live| {
+        let row = &mut rows[i];
+        if let Some(rec) = &row.record
+            && !(rec.pruned && row.state == State::Orphaned)
+        {
+            row.state = report::effective_state(rec, live);
         }
         if row.branch.is_none() {
             row.branch = live.head_ref.clone();
         }
-        row.live = live;
-    }
-    Ok(rows)
+        row.live = live.clone();
+        done(i, row);
+    });
 }
 
 fn is_tombstone(r: &Row) -> bool {
