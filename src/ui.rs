@@ -239,7 +239,7 @@ impl LiveTable {
             } else {
                 out.push_str("\r\x1b[2K");
                 out.push_str(line);
-                out.push_str("\r\n");
+                out.push('\n');
             }
         }
         write_stdout(&out);

@@ -131,6 +131,8 @@ const UNKNOWN: &str = "..";
 /// One table row; `known` once the repository has been looked at for it.
 fn cells(ctx: &Ctx, r: &Row, known: bool, cwd: &Path, now: u64) -> Vec<String> {
     let pruned = r.record.as_ref().is_some_and(|r| r.pruned);
+    // A row with no worktree and no branch has nothing to read: it is known at once.
+    let known = known || (r.target.worktree.is_none() && r.target.branch.is_none());
     let slow = |text: String| if known { text } else { UNKNOWN.to_string() };
     vec![
         r.id.clone(),
