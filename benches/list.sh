@@ -93,6 +93,8 @@ floor() {
     wait
 }
 floor1() { find "$REPO/.worktrees" -mindepth 1 -printf '%s %T@\n' >/dev/null; }
+# Each worktree's index as a file: which changes when it is written again.
+indexes() { stat -c '%n %i %Y' "$REPO"/.git/worktrees/*/index; }
 
 # "wall cpu" in ms for one run of a function (cpu: user+sys of it and its children).
 clock() {
@@ -145,13 +147,18 @@ for n in $SIZES; do
     spawn_upto "$from" "$n"
     from=$((n + 1))
     sleep 1 # the agents' files a second old, as real agents' are
+    floor # the same warm caches for the floor and the first list
+    read -r fw fc < <(clock floor)
+    before=$(indexes)
     read -r w1 c1 < <(clock ours)
+    written=$(diff <(echo "$before") <(indexes) | grep -c '^>' || true)
     read -r w2 c2 < <(clock ours)
     count=$("$BIN" list --json | grep -c '"id"')
     [ "$count" -eq "$n" ] || { echo "expected $n tasks, list shows $count" >&2; exit 1; }
-    read -r fw fc < <(clock floor)
-    printf '%3d worktrees, fresh after spawn: list %d ms (cpu %d), second list %d ms (cpu %d), floor %d ms (cpu %d)\n' \
-        "$n" "$w1" "$c1" "$w2" "$c2" "$fw" "$fc"
+    printf '%3d worktrees, fresh after spawn: floor %d ms (cpu %d) | first list %d ms (cpu %d), %d indexes written back | second list %d ms (cpu %d) | ratios to the floor %.2f and %.2f\n' \
+        "$n" "$fw" "$fc" "$w1" "$c1" "$written" "$w2" "$c2" \
+        "$(awk -v a="$w1" -v b="$fw" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$w2" -v b="$fw" 'BEGIN { print a / b }')"
     measure "$n"
     printf '    first paint on a terminal: %s ms\n' "$(first_paint)"
 done

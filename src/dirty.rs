@@ -630,8 +630,13 @@ struct Identity {
 }
 
 impl Identity {
+    /// `None` unless `path` is a plain file (an index reached through a symlink is left
+    /// alone: replacing it would replace the link).
     fn of(path: &Path) -> Option<Identity> {
-        let m = std::fs::metadata(path).ok()?;
+        let m = std::fs::symlink_metadata(path).ok()?;
+        if !m.is_file() {
+            return None;
+        }
         Some(Identity {
             dev: m.dev(),
             ino: m.ino(),
@@ -643,10 +648,15 @@ impl Identity {
     }
 }
 
-/// Whether `GIT_OPTIONAL_LOCKS` lets a read-only command take the index lock (git's
-/// rule: unset or true yes, false no).
+/// Whether `GIT_OPTIONAL_LOCKS` lets a read-only command take the index lock.
 fn optional_locks() -> bool {
-    let Some(v) = std::env::var_os("GIT_OPTIONAL_LOCKS") else {
+    optional_locks_in(std::env::var_os("GIT_OPTIONAL_LOCKS").as_deref())
+}
+
+/// git's rule for the value: unset or true yes; false (`0`, `false`, `no`, `off`, empty)
+/// no.
+fn optional_locks_in(value: Option<&std::ffi::OsStr>) -> bool {
+    let Some(v) = value else {
         return true;
     };
     let v = v.to_string_lossy().trim().to_ascii_lowercase();
@@ -734,5 +744,40 @@ fn stat_of(m: &std::fs::Metadata) -> Stat {
         uid: m.uid(),
         gid: m.gid(),
         size: m.size() as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_locks_follow_git() {
+        let v = |s: &str| optional_locks_in(Some(std::ffi::OsStr::new(s)));
+        assert!(optional_locks_in(None));
+        for yes in ["1", "true", "Yes", "on", "2"] {
+            assert!(v(yes), "{yes}");
+        }
+        for no in ["0", "false", "NO", "off", ""] {
+            assert!(!v(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn a_stream_shorter_than_its_stat_is_no_match() {
+        let mut buf = Vec::new();
+        let kind = gix::hash::Kind::Sha1;
+        let whole = hash_stream(kind, &mut &b"hello\n"[..], 6, &mut buf).unwrap();
+        let blob = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, b"hello\n").unwrap();
+        assert_eq!(whole, Some(blob));
+        assert_eq!(
+            hash_stream(kind, &mut &b"hell"[..], 6, &mut buf).unwrap(),
+            None
+        );
+        // Larger than one chunk.
+        let big = vec![7u8; 200_000];
+        let want = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &big).unwrap();
+        let got = hash_stream(kind, &mut &big[..], big.len() as u64, &mut buf).unwrap();
+        assert_eq!(got, Some(want));
     }
 }

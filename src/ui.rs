@@ -480,4 +480,13 @@ mod tests {
         );
         assert_eq!(strip_ansi(&t), "ID      STATE\na       ok\nlonger  x\n");
     }
+
+    #[test]
+    fn fit_cuts_visible_text_and_keeps_colour_codes_whole() {
+        assert_eq!(fit("abcdef", 4), "abc");
+        assert_eq!(fit("ab", 80), "ab");
+        let coloured = format!("x {}", paint(true, "32", "succeeded"));
+        assert_eq!(fit(&coloured, 6), "x \x1b[32msuc\x1b[0m\x1b[0m");
+        assert_eq!(strip_ansi(&fit(&coloured, 6)), "x suc");
+    }
 }
