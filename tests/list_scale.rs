@@ -66,7 +66,10 @@ fn counted_list(env: &Env, extra: &[(&str, &str)]) -> (usize, serde_json::Value)
 }
 
 fn index_of(env: &Env, wt: &Path) -> PathBuf {
-    let p = env.git_in(wt, &["rev-parse", "--path-format=absolute", "--git-path", "index"]);
+    let p = env.git_in(
+        wt,
+        &["rev-parse", "--path-format=absolute", "--git-path", "index"],
+    );
     PathBuf::from(p.trim())
 }
 
@@ -89,21 +92,30 @@ fn tracked(env: &Env, wt: &Path) -> Vec<String> {
 /// as in a worktree checked out the second its index was written, without waiting for
 /// the clock. The stat data the index holds are the files' own.
 fn age_and_race(env: &Env, wt: &Path) -> SystemTime {
-    let old = SystemTime::now() - Duration::from_secs(3600);
-    let secs = old.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(unix_secs(SystemTime::now()) - 3600);
+    touch_all(wt, old);
+    refresh(env, wt);
+    set_mtime(&index_of(env, wt), old);
+    old
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Set the mtime of every file and link of `wt` (its `.git` file aside) to `t`.
+fn touch_all(wt: &Path, t: SystemTime) {
     let ok = Command::new("find")
         .current_dir(wt)
-        .args([".", "-path", "./.git", "-prune", "-o", "-exec", "touch", "-h", "-d"])
-        .arg(format!("@{secs}"))
+        .args([
+            ".", "-path", "./.git", "-prune", "-o", "-exec", "touch", "-h", "-d",
+        ])
+        .arg(format!("@{}", unix_secs(t)))
         .args(["{}", "+"])
         .status()
         .unwrap()
         .success();
     assert!(ok);
-    refresh(env, wt);
-    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-    set_mtime(&index_of(env, wt), old);
-    old
 }
 
 /// `git update-index --refresh`: the index takes the files' stat data as they are.
@@ -249,7 +261,11 @@ fn a_held_index_lock_is_never_waited_on_nor_touched() {
     );
     assert!(reads > 0);
     assert_eq!(tasks(&doc)["w"]["dirty"], 2);
-    assert_eq!(identity(&index), raced, "the index was written under a held lock");
+    assert_eq!(
+        identity(&index),
+        raced,
+        "the index was written under a held lock"
+    );
     assert_eq!(
         std::fs::read_to_string(&lock).unwrap(),
         "held by another git\n",
@@ -278,9 +294,16 @@ fn optional_locks_off_leaves_every_index_alone() {
     let raced = identity(&index);
     for off in ["0", "false", "no", "off"] {
         let (reads, doc) = counted_list(&env, &[("GIT_OPTIONAL_LOCKS", off)]);
-        assert!(reads > 0, "GIT_OPTIONAL_LOCKS={off}: still counted by content");
+        assert!(
+            reads > 0,
+            "GIT_OPTIONAL_LOCKS={off}: still counted by content"
+        );
         assert_eq!(tasks(&doc)["w"]["dirty"], 0);
-        assert_eq!(identity(&index), raced, "GIT_OPTIONAL_LOCKS={off} wrote the index");
+        assert_eq!(
+            identity(&index),
+            raced,
+            "GIT_OPTIONAL_LOCKS={off} wrote the index"
+        );
     }
     let (_, _) = counted_list(&env, &[("GIT_OPTIONAL_LOCKS", "1")]);
     assert_ne!(identity(&index), raced, "GIT_OPTIONAL_LOCKS=1 allows it");
@@ -312,7 +335,11 @@ fn the_index_of_a_running_task_is_never_locked() {
     assert_eq!(tasks(&doc)["busy"]["state"], "running");
     assert_eq!(tasks(&doc)["busy"]["dirty"], 0);
     assert!(reads > 0);
-    assert_eq!(identity(&index), raced, "list locked a running task's index");
+    assert_eq!(
+        identity(&index),
+        raced,
+        "list locked a running task's index"
+    );
     std::fs::write(wt.with_extension("go"), "").unwrap();
     assert!(spawn.wait().unwrap().success());
 }
@@ -389,8 +416,11 @@ fn racy_counts_match_git_through_filters_links_and_big_files() {
     env.write("big.bin", &big);
     env.write("empty.txt", "");
     env.write("run.sh", "#!/bin/sh\n");
-    std::fs::set_permissions(env.repo.join("run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        env.repo.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     env.write("plain.txt", "plain\n");
     symlink("plain.txt", env.repo.join("link")).unwrap();
     env.git(&["add", "-A"]);
@@ -444,25 +474,13 @@ fn racy_counts_match_git_through_filters_links_and_big_files() {
         ]);
         let old = age_and_race(&env, &wt);
         change(&wt);
-        // Back to the old mtime where it can be, so the stat data says as little as it can.
-        let ok = Command::new("find")
-            .current_dir(&wt)
-            .args([".", "-path", "./.git", "-prune", "-o", "-exec", "touch", "-h", "-d"])
-            .arg(format!(
-                "@{}",
-                old.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
-            ))
-            .args(["{}", "+"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        // Back to the old mtime, so the stat data says as little as it can.
+        touch_all(&wt, old);
         dirs.push(wt);
     }
     let want: Vec<String> = dirs.iter().map(|wt| porcelain(&env, wt)).collect();
     // git status may have refreshed those indexes: make them racy again.
     for wt in &dirs {
-        set_mtime(&index_of(&env, wt), SystemTime::UNIX_EPOCH + Duration::from_secs(1));
         let old = std::fs::symlink_metadata(wt.join("plain.txt"))
             .unwrap()
             .modified()
@@ -482,7 +500,9 @@ fn racy_counts_match_git_through_filters_links_and_big_files() {
             }
             let now = porcelain(&env, wt);
             if &now != want {
-                wrong.push(format!("{round} {name}: git status changed:\n{want}→\n{now}"));
+                wrong.push(format!(
+                    "{round} {name}: git status changed:\n{want}→\n{now}"
+                ));
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
