@@ -82,7 +82,7 @@ git_loop() {
         done
 }
 ours() { "$BIN" list --json >/dev/null; }
-worktrunk() { "$WT" list --format=json >/dev/null; }
+worktrunk() { "$WT" list --format=json >/dev/null 2>&1; }
 # The floor: every directory read and every file lstat'ed once (find does both relative
 # to the open directory), the worktrees split between two processes.
 floor() {
@@ -123,21 +123,21 @@ measure() { # N
             cpu[$name]+="$c "
         done
     done
-    stat() { tr ' ' '\n' <<<"$1" | grep . | "$2"; }
+    pick() { tr ' ' '\n' <<<"$1" | grep . | "$2"; }
     local fw fc
-    fw=$(stat "${wall[floor]}" median)
-    fc=$(stat "${cpu[floor]}" median)
+    fw=$(pick "${wall[floor]}" median)
+    fc=$(pick "${cpu[floor]}" median)
     printf '%3d worktrees, warm, median (best) of %d:\n' "$n" "$RUNS"
     for name in "${names[@]}"; do
-        w=$(stat "${wall[$name]}" median)
-        c=$(stat "${cpu[$name]}" median)
-        awk -v name="$name" -v w="$w" -v c="$c" -v b="$(stat "${wall[$name]}" least)" \
+        w=$(pick "${wall[$name]}" median)
+        c=$(pick "${cpu[$name]}" median)
+        awk -v name="$name" -v w="$w" -v c="$c" -v b="$(pick "${wall[$name]}" least)" \
             -v fw="$fw" -v fc="$fc" 'BEGIN {
             printf "    %-9s wall %6d ms (%6d)  cpu %6d ms   wall/floor %5.2f  cpu/floor %5.2f\n",
                 name, w, b, c, w / fw, c / fc }'
     done
     if [ -n "$WT" ]; then
-        awk -v o="$(stat "${wall[ours]}" median)" -v t="$(stat "${wall[worktrunk]}" median)" \
+        awk -v o="$(pick "${wall[ours]}" median)" -v t="$(pick "${wall[worktrunk]}" median)" \
             'BEGIN { printf "    list / wt list: %.2f\n", o / t }'
     fi
 }
