@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
-# Benchmark `git agents list --json` against the plain-git way of getting the same facts:
-# `git worktree list --porcelain`, then `git status --porcelain` and
-# `git rev-list --left-right --count` per worktree.
+# Benchmark `git agents list --json` against the least any exact answer has to do, and
+# against the plain-git way of getting the same facts.
 #
-# A repository of ~3,000 files (100 directories of 30), with 20 and then 50 agent
-# worktrees made by `git agents spawn` and a trivial fake agent (one new file each; a
-# few are left dirty). Both sides run warm, interleaved, RUNS times each; medians and
-# best runs are compared. The machine is shared and noisy: read the ratios. For scale,
-# a `find` that reads every directory and lstats every file once (the least any exact
-# answer has to do) is timed alongside.
+# A repository of ~3,000 files (100 directories of 30), with 20, 50 and then 120 agent
+# worktrees made by `git agents spawn` and a trivial fake agent (one new file each,
+# exiting at once; a few worktrees are then left dirty). Each size reports:
 #
-# The warm-up runs `git status` in every worktree, which refreshes each index as git
-# does. `list` never writes: a worktree whose index was never refreshed since checkout
-# (an agent still running in a fresh worktree) has racily-clean entries, whose content
-# `list` then compares (about 2.5x the cost of that worktree here).
+# - fresh: the first `list` after spawn (one run), then the second one (one run). A
+#   worktree checked out in the same second as its index was written is racily clean:
+#   its files' content must be read once; `list` (and spawn's own summary) write what
+#   they learnt back to the index, as `git status` does, so no later list reads it again.
+# - warm: medians and best of RUNS interleaved runs of
+#     floor    the least any exact answer pays: read every directory and lstat every
+#              file of every agent worktree once (`find -printf '%s %T@'`), split in two
+#              processes like list's two threads on this kind of machine; the same on
+#              one core for scale;
+#     list     `git agents list --json`;
+#     git      `git worktree list --porcelain`, then `git status --porcelain` and
+#              `git rev-list --left-right --count` per worktree;
+#     wt       worktrunk's `wt list --format=json`, when a `wt` is on PATH (information).
+#   Each with wall and CPU (user+sys) time. The machine is shared and noisy: read the
+#   ratios, taken within the same run.
+# - paint: on a terminal (a pty from `script`), when the table's first paint (ids,
+#   states, branches) came out, counted from the start of the process.
 #
-# Usage: benches/list.sh [RUNS]   (default 15)
+# Usage: benches/list.sh [RUNS]   (default 9; SIZES="20 50 120" to choose the sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${1:-15}
+RUNS=${1:-9}
+SIZES=${SIZES:-20 50 120}
 export RUNS
 
 cargo build --release --quiet
 BIN=$PWD/target/release/git-agents
+WT=$(command -v wt || true)
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 export HOME=$TMP/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$TMP/home/.gitconfig
 export LC_ALL=C TZ=UTC GIT_AGENTS_NO_PROGRESS=1
-unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OPTIONAL_LOCKS
 mkdir -p "$HOME" "$TMP/bin"
 printf '[user]\n\tname = Bench\n\temail = bench@example.com\n' >"$GIT_CONFIG_GLOBAL"
 export PATH=$TMP/bin:$PATH
@@ -48,7 +59,7 @@ for d in $(seq -w 1 100); do
     done
 done
 git add -A && git commit -q -m "3000 files"
-echo "repo: $(git ls-files | wc -l) files"
+echo "repo: $(git ls-files | wc -l) files, $(nproc) cores"
 
 spawn_upto() { # spawn tasks t1..tN that do not exist yet
     local from=$1 to=$2 ids=()
@@ -71,43 +82,83 @@ git_loop() {
         done
 }
 ours() { "$BIN" list --json >/dev/null; }
-# The floor any exact answer pays: read every directory and lstat every file of every
-# agent worktree once (find does both relative to the open directory), on one core.
-floor() { find "$REPO/.worktrees" -mindepth 1 -printf '%s\n' >/dev/null; }
+worktrunk() { "$WT" list --format=json >/dev/null 2>&1; }
+# The floor: every directory read and every file lstat'ed once (find does both relative
+# to the open directory), the worktrees split between two processes.
+floor() {
+    local dirs=("$REPO"/.worktrees/*) half
+    half=$(((${#dirs[@]} + 1) / 2))
+    find "${dirs[@]:0:half}" -mindepth 1 -printf '%s %T@\n' >/dev/null &
+    find "${dirs[@]:half}" -mindepth 1 -printf '%s %T@\n' >/dev/null
+    wait
+}
+floor1() { find "$REPO/.worktrees" -mindepth 1 -printf '%s %T@\n' >/dev/null; }
+# Each worktree's index as a file: which changes when it is written again.
+indexes() { stat -c '%n %i %Y' "$REPO"/.git/worktrees/*/index; }
 
-now_ns() { date +%s%N; }
+# "wall cpu" in ms for one run of a function (cpu: user+sys of it and its children).
+clock() {
+    local t
+    t=$({ TIMEFORMAT='%3R %3U %3S'; time "$@" >/dev/null 2>&1; } 2>&1)
+    awk '{ printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000 }' <<<"$t"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 least() { sort -n | head -1; }
 
-measure() { # prints "git_median ours_median floor_median git_min ours_min floor_min" (ns)
-    local g=() o=() f=() t
-    for _ in 1 2; do git_loop; ours; floor; done # warm caches; git status refreshes indexes
+# When the first paint reached the terminal, in ms from the start (script's timing log).
+first_paint() {
+    script -q -T "$TMP/timing" -c "$BIN list" /dev/null </dev/null >/dev/null
+    awk 'NR == 1 { printf "%d", $1 * 1000 }' "$TMP/timing"
+}
+
+measure() { # N
+    local n=$1 names=(floor floor1 ours git_loop) name w c
+    [ -n "$WT" ] && names+=(worktrunk)
+    declare -A wall cpu
+    for name in "${names[@]}"; do "$name"; done # warm caches
     for _ in $(seq "$RUNS"); do
-        t=$(now_ns); git_loop; g+=($(( $(now_ns) - t )))
-        t=$(now_ns); ours; o+=($(( $(now_ns) - t )))
-        t=$(now_ns); floor; f+=($(( $(now_ns) - t )))
+        for name in "${names[@]}"; do
+            read -r w c < <(clock "$name")
+            wall[$name]+="$w "
+            cpu[$name]+="$c "
+        done
     done
-    echo "$(printf '%s\n' "${g[@]}" | median) $(printf '%s\n' "${o[@]}" | median)" \
-        "$(printf '%s\n' "${f[@]}" | median) $(printf '%s\n' "${g[@]}" | least)" \
-        "$(printf '%s\n' "${o[@]}" | least) $(printf '%s\n' "${f[@]}" | least)"
+    pick() { tr ' ' '\n' <<<"$1" | grep . | "$2"; }
+    local fw fc
+    fw=$(pick "${wall[floor]}" median)
+    fc=$(pick "${cpu[floor]}" median)
+    printf '%3d worktrees, warm, median (best) of %d:\n' "$n" "$RUNS"
+    for name in "${names[@]}"; do
+        w=$(pick "${wall[$name]}" median)
+        c=$(pick "${cpu[$name]}" median)
+        awk -v name="$name" -v w="$w" -v c="$c" -v b="$(pick "${wall[$name]}" least)" \
+            -v fw="$fw" -v fc="$fc" 'BEGIN {
+            printf "    %-9s wall %6d ms (%6d)  cpu %6d ms   wall/floor %5.2f  cpu/floor %5.2f\n",
+                name, w, b, c, w / fw, c / fc }'
+    done
+    if [ -n "$WT" ]; then
+        awk -v o="$(pick "${wall[ours]}" median)" -v t="$(pick "${wall[worktrunk]}" median)" \
+            'BEGIN { printf "    list / wt list: %.2f\n", o / t }'
+    fi
 }
 
-report() { # N and the six figures of measure
-    awk -v n="$1" -v g="$2" -v o="$3" -v f="$4" -v gm="$5" -v om="$6" -v fm="$7" 'BEGIN {
-        printf "%2d worktrees, median of %d: plain git loop %6.1f ms | git agents list --json %6.1f ms | ratio %.2f | floor (find, 1 core) %6.1f ms\n",
-            n, ENVIRON["RUNS"], g / 1e6, o / 1e6, o / g, f / 1e6
-        printf "%2d worktrees, best of %d:   plain git loop %6.1f ms | git agents list --json %6.1f ms | ratio %.2f | floor (find, 1 core) %6.1f ms\n",
-            n, ENVIRON["RUNS"], gm / 1e6, om / 1e6, om / gm, fm / 1e6 }'
-}
-
-spawn_upto 1 20
-sleep 1 # let the worktrees' files age past the racy-git window, as real agents' do
-count=$("$BIN" list --json | grep -c '"id"')
-[ "$count" -eq 20 ] || { echo "expected 20 tasks, list shows $count" >&2; exit 1; }
-report 20 $(measure)
-
-spawn_upto 21 50
-sleep 1
-count=$("$BIN" list --json | grep -c '"id"')
-[ "$count" -eq 50 ] || { echo "expected 50 tasks, list shows $count" >&2; exit 1; }
-report 50 $(measure)
+from=1
+for n in $SIZES; do
+    spawn_upto "$from" "$n"
+    from=$((n + 1))
+    sleep 1 # the agents' files a second old, as real agents' are
+    floor # the same warm caches for the floor and the first list
+    read -r fw fc < <(clock floor)
+    before=$(indexes)
+    read -r w1 c1 < <(clock ours)
+    written=$(diff <(echo "$before") <(indexes) | grep -c '^>' || true)
+    read -r w2 c2 < <(clock ours)
+    count=$("$BIN" list --json | grep -c '"id"')
+    [ "$count" -eq "$n" ] || { echo "expected $n tasks, list shows $count" >&2; exit 1; }
+    printf '%3d worktrees, fresh after spawn: floor %d ms (cpu %d) | first list %d ms (cpu %d), %d indexes written back | second list %d ms (cpu %d) | ratios to the floor %.2f and %.2f\n' \
+        "$n" "$fw" "$fc" "$w1" "$c1" "$written" "$w2" "$c2" \
+        "$(awk -v a="$w1" -v b="$fw" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$w2" -v b="$fw" 'BEGIN { print a / b }')"
+    measure "$n"
+    printf '    first paint on a terminal: %s ms\n' "$(first_paint)"
+done

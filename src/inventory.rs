@@ -87,6 +87,15 @@ struct Stray {
 /// Every row `list` shows, filtered to `ids` when there are any (an unknown id is a
 /// usage error), tombstones only with `all` or when named; looked at in parallel.
 pub fn collect(ws: &Sources, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
+    let mut rows = skeleton(ws, ids, all)?;
+    fill(ws.repo, &mut rows, |_, _| {});
+    Ok(rows)
+}
+
+/// The rows as far as they are known without reading any worktree: records, manifest,
+/// worktree metadata and branches. States are the records' with what processes and
+/// paths show ([`report::effective_state`] without the commits); [`fill`] completes them.
+pub fn skeleton(ws: &Sources, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
     let repo = ws.repo.local();
     let mut strays = strays(&repo, ws.global)?;
     let mut records: HashMap<String, Record> = ws
@@ -117,6 +126,7 @@ pub fn collect(ws: &Sources, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
             worktree: Some(rec.worktree.clone()),
             branch: Some(rec.branch.clone()),
             base,
+            busy: report::busy(&rec),
         };
         Row {
             id: rec.id.clone(),
@@ -183,20 +193,33 @@ pub fn collect(ws: &Sources, ids: &[TaskId], all: bool) -> Result<Vec<Row>> {
         rows.retain(|r| ids.iter().any(|id| id.as_str() == r.id));
     }
 
-    let targets: Vec<Target> = rows.iter().map(|r| r.target.clone()).collect();
-    let lives = report::inspect_all(ws.repo, &targets);
-    for (row, live) in rows.iter_mut().zip(lives) {
+    for row in &mut rows {
         if let Some(rec) = &row.record
             && row.state == rec.state
         {
-            row.state = report::effective_state(rec, &live);
+            row.state = report::effective_state(rec, &Live::default());
+        }
+    }
+    Ok(rows)
+}
+
+/// Read every row's worktree and branch (in parallel), completing its state, branch and
+/// live facts; `done(i, row)` is called as soon as row `i` is complete.
+pub fn fill(repo: &Repo, rows: &mut [Row], mut done: impl FnMut(usize, &Row)) {
+    let targets: Vec<Target> = rows.iter().map(|r| r.target.clone()).collect();
+    report::inspect_each(repo, &targets, |i, live| {
+        let row = &mut rows[i];
+        if let Some(rec) = &row.record
+            && !(rec.pruned && row.state == State::Orphaned)
+        {
+            row.state = report::effective_state(rec, live);
         }
         if row.branch.is_none() {
             row.branch = live.head_ref.clone();
         }
-        row.live = live;
-    }
-    Ok(rows)
+        row.live = live.clone();
+        done(i, row);
+    });
 }
 
 fn is_tombstone(r: &Row) -> bool {
@@ -219,6 +242,7 @@ fn stray_row(repo: &gix::Repository, id: &str, s: Stray, base: Option<&str>) -> 
             worktree: s.worktree.clone(),
             branch: s.branch.clone(),
             base: base.and_then(|b| report::resolve_commit(repo, b)),
+            busy: false,
         },
         branch: s.branch,
         base: base.map(str::to_string),

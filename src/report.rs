@@ -36,6 +36,8 @@ pub struct Target {
     pub branch: Option<String>,
     /// The base's current tip.
     pub base: Option<gix::ObjectId>,
+    /// A process of ours may run git in the worktree now: never lock its index.
+    pub busy: bool,
 }
 
 impl Target {
@@ -47,8 +49,14 @@ impl Target {
             branch: Some(rec.branch.clone()),
             base: resolve_commit(repo, &rec.base)
                 .or_else(|| gix::ObjectId::from_hex(rec.base_commit.as_bytes()).ok()),
+            busy: busy(rec),
         }
     }
+}
+
+/// Whether a task's driver or agent may be running git in its worktree right now.
+pub fn busy(rec: &Record) -> bool {
+    matches!(rec.process_state(), State::Pending | State::Running) || rec.agent_alive()
 }
 
 /// Everything about one task as the repository shows it now, state included.
@@ -62,42 +70,60 @@ pub fn live(repo: &Repo, rec: &Record) -> Live {
 /// [`inspect`] for many targets at once, spread over the machine's cores (each thread
 /// with its own handle on the repository); results in the order of `targets`.
 pub fn inspect_all(repo: &Repo, targets: &[Target]) -> Vec<Live> {
+    inspect_each(repo, targets, |_, _| {})
+}
+
+/// [`inspect_all`], calling `done(i, live)` on the calling thread as soon as target `i`
+/// is read (in whatever order they finish), so a display can fill in as it goes.
+pub fn inspect_each(
+    repo: &Repo,
+    targets: &[Target],
+    mut done: impl FnMut(usize, &Live),
+) -> Vec<Live> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(targets.len());
+    let mut lives = vec![Live::default(); targets.len()];
     if threads <= 1 {
         let local = repo.local();
-        return targets.iter().map(|t| inspect(&local, t)).collect();
+        for (i, t) in targets.iter().enumerate() {
+            lives[i] = inspect(&local, t);
+            done(i, &lives[i]);
+        }
+        return lives;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<(usize, Live)> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Live)>();
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let next = &next;
+                let tx = tx.clone();
                 s.spawn(move || {
                     let local = repo.local();
-                    let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(t) = targets.get(i) else { break };
-                        done.push((i, inspect(&local, t)));
+                        if tx.send((i, inspect(&local, t))).is_err() {
+                            break;
+                        }
                     }
-                    done
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+        drop(tx);
+        // Ends when every worker has ended.
+        for (i, live) in rx {
+            done(i, &live);
+            lives[i] = live;
+        }
+        // A worker that panicked lost the target it was reading: that one reads as
+        // unknown (joined here, its panic does not take the whole list down).
+        for w in workers {
+            let _ = w.join();
+        }
     });
-    out.sort_by_key(|(i, _)| *i);
-    // A worker that panicked lost its results: those targets read as unknown.
-    let mut lives = vec![Live::default(); targets.len()];
-    for (i, l) in out {
-        lives[i] = l;
-    }
     lives
 }
 
@@ -134,7 +160,14 @@ pub fn inspect(repo: &gix::Repository, t: &Target) -> Live {
         head: wt_head.or(tip).map(|h| h.to_string()),
         ahead,
         behind,
-        dirty: wt.as_ref().and_then(|r| crate::dirty::count(r).ok()),
+        dirty: wt.as_ref().and_then(|r| {
+            let refresh = if t.busy {
+                crate::dirty::Refresh::Never
+            } else {
+                crate::dirty::Refresh::IfFree
+            };
+            crate::dirty::count(r, refresh).ok()
+        }),
         state: None,
         head_ref,
     }

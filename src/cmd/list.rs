@@ -3,12 +3,13 @@
 //! are [`crate::inventory`]'s, shown as a table or JSON.
 
 use anyhow::Result;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::Ctx;
 use crate::engine::procs;
 use crate::error::{Error, Exit};
-use crate::inventory::display_path;
+use crate::inventory::{self, Row, display_path};
 use crate::report::{self, Live};
 use crate::task::{State, TaskId};
 use crate::ui::table;
@@ -40,14 +41,10 @@ pub struct ListArgs {
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let ids = parse_ids(&args.ids)?;
     let ws = Workspace::open_lenient(ctx)?;
-    let rows = ws.inventory(&ids, args.all)?;
-    // Interrupted tasks whose processes outlived the git agents process that ran them.
-    let left = procs::leftovers(
-        rows.iter()
-            .filter(|r| r.state == State::Interrupted)
-            .filter_map(|r| r.record.as_ref()),
-    );
+    let mut rows = ws.inventory_skeleton(&ids, args.all)?;
     if args.json {
+        inventory::fill(&ws.repo, &mut rows, |_, _| {});
+        let left = leftovers(&rows);
         let docs = rows
             .iter()
             .map(|r| {
@@ -66,47 +63,78 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let now = crate::time::now();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let pruned = r.record.as_ref().is_some_and(|r| r.pruned);
-            vec![
-                r.id.clone(),
-                ctx.ui.state(r.state),
-                r.branch.clone().unwrap_or_else(|| "-".into()),
-                commits_cell(&r.live),
-                r.live
-                    .dirty
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r.record
-                    .as_ref()
-                    .and_then(|rec| rec.check.clone())
-                    .unwrap_or_else(|| "-".into()),
-                r.since
-                    .map(|t| crate::time::short(Duration::from_millis(now.saturating_sub(t))))
-                    .unwrap_or_else(|| "-".into()),
-                match &r.worktree {
-                    _ if pruned => "(pruned)".into(),
-                    Some(p) if p.is_dir() => display_path(p, &cwd),
-                    _ => "-".into(),
-                },
-            ]
-        })
-        .collect();
-    ctx.ui.out(&table(
-        &[
-            "ID", "STATE", "BRANCH", "COMMITS", "DIRTY", "CHECK", "AGE", "PATH",
-        ],
-        &cells,
-    ));
-    for (id, pids) in &left {
+    let cells = |r: &Row, known: bool| cells(ctx, r, known, &cwd, now);
+    // On a terminal, what is known without looking inside the worktrees shows at once;
+    // each row's commits and changes fill in as its worktree is read.
+    let first: Vec<Vec<String>> = rows.iter().map(|r| cells(r, false)).collect();
+    let mut live = ctx.ui.live_table(HEADER, first);
+    inventory::fill(&ws.repo, &mut rows, |i, row| {
+        if let Some(t) = live.as_mut() {
+            t.set(i, cells(row, true));
+        }
+    });
+    match live {
+        Some(t) => t.finish(),
+        None => {
+            let all: Vec<Vec<String>> = rows.iter().map(|r| cells(r, true)).collect();
+            ctx.ui.out(&table(HEADER, &all));
+        }
+    }
+    for (id, pids) in &leftovers(&rows) {
         ctx.ui.warn(&format!(
             "{id} is interrupted, but {}",
             procs::leftover_note(id, pids)
         ));
     }
     Ok(Exit::Ok)
+}
+
+/// Interrupted tasks whose processes outlived the git agents process that ran them.
+fn leftovers(rows: &[Row]) -> std::collections::BTreeMap<String, Vec<u32>> {
+    procs::leftovers(
+        rows.iter()
+            .filter(|r| r.state == State::Interrupted)
+            .filter_map(|r| r.record.as_ref()),
+    )
+}
+
+const HEADER: &[&str] = &[
+    "ID", "STATE", "BRANCH", "COMMITS", "DIRTY", "CHECK", "AGE", "PATH",
+];
+
+/// What a slow cell shows until its worktree has been read.
+const UNKNOWN: &str = "..";
+
+/// One table row; `known` once the repository has been looked at for it.
+fn cells(ctx: &Ctx, r: &Row, known: bool, cwd: &Path, now: u64) -> Vec<String> {
+    let pruned = r.record.as_ref().is_some_and(|r| r.pruned);
+    // A row with no worktree and no branch has nothing to read: it is known at once.
+    let known = known || (r.target.worktree.is_none() && r.target.branch.is_none());
+    let slow = |text: String| if known { text } else { UNKNOWN.to_string() };
+    vec![
+        r.id.clone(),
+        ctx.ui.state(r.state),
+        r.branch.clone().unwrap_or_else(|| slow("-".into())),
+        slow(commits_cell(&r.live)),
+        slow(
+            r.live
+                .dirty
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        r.record
+            .as_ref()
+            .and_then(|rec| rec.check.clone())
+            .unwrap_or_else(|| "-".into()),
+        r.since
+            .map(|t| crate::time::short(Duration::from_millis(now.saturating_sub(t))))
+            .unwrap_or_else(|| "-".into()),
+        match &r.worktree {
+            _ if pruned => "(pruned)".into(),
+            Some(p) if p.is_dir() => display_path(p, cwd),
+            _ => "-".into(),
+        },
+    ]
 }
 
 pub fn parse_ids(raw: &[String]) -> Result<Vec<TaskId>> {

@@ -92,6 +92,14 @@ impl Workspace {
     /// Every task as the repository shows it, filtered to `ids` when there are any
     /// (see [`crate::inventory::collect`]).
     pub fn inventory(&self, ids: &[TaskId], all: bool) -> Result<Vec<inventory::Row>> {
+        let mut rows = self.inventory_skeleton(ids, all)?;
+        inventory::fill(&self.repo, &mut rows, |_, _| {});
+        Ok(rows)
+    }
+
+    /// The rows as far as they are known without reading any worktree; complete them
+    /// with [`inventory::fill`].
+    pub fn inventory_skeleton(&self, ids: &[TaskId], all: bool) -> Result<Vec<inventory::Row>> {
         let global = self.global(&Flags::default())?;
         let sources = inventory::Sources {
             repo: &self.repo,
@@ -100,7 +108,7 @@ impl Workspace {
             manifest: self.manifest.as_ref(),
             global: &global,
         };
-        inventory::collect(&sources, ids, all)
+        inventory::skeleton(&sources, ids, all)
     }
 
     /// A task's record, or a usage error naming the id.
