@@ -204,4 +204,22 @@ mod tests {
         assert!(lines.next().unwrap().starts_with("#description "));
         assert!(s.contains(":_git_agents_ids'"));
     }
+
+    #[test]
+    fn generation_depends_on_clap_not_on_the_cli() {
+        // The CLI is handed in (see `script`): nothing here reaches back up into cli or
+        // cmd/, so any command can use this module without a cycle.
+        for (file, text) in [
+            ("mod.rs", include_str!("mod.rs")),
+            ("bash.rs", include_str!("bash.rs")),
+            ("zsh.rs", include_str!("zsh.rs")),
+            ("fish.rs", include_str!("fish.rs")),
+            ("ids.rs", include_str!("ids.rs")),
+        ] {
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for up in ["crate::cli", "crate::cmd", "cli::", "cmd::"] {
+                assert!(!code.contains(up), "{file} uses `{up}`");
+            }
+        }
+    }
 }
