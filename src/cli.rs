@@ -80,8 +80,8 @@ pub struct Ctx {
 
 pub fn main() -> ExitCode {
     crate::engine::detach::take_marker();
-    // Completion data for the shell scripts, before any parsing (see cmd::completions).
-    if let Some(code) = cmd::completions::complete_from_env() {
+    // Completion data for the shell scripts, before any parsing (see crate::completion).
+    if let Some(code) = crate::completion::complete_from_env() {
         return code;
     }
     // The demo's toy agent (see cmd::demo): this binary, started by spawn as an agent.

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod cli;
 pub mod cmd;
+pub mod completion;
 pub mod config;
 pub mod copy;
 pub mod dirty;
