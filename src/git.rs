@@ -359,56 +359,6 @@ impl Repo {
     }
 }
 
-/// Uncommitted changes of a worktree: tracked files, and untracked ones when asked
-/// (ignored files never).
-#[derive(Debug, Clone, Default)]
-pub struct Changes {
-    pub count: usize,
-    /// The first few changed paths, for messages.
-    pub paths: Vec<String>,
-}
-
-/// Whether untracked files count as changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Untracked {
-    /// They do: removing the worktree would lose them (prune, a re-run, a retry).
-    Count,
-    /// They do not: git itself judges them when it updates the checkout (a merge).
-    Skip,
-}
-
-/// The one answer to "what would be lost or in the way here?": a worktree's changes
-/// read in-process with gix (index against HEAD, files against the index, and
-/// untracked files as `untracked` says, whatever `status.showUntrackedFiles` says).
-pub fn worktree_changes(worktree: &Path, untracked: Untracked) -> Result<Changes> {
-    let repo = gix::open(worktree)
-        .with_context(|| format!("cannot open the worktree {}", worktree.display()))?;
-    let files = match untracked {
-        Untracked::Count => gix::status::UntrackedFiles::Collapsed,
-        Untracked::Skip => gix::status::UntrackedFiles::None,
-    };
-    let iter = repo
-        .status(gix::progress::Discard)?
-        .untracked_files(files)
-        .index_worktree_rewrites(None)
-        .into_iter(None)?;
-    let mut changes = Changes::default();
-    for item in iter {
-        let item = item?;
-        // Entries that only need their stat data refreshed are not changes.
-        if let gix::status::Item::IndexWorktree(wt) = &item
-            && wt.summary().is_none()
-        {
-            continue;
-        }
-        changes.count += 1;
-        if changes.paths.len() < 3 {
-            changes.paths.push(item.location().to_string());
-        }
-    }
-    Ok(changes)
-}
-
 /// Stage everything in a worktree except `keep_out` (paths that came in through `copy`,
 /// ignored or not: secrets stay out of commits). An exclude pathspec would make git
 /// refuse when such a path is ignored, so they are unstaged after `add -A` instead.

@@ -529,7 +529,7 @@ pub fn checkout_busy(c: &Checkout) -> Result<Option<String>> {
             return Ok(Some(format!("it is in the middle of {what}")));
         }
     }
-    let changed = git::worktree_changes(&c.dir, git::Untracked::Skip)?;
+    let changed = crate::dirty::changes(&c.dir, crate::dirty::Untracked::Skip)?;
     if changed.count == 0 {
         return Ok(None);
     }

@@ -8,10 +8,11 @@ use common::{Env, tasks};
 use serde_json::Value;
 use std::path::PathBuf;
 
+use git_agents::dirty::Changes;
 use git_agents::engine::cleanup::{
     Action, Discard, Done, Facts, Removal, Task, Unmerged, Why, WorktreeStep, decide,
 };
-use git_agents::git::{Changes, InBase};
+use git_agents::git::InBase;
 use git_agents::task::{MergeResult, State};
 use git_agents::worktree::{Admin, Found};
 

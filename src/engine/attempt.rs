@@ -266,8 +266,8 @@ pub fn discard(cx: &Context, t: &Planned) -> Result<()> {
     let id = t.id.as_str();
     if let worktree::Found::Linked(a) = worktree::find(&cx.repo.common_dir, &t.worktree) {
         // Unreadable status counts as changed: a needless snapshot costs nothing.
-        let dirty =
-            git::worktree_changes(&a.worktree, git::Untracked::Count).map_or(true, |c| c.count > 0);
+        let dirty = crate::dirty::changes(&a.worktree, crate::dirty::Untracked::Count)
+            .map_or(true, |c| c.count > 0);
         if dirty {
             let msg = format!(
                 "git-agents: uncommitted files of task {id}\n\nSaved before a retry discarded {}.\n",

@@ -3,7 +3,8 @@
 use gix::ObjectId;
 
 use super::{Context, Done, Task, admin_head, base_tip, effective, plural, show};
-use crate::git::{Changes, InBase, Untracked};
+use crate::dirty::{Changes, Untracked};
+use crate::git::InBase;
 use crate::modules;
 use crate::store::Record;
 use crate::task::State;
@@ -253,7 +254,7 @@ impl Context<'_> {
         let (changes, users) = match &found {
             Found::Linked(a) => (
                 Some(
-                    crate::git::worktree_changes(&a.worktree, Untracked::Count)
+                    crate::dirty::changes(&a.worktree, Untracked::Count)
                         .map_err(|e| format!("{e:#}")),
                 ),
                 worktree::users(&a.worktree),

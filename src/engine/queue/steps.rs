@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use super::{Item, Queue, agent_of, phase};
 use crate::agent::{self, AgentEnv, Vars};
+use crate::dirty::Untracked;
 use crate::engine::cleanup;
 use crate::engine::events::{Emitter, Kind, Phase};
-use crate::git::{self, Repo, Untracked};
+use crate::git::{self, Repo};
 use crate::merge;
 use crate::store::{Proc, Record, Store};
 use crate::supervise::{self, Job, Outcome};
@@ -228,7 +229,7 @@ pub fn resolve_with_agent(
     if git::checked_out_branch(wt)? != Some(format!("refs/heads/{}", rec.branch)) {
         return give_up(&format!("its worktree is not on {}", rec.branch));
     }
-    if git::worktree_changes(wt, Untracked::Skip)?.count > 0 {
+    if crate::dirty::changes(wt, Untracked::Skip)?.count > 0 {
         return give_up("its worktree has uncommitted changes");
     }
     q.events.task(id, phase(Phase::Resolving, rec));
@@ -423,7 +424,7 @@ pub fn rerun(q: &Queue, it: &Item, tip: ObjectId) -> Result<Resolution> {
     // Its worktree is replaced: anything uncommitted there, untracked files included,
     // would be lost.
     if rec.worktree.is_dir()
-        && let Ok(c) = git::worktree_changes(&rec.worktree, Untracked::Count)
+        && let Ok(c) = crate::dirty::changes(&rec.worktree, Untracked::Count)
         && c.count > 0
     {
         return Ok(Resolution::Conflicted(format!(

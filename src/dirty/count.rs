@@ -1,33 +1,15 @@
-//! How many uncommitted changes a worktree has, counted the way
-//! `git status --porcelain --untracked-files=all` lists them: one per path that is
-//! staged, modified, deleted or conflicted, plus one per untracked file (ignored files
-//! do not count). A staged rename counts as its two paths.
-//!
-//! gix's status gives the exact answer but stats every tracked file by its absolute path
-//! and walks the whole tree for untracked files; with dozens of worktrees `list` would
-//! spend nearly all its time there. So the common case takes a shorter road to the same
-//! answer: one pass per directory (read it, then stat each entry relative to the open
-//! directory, as git does) compares tracked files with the index by gix's own rules
-//! (stat comparison, racy-git, file modes). What that pass cannot settle alone goes back
-//! to gix, restricted to those paths: whether names the index does not know are
-//! untracked or ignored, and submodules. Layouts the pass does not handle
-//! (case-insensitive or Unicode-precomposing file systems, sparse checkouts) take gix's
-//! full status.
-//!
-//! Each file is stat'ed once. A file whose stat data changed, or that is racily clean
-//! (written in the same second as the index, so equal stat data proves nothing), has its
-//! content compared here, through the repository's filters, by gix's rules (`FastEq`).
-//! What that taught is written back to the index as `git status` does (see
-//! [`write_back`]), so the next count reads no file's content for the same answer.
+//! The fast count: one pass per directory, by gix's rules (see the module above).
 
 use anyhow::{Context as _, Result};
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::index::entry::{Flags, Stat};
 use std::collections::{HashMap, HashSet};
-use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use super::content::Content;
+use super::learnt::{Identity, Learnt, fence, write_back};
 
 /// Above this many paths to hand back to gix, one full pass by gix is cheaper than
 /// matching that many pathspecs.
@@ -224,18 +206,18 @@ struct Pass<'a> {
 }
 
 /// A tracked path whose content must be compared with its index entry.
-struct Suspect {
+pub(super) struct Suspect {
     /// Its entry's position in the index.
-    entry: usize,
-    path: BString,
+    pub(super) entry: usize,
+    pub(super) path: BString,
     /// Its stat data as the pass saw it (the one stat it gets).
-    stat: Stat,
-    len: u64,
-    symlink: bool,
+    pub(super) stat: Stat,
+    pub(super) len: u64,
+    pub(super) symlink: bool,
     /// A submodule: its own status decides, through gix.
-    submodule: bool,
+    pub(super) submodule: bool,
     /// The stat data matched the entry, but the file is as new as the index (racy git).
-    racy: bool,
+    pub(super) racy: bool,
 }
 
 enum Child {
@@ -490,239 +472,6 @@ impl Pass<'_> {
     }
 }
 
-/// Reads tracked files' content the way git stores it.
-struct Content<'r> {
-    wt: &'r gix::Repository,
-    /// The repository's filters (autocrlf, eol, ident, drivers), set up at first use.
-    pipeline: Option<gix::filter::Pipeline<'r>>,
-    buf: Vec<u8>,
-}
-
-impl Content<'_> {
-    /// Whether the file at `abs` holds what `entry` records.
-    fn same(
-        &mut self,
-        abs: &Path,
-        s: &Suspect,
-        entry: &gix::index::Entry,
-        index: &gix::index::State,
-    ) -> Result<bool> {
-        let kind = entry.id.kind();
-        let blob = gix::objs::Kind::Blob;
-        if s.symlink {
-            // The pass saw a symlink and the entry is one (else its mode had changed).
-            let target = std::fs::read_link(abs)?;
-            let id = gix::objs::compute_hash(kind, blob, target.as_os_str().as_bytes())?;
-            return Ok(id == entry.id);
-        }
-        // Never follow a symlink put there since the pass, never block on a FIFO.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(abs)?;
-        if self.pipeline.is_none() {
-            self.pipeline = Some(self.wt.filter_pipeline(None)?.0);
-        }
-        let pipeline = self.pipeline.as_mut().expect("set above");
-        let rela = Path::new(std::ffi::OsStr::from_bytes(&s.path));
-        use gix::filter::plumbing::pipeline::convert::ToGitOutcome;
-        let id = match pipeline.convert_to_git(file, rela, index)? {
-            // No filter applies: hash the bytes the stat promised, in one read when small.
-            ToGitOutcome::Unchanged(mut file) => {
-                match hash_stream(kind, &mut file, s.len, &mut self.buf)? {
-                    Some(id) => id,
-                    None => return Ok(false), // shorter than its stat said: it changed
-                }
-            }
-            ToGitOutcome::Buffer(bytes) => gix::objs::compute_hash(kind, blob, bytes)?,
-            ToGitOutcome::Process(mut read) => {
-                self.buf.clear();
-                read.read_to_end(&mut self.buf)?;
-                gix::objs::compute_hash(kind, blob, &self.buf)?
-            }
-        };
-        Ok(id == entry.id)
-    }
-}
-
-/// The blob id of `len` bytes read from `r`, or `None` when `r` ends before.
-fn hash_stream(
-    kind: gix::hash::Kind,
-    r: &mut impl std::io::Read,
-    len: u64,
-    buf: &mut Vec<u8>,
-) -> Result<Option<gix::ObjectId>> {
-    const CHUNK: u64 = 64 * 1024;
-    let mut hasher = gix::hash::hasher(kind);
-    hasher.update(&gix::objs::encode::loose_header(gix::objs::Kind::Blob, len));
-    buf.resize(len.min(CHUNK) as usize, 0);
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(CHUNK) as usize;
-        let n = match r.read(&mut buf[..want]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    Ok(Some(hasher.try_finalize()?))
-}
-
-/// What comparing contents taught, to keep in the index.
-///
-/// Only stat data of files last changed before the second this count started (the
-/// fence) can be vouched for: a file changed after its content was read, but within the
-/// same second as before and to the same size, has stat data equal to what was read.
-/// An index written in a later second would call it clean for good; git's own rules
-/// avoid that by racy-git, which only holds while the file's second is not older than
-/// the index's. Younger files are smudged instead (size 0: compare next time).
-#[derive(Debug, Default)]
-struct Learnt {
-    /// Entries whose stat data changed while their content did not: the stat data to keep.
-    fresh: Vec<(usize, Stat)>,
-    /// Racily clean entries now known clean: an index written now settles them.
-    settled: usize,
-    /// Entries that must not look clean in an index written now.
-    smudge: Vec<usize>,
-}
-
-impl Learnt {
-    fn clean(&mut self, s: &Suspect, fence: u32) {
-        let vouched = s.stat.mtime.secs < fence;
-        match (s.racy, vouched) {
-            (true, true) => self.settled += 1,
-            (true, false) => self.smudge.push(s.entry),
-            (false, true) => self.fresh.push((s.entry, s.stat)),
-            // Its old stat data no longer matches the file: it stays a suspect.
-            (false, false) => {}
-        }
-    }
-
-    /// Whether writing the index would spare a later count any content reads.
-    fn worth_writing(&self) -> bool {
-        !self.fresh.is_empty() || self.settled > 0
-    }
-}
-
-/// The second before which stat data can be vouched for: now, less a margin for file
-/// systems whose clocks run behind the system's (coarse timestamps).
-fn fence() -> u32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    // Truncated to 32 bits like the index's own seconds, so they compare.
-    now.saturating_sub(std::time::Duration::from_millis(50))
-        .as_secs() as u32
-}
-
-/// Who a file is: it changes whenever the file is replaced or written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Identity {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-    mode: u32,
-}
-
-impl Identity {
-    /// `None` unless `path` is a plain file (an index reached through a symlink is left
-    /// alone: replacing it would replace the link).
-    fn of(path: &Path) -> Option<Identity> {
-        let m = std::fs::symlink_metadata(path).ok()?;
-        if !m.is_file() {
-            return None;
-        }
-        Some(Identity {
-            dev: m.dev(),
-            ino: m.ino(),
-            len: m.len(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-            mode: m.mode(),
-        })
-    }
-}
-
-/// Whether `GIT_OPTIONAL_LOCKS` lets a read-only command take the index lock.
-fn optional_locks() -> bool {
-    optional_locks_in(std::env::var_os("GIT_OPTIONAL_LOCKS").as_deref())
-}
-
-/// git's rule for the value: unset or true yes; false (`0`, `false`, `no`, `off`, empty)
-/// no.
-fn optional_locks_in(value: Option<&std::ffi::OsStr>) -> bool {
-    let Some(v) = value else {
-        return true;
-    };
-    let v = v.to_string_lossy().trim().to_ascii_lowercase();
-    if let Ok(n) = v.parse::<i64>() {
-        return n != 0;
-    }
-    !matches!(v.as_str(), "" | "false" | "no" | "off")
-}
-
-/// Write the index again with what `learnt` knows, as `git status` does: only when its
-/// lock can be taken at once (never waiting: whoever holds it is writing a newer index),
-/// only when the file is still the one that was read (`seen`), and never when
-/// `GIT_OPTIONAL_LOCKS` says no. Indexes with parts gix cannot write back (split index,
-/// untracked cache, fsmonitor data, resolve-undo, version 4, sparse) are left alone.
-/// Returns whether the index was written.
-fn write_back(index: &gix::index::File, seen: Option<Identity>, learnt: &Learnt) -> Result<bool> {
-    if !optional_locks() {
-        return Ok(false);
-    }
-    let Some(seen) = seen else { return Ok(false) };
-    if index.version() == gix::index::Version::V4
-        || index.link().is_some()
-        || index.untracked().is_some()
-        || index.fs_monitor().is_some()
-        || index.resolve_undo().is_some()
-        || index.is_sparse()
-    {
-        return Ok(false);
-    }
-    let path = index.path().to_path_buf();
-    let Ok(mut lock) = gix::lock::File::acquire_to_update_resource(
-        &path,
-        gix::lock::acquire::Fail::Immediately,
-        None,
-        0,
-    ) else {
-        return Ok(false);
-    };
-    // Held, the lock keeps every git from replacing the index; it must still be ours.
-    if Identity::of(&path).as_ref() != Some(&seen) {
-        return Ok(false); // dropping the lock removes it
-    }
-    let mut fresh = index.clone();
-    let entries = fresh.entries_mut();
-    for (i, stat) in &learnt.fresh {
-        entries[*i].stat = *stat;
-    }
-    for i in &learnt.smudge {
-        entries[*i].stat.size = 0;
-    }
-    let options = gix::index::write::Options::default();
-    {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut lock);
-        fresh.write_to(&mut out, options)?;
-        std::io::Write::flush(&mut out)?;
-    }
-    // The new file keeps the old one's permissions (a shared repository's group bits).
-    lock.with_mut(|f| {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(seen.mode & 0o7777))
-    })?;
-    lock.commit()
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(true)
-}
-
 fn join(prefix: &[u8], name: &[u8]) -> BString {
     let mut p = BString::from(prefix);
     p.extend_from_slice(name);
@@ -731,7 +480,7 @@ fn join(prefix: &[u8], name: &[u8]) -> BString {
 
 /// The index's view of a file's stat data (git truncates to 32 bits on purpose; so does
 /// gix, whose rules this follows).
-fn stat_of(m: &std::fs::Metadata) -> Stat {
+pub(super) fn stat_of(m: &std::fs::Metadata) -> Stat {
     let time = |secs: i64, nsecs: i64| gix::index::entry::stat::Time {
         secs: secs as u32,
         nsecs: nsecs as u32,
@@ -744,40 +493,5 @@ fn stat_of(m: &std::fs::Metadata) -> Stat {
         uid: m.uid(),
         gid: m.gid(),
         size: m.size() as u32,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn optional_locks_follow_git() {
-        let v = |s: &str| optional_locks_in(Some(std::ffi::OsStr::new(s)));
-        assert!(optional_locks_in(None));
-        for yes in ["1", "true", "Yes", "on", "2"] {
-            assert!(v(yes), "{yes}");
-        }
-        for no in ["0", "false", "NO", "off", ""] {
-            assert!(!v(no), "{no:?}");
-        }
-    }
-
-    #[test]
-    fn a_stream_shorter_than_its_stat_is_no_match() {
-        let mut buf = Vec::new();
-        let kind = gix::hash::Kind::Sha1;
-        let whole = hash_stream(kind, &mut &b"hello\n"[..], 6, &mut buf).unwrap();
-        let blob = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, b"hello\n").unwrap();
-        assert_eq!(whole, Some(blob));
-        assert_eq!(
-            hash_stream(kind, &mut &b"hell"[..], 6, &mut buf).unwrap(),
-            None
-        );
-        // Larger than one chunk.
-        let big = vec![7u8; 200_000];
-        let want = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &big).unwrap();
-        let got = hash_stream(kind, &mut &big[..], big.len() as u64, &mut buf).unwrap();
-        assert_eq!(got, Some(want));
     }
 }
