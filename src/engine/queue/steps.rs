@@ -156,13 +156,7 @@ fn run_check(
 }
 
 /// The task's setup commands and then `cmd`, each until one does not pass.
-fn run_steps(
-    q: &Queue,
-    it: &Item,
-    cmd: &str,
-    seat: &Seat,
-    log: &mut File,
-) -> Result<CheckResult> {
+fn run_steps(q: &Queue, it: &Item, cmd: &str, seat: &Seat, log: &mut File) -> Result<CheckResult> {
     let steps = it
         .settings
         .setup
@@ -369,11 +363,8 @@ pub fn resolve_with_agent(
     };
     let notes = store.notes_path(id);
     let repo_name = q.repo.name();
-    let job = seat(it, wt, into, port, &notes, &repo_name, deadline).agent(
-        &agent,
-        &prompt,
-        &prompt_file,
-    );
+    let job =
+        seat(it, wt, into, port, &notes, &repo_name, deadline).agent(&agent, &prompt, &prompt_file);
     let _ = writeln!(
         log,
         "==> git-agents merge: resolving conflicts with {into} in {}",
