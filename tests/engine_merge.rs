@@ -859,12 +859,14 @@ fn stop_during_a_merge_agent_leaves_the_task_interrupted() {
   echo $$ > '{r}/'$GIT_AGENTS_TASK.agent
   exec sleep 300
 fi
-echo "from $GIT_AGENTS_TASK" > shared.txt"#
+f=shared.txt
+[ "$GIT_AGENTS_TASK" = gamma ] && f=g.txt
+echo "from $GIT_AGENTS_TASK" > "$f""#
         ),
     );
     env.write(
         "agents.yaml",
-        "command: [fake-agent]\ntasks:\n  - {id: alpha, prompt: a}\n  - {id: beta, prompt: b}\n",
+        "command: [fake-agent]\ntasks:\n  - {id: alpha, prompt: a}\n  - {id: beta, prompt: b}\n  - {id: gamma, prompt: c}\n",
     );
     env.run(&["spawn", "-j", "1"]).ok();
     let beta_tip = env.git(&["rev-parse", "agent/beta"]);
@@ -893,6 +895,8 @@ echo "from $GIT_AGENTS_TASK" > shared.txt"#
     let t = tasks(&serde_json::from_slice(&out.stdout).unwrap());
     assert_eq!(t["alpha"]["result"], "merged", "{t:?}");
     assert_eq!(t["beta"]["result"], "interrupted", "{t:?}");
+    // One task stopped, as in a spawn: the queue goes on with the rest.
+    assert_eq!(t["gamma"]["result"], "merged", "{t:?}");
     let rec = env.record("beta");
     assert_eq!(rec["state"], "interrupted", "{rec}");
     assert_eq!(rec["owner"], Value::Null, "{rec}");

@@ -264,7 +264,9 @@ impl Queue<'_> {
                 MergeResult::Conflicted | MergeResult::Blocked
             ) && self.on_conflict == OnConflict::Stop
                 && !self.dry_run;
-            if stops || verdict.result == MergeResult::Interrupted {
+            // Ctrl-C ends the queue (the loop's test); a task `git agents stop` ended
+            // is one task's verdict, and the queue goes on as spawn's batch does.
+            if stops {
                 stopped = true;
             }
             pass.verdicts[i] = Some(verdict);
