@@ -777,19 +777,15 @@ fn dumped(env: &Env, name: &str) -> String {
 fn merge_jobs_get_the_environment_spawns_jobs_get() {
     let env = Env::new();
     dumper(&env);
-    let dir = env.root.join("specs");
-    std::fs::create_dir_all(&dir).unwrap();
     env.agent(
         "fake-agent",
-        &format!(
-            r#"if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
+        r#"if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
   dumper merge-agent
   git diff --name-only --diff-filter=U | while read -r f; do echo resolved > "$f"; done
   exit 0
 fi
 dumper spawn-agent
-echo "from $GIT_AGENTS_TASK" > shared.txt"#
-        ),
+echo "from $GIT_AGENTS_TASK" > shared.txt"#,
     );
     env.write(
         "agents.yaml",
