@@ -751,3 +751,184 @@ fn the_reason_names_how_the_work_is_done() {
         );
     }
 }
+
+/// Writes the names of the task environment's variables (`GIT_AGENTS_*` and
+/// `COMPOSE_PROJECT_NAME`), one a line and sorted, to `<root>/<label>-<task>`, and the
+/// values of a few to `<root>/<label>-<task>.values`.
+fn dumper(env: &Env) {
+    let r = env.root.display();
+    env.agent(
+        "dumper",
+        &format!(
+            "out='{r}/'\"$1-$GIT_AGENTS_TASK\"\n\
+             env | sed -n 's/^\\(GIT_AGENTS_[A-Z_]*\\|COMPOSE_PROJECT_NAME\\)=.*/\\1/p' | sort > \"$out\"\n\
+             printf 'task=%s\\nbase=%s\\nport=%s\\n' \"$GIT_AGENTS_TASK\" \"$GIT_AGENTS_BASE\" \"$GIT_AGENTS_PORT\" > \"$out.values\""
+        ),
+    );
+}
+
+fn dumped(env: &Env, name: &str) -> String {
+    let p = env.root.join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The merge check and the conflict-resolving agent are built by spawn's launcher: they
+/// get the variables spawn's check and agent get, `GIT_AGENTS_PORT` included.
+#[test]
+fn merge_jobs_get_the_environment_spawns_jobs_get() {
+    let env = Env::new();
+    dumper(&env);
+    env.agent(
+        "fake-agent",
+        r#"if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
+  dumper merge-agent
+  git diff --name-only --diff-filter=U | while read -r f; do echo resolved > "$f"; done
+  exit 0
+fi
+dumper spawn-agent
+echo "from $GIT_AGENTS_TASK" > shared.txt"#,
+    );
+    env.write(
+        "agents.yaml",
+        "command: [fake-agent]\nsetup: [dumper setup]\ntasks:\n  - {id: alpha, prompt: a}\n  - {id: beta, prompt: b}\n",
+    );
+    let run = env
+        .run(&[
+            "spawn",
+            "-j",
+            "1",
+            "--check",
+            "dumper spawn-check",
+            "--json",
+        ])
+        .ok();
+    for (id, t) in tasks(&run.json()) {
+        assert_eq!(t["state"], "succeeded", "{id}: {t}");
+    }
+    let spawned = dumped(&env, "spawn-agent-beta");
+    assert!(spawned.contains("GIT_AGENTS_PORT\n"), "{spawned}");
+    assert_eq!(dumped(&env, "spawn-check-beta"), spawned);
+    std::fs::remove_file(env.root.join("setup-beta")).unwrap();
+
+    let run = env
+        .run(&[
+            "merge",
+            "--on-conflict",
+            "agent",
+            "--check",
+            "dumper merge-check",
+            "--json",
+        ])
+        .ok();
+    let t = tasks(&run.json());
+    assert_eq!(t["beta"]["result"], "merged", "{t:?}");
+    // beta conflicted with alpha: its agent resolved it, then its merge was checked.
+    for name in ["merge-agent-beta", "merge-check-beta", "setup-beta"] {
+        assert_eq!(dumped(&env, name), spawned, "{name}");
+        let values = dumped(&env, &format!("{name}.values"));
+        assert!(
+            values.starts_with("task=beta\nbase=main\nport="),
+            "{values}"
+        );
+        assert!(
+            values["task=beta\nbase=main\nport=".len()..]
+                .trim()
+                .parse::<u16>()
+                .is_ok(),
+            "{name}: {values}"
+        );
+    }
+    // The port is given back once the job is done.
+    assert_eq!(env.record("beta")["port"], Value::Null);
+}
+
+/// `git agents stop` of a task whose conflict-resolving agent runs stops it like a
+/// spawned agent: the task ends `interrupted` (not `conflicted`), its branch and
+/// worktree as they were before the merge began.
+#[test]
+fn stop_during_a_merge_agent_leaves_the_task_interrupted() {
+    let env = Env::new();
+    let r = env.root.display();
+    env.agent(
+        "fake-agent",
+        &format!(
+            r#"if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
+  echo $$ > '{r}/'$GIT_AGENTS_TASK.agent
+  exec sleep 300
+fi
+f=shared.txt
+[ "$GIT_AGENTS_TASK" = gamma ] && f=g.txt
+echo "from $GIT_AGENTS_TASK" > "$f""#
+        ),
+    );
+    env.write(
+        "agents.yaml",
+        "command: [fake-agent]\ntasks:\n  - {id: alpha, prompt: a}\n  - {id: beta, prompt: b}\n  - {id: gamma, prompt: c}\n",
+    );
+    env.run(&["spawn", "-j", "1"]).ok();
+    let beta_tip = env.git(&["rev-parse", "agent/beta"]);
+    let merge = env
+        .cmd(&["merge", "--on-conflict", "agent", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = env.root.join("beta.agent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&pid_file).map_or(true, |s| s.trim().is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "the agent never ran");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(env.record("beta")["state"], "running");
+
+    let run = env.run(&["stop", "beta"]).ok();
+    assert!(
+        run.stderr().contains("recorded it interrupted"),
+        "{}",
+        run.stderr()
+    );
+    let out = merge.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let t = tasks(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_eq!(t["alpha"]["result"], "merged", "{t:?}");
+    assert_eq!(t["beta"]["result"], "interrupted", "{t:?}");
+    // One task stopped, as in a spawn: the queue goes on with the rest.
+    assert_eq!(t["gamma"]["result"], "merged", "{t:?}");
+    let rec = env.record("beta");
+    assert_eq!(rec["state"], "interrupted", "{rec}");
+    assert_eq!(rec["owner"], Value::Null, "{rec}");
+    // The merge in its worktree was undone; its branch is as the agent left it.
+    let wt = env.worktree("beta");
+    assert!(!env.git_ok(&[
+        "-C",
+        &wt.to_string_lossy(),
+        "rev-parse",
+        "-q",
+        "--verify",
+        "MERGE_HEAD"
+    ]));
+    assert_eq!(env.git(&["rev-parse", "agent/beta"]), beta_tip);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("shared.txt")).unwrap(),
+        "from beta\n"
+    );
+    assert!(!env.agents_dir().join("stop/beta.json").exists());
+}
+
+/// A `copy` entry that does not parse is refused before anything merges, as spawn
+/// refuses it.
+#[test]
+fn a_bad_copy_entry_refuses_the_merge_and_changes_nothing() {
+    let env = Env::new();
+    spawn(&env, CLASH);
+    let before = env.git(&["rev-parse", "main"]);
+    env.git(&["config", "agents.copy", "../outside"]);
+    let run = env.run(&["merge", "--check", "true"]).code_is(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("task alpha: copy entry \"../outside\" must be a relative path"),
+        "{err}"
+    );
+    assert_eq!(env.git(&["rev-parse", "main"]), before);
+    assert_eq!(env.record("alpha")["state"], "succeeded");
+}

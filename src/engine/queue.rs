@@ -204,6 +204,15 @@ impl Queue<'_> {
     /// indexes name), in order. Errors are ours and come before anything moved; a task's
     /// own trouble is its verdict.
     pub fn run(&self, items: &[Item], targets: &[String]) -> Result<Report> {
+        // A `copy` entry that does not parse is refused before anything moves, as spawn
+        // refuses it, not found by a check or an agent halfway through the queue.
+        for it in items {
+            if let Err(e) = crate::copy::merge_entries(&it.settings.copy, &[]) {
+                let mut err = Error::usage(format!("task {}: {}", it.rec.id, e.message));
+                err.hint = e.hint;
+                return Err(err.into());
+            }
+        }
         let mut merger = Merger::new(self.repo, !self.dry_run)?;
         let mut targets: Vec<Target> = targets
             .iter()
@@ -255,7 +264,9 @@ impl Queue<'_> {
                 MergeResult::Conflicted | MergeResult::Blocked
             ) && self.on_conflict == OnConflict::Stop
                 && !self.dry_run;
-            if stops || verdict.result == MergeResult::Interrupted {
+            // Ctrl-C ends the queue (the loop's test); a task `git agents stop` ended
+            // is one task's verdict, and the queue goes on as spawn's batch does.
+            if stops {
                 stopped = true;
             }
             pass.verdicts[i] = Some(verdict);

@@ -140,6 +140,11 @@ impl Pass<'_, '_> {
                                 v.detail = why;
                                 return Ok(v);
                             }
+                            Resolution::Interrupted(why) => {
+                                v.result = MergeResult::Interrupted;
+                                v.detail = why;
+                                return Ok(v);
+                            }
                             Resolution::Conflicted(why) => v.detail = why,
                         }
                     }

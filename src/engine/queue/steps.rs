@@ -8,18 +8,22 @@
 
 use anyhow::Result;
 use gix::ObjectId;
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use super::{Item, Queue, agent_of, phase};
-use crate::agent::{self, AgentEnv, Vars};
+use crate::copy;
 use crate::dirty::Untracked;
 use crate::engine::cleanup;
-use crate::engine::events::{Emitter, Kind, Phase};
+use crate::engine::events::{Kind, Phase};
+use crate::engine::launch::{Job, Seat};
+use crate::engine::stop;
 use crate::git::{self, Repo};
 use crate::merge;
 use crate::store::{Proc, Record, Store};
-use crate::supervise::{self, Job, Outcome};
+use crate::supervise::{self, Outcome};
 use crate::task::State;
 
 pub enum CheckResult {
@@ -38,6 +42,8 @@ pub enum Resolution {
     Conflicted(String),
     /// The re-run failed (its record says how).
     Failed(String),
+    /// Its agent was stopped (`git agents stop`, Ctrl-C): the task is `interrupted`.
+    Interrupted(String),
 }
 
 fn scratch_root(store: &Store) -> PathBuf {
@@ -111,27 +117,47 @@ fn run_check(
     short: &str,
 ) -> Result<CheckResult> {
     let rec = &it.rec;
+    let id = rec.id.as_str();
     let repo = q.repo;
-    let mut log = q.store.open_log(&rec.id)?;
+    let mut log = q.store.open_log(id)?;
     let _ = writeln!(
         log,
         "==> git-agents merge: check of {short} (onto {into}): {cmd}"
     );
-    let mut entries: Vec<crate::copy::Entry> = it
-        .settings
-        .copy
-        .iter()
-        .filter_map(|c| crate::copy::parse_entry(c).ok())
-        .collect();
-    entries.extend(crate::copy::worktreeinclude(&repo.root)?);
-    let limits = crate::copy::Limits::new(
+    // The entries spawn copies into the task's worktree, merged the one way spawn does.
+    let entries = copy::task_entries(&repo.root, &it.settings.copy)?;
+    let limits = copy::Limits::new(
         &repo.root,
         &repo.common_dir,
         rec.worktree.parent().unwrap_or(&rec.worktree),
     );
-    crate::copy::copy_entries(&repo.root, dir, &entries, &limits)?;
-    let env = environment(q, rec, &dir.to_string_lossy(), into, None, &it.settings.env);
+    copy::copy_entries(&repo.root, dir, &entries, &limits)?;
     let deadline = it.settings.timeout.and_then(crate::time::deadline);
+    // The check sees what spawn's check saw, `GIT_AGENTS_PORT` included (a check that
+    // starts a server on it would otherwise fail here alone). The port is held in the
+    // task's record, driven by this process, while the check runs.
+    q.store.update(id, |r| r.owner = Some(Proc::current()))?;
+    let port = hold_port(q, rec, deadline);
+    let result = match port {
+        Ok(Some(port)) => {
+            let notes = q.store.notes_path(id);
+            let repo_name = repo.name();
+            let seat = seat(it, dir, into, port, &notes, &repo_name, deadline);
+            run_steps(q, it, cmd, &seat, &mut log)
+        }
+        Ok(None) => Ok(CheckResult::Interrupted),
+        Err(e) => Err(e),
+    };
+    q.store.update(id, |r| {
+        r.owner = None;
+        r.port = None;
+        r.set_child(None);
+    })?;
+    result
+}
+
+/// The task's setup commands and then `cmd`, each until one does not pass.
+fn run_steps(q: &Queue, it: &Item, cmd: &str, seat: &Seat, log: &mut File) -> Result<CheckResult> {
     let steps = it
         .settings
         .setup
@@ -139,23 +165,7 @@ fn run_check(
         .map(|s| ("setup", s.as_str()))
         .chain([("check", cmd)]);
     for (what, line) in steps {
-        let args = vec!["-c".to_string(), line.to_string()];
-        // TODO(e-spawn launcher): setup and check jobs are built by the one launcher
-        // once it lands.
-        let outcome = supervise::run(
-            Job {
-                program: "sh".as_ref(),
-                args: &args,
-                dir,
-                env: &env,
-                stdin: None,
-                deadline,
-            },
-            &mut log,
-            |_| {},
-            output_to(q.events, &rec.id),
-        )?;
-        match outcome {
+        match supervised(q, &it.rec.id, &seat.shell(line), log)? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Ok(CheckResult::Failed(format!("{what} `{line}` exited {c}")));
@@ -167,40 +177,88 @@ fn run_check(
     Ok(CheckResult::Passed)
 }
 
-/// Each line a task's process prints, as an `output` event.
-fn output_to<'a>(events: &'a Emitter, id: &'a str) -> impl FnMut(&str) + 'a {
-    move |line| {
-        events.task(
-            id,
-            Kind::Output {
-                line: line.to_string(),
-            },
-        )
+/// Reserve a port for the task, as spawn does for each attempt: one no other running
+/// task holds, waiting while they hold them all. `None`: interrupted (Ctrl-C, or
+/// `git agents stop`) while waiting.
+fn hold_port(q: &Queue, rec: &Record, deadline: Option<Instant>) -> Result<Option<u16>> {
+    let id = rec.id.as_str();
+    let stopped = || supervise::interrupted() || stop::requested(q.store, id);
+    let waited = q.store.wait_for_port(
+        id,
+        q.port_range,
+        || q.events.task(id, phase(Phase::WaitingForPort, rec)),
+        || {
+            if stopped() {
+                Some("interrupted while waiting".into())
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                Some("timed out waiting for other tasks to give one back".into())
+            } else {
+                None
+            }
+        },
+    );
+    match waited {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if stopped() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-fn environment(
-    q: &Queue,
-    rec: &Record,
-    worktree: &str,
-    base: &str,
-    port: Option<u16>,
-    user: &std::collections::BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    agent::environment(
-        &AgentEnv {
-            task: &rec.id,
-            branch: &rec.branch,
-            worktree,
-            base,
-            attempt: rec.attempts.len().max(1) as u32,
-            notes: &q.store.notes_path(&rec.id).to_string_lossy(),
-            port,
-            index: 0,
-            repo_name: &q.repo.name(),
+/// Where the task's merge jobs run and what they get: the environment and template
+/// placeholders spawn's jobs get, from the same launcher.
+fn seat<'a>(
+    it: &'a Item,
+    dir: &'a Path,
+    into: &'a str,
+    port: u16,
+    notes: &'a Path,
+    repo_name: &'a str,
+    deadline: Option<Instant>,
+) -> Seat<'a> {
+    Seat {
+        task: &it.rec.id,
+        branch: &it.rec.branch,
+        dir,
+        base: into,
+        attempt: it.rec.attempts.len().max(1) as u32,
+        port: Some(port),
+        index: 0,
+        notes,
+        repo_name,
+        env: &it.settings.env,
+        deadline,
+    }
+}
+
+/// Run a job of task `id` as spawn runs its jobs: its pid in the task's record while it
+/// runs (so `git agents stop` and `prune` find it), each output line as an event. A job
+/// that ends while `git agents stop` asks for the task was stopped, whatever its exit;
+/// none starts once it has asked. An error means it could not run at all.
+fn supervised(q: &Queue, id: &str, job: &Job, log: &mut File) -> Result<Outcome> {
+    if stop::requested(q.store, id) {
+        return Ok(Outcome::Interrupted);
+    }
+    let outcome = job.run(
+        log,
+        |pid| {
+            let _ = q.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
         },
-        user,
-    )
+        |line| {
+            q.events.task(
+                id,
+                Kind::Output {
+                    line: line.to_string(),
+                },
+            )
+        },
+    );
+    let _ = q.store.update(id, |r| r.set_child(None));
+    let outcome = outcome?;
+    Ok(if stop::requested(q.store, id) {
+        Outcome::Interrupted
+    } else {
+        outcome
+    })
 }
 
 /// Merge `tip` (the queue's landed base) into the task's branch inside its worktree,
@@ -244,6 +302,8 @@ pub fn resolve_with_agent(
     let prompt_dir = store.dir.join("prompts").join("conflict");
     crate::store::private_dir(&prompt_dir)?;
     let prompt_file = prompt_dir.join(format!("{id}.md"));
+    // Files the task copies in are never part of its commits, as in spawn's.
+    let copied = copy::paths(&copy::task_entries(&q.repo.root, &it.settings.copy)?);
     let merged = git::merge_leaving_conflicts(wt, tip, &message)?;
     if merged.status.success() {
         return Ok(Resolution::Again); // git's own merge found no conflict
@@ -261,17 +321,28 @@ pub fn resolve_with_agent(
         return give_up(&format!("git merge failed: {}", stderr.trim()));
     }
 
-    let restore = |state: State| {
+    let restore = |state: State, detail: Option<String>| {
         store.update(id, |r| {
             r.state = state;
             r.child = None;
             r.owner = None;
             r.port = None;
             r.head = git::worktree_head(&r.worktree).map(|h| h.to_string());
+            if let Some(d) = &detail {
+                r.detail = Some(d.clone());
+            }
         })
     };
+    // A stopped agent leaves the task `interrupted`, as a stopped spawn does: its branch
+    // is as it was before the merge began.
+    let stopped = || {
+        let why = format!("interrupted while its agent resolved conflicts with {into}");
+        abort_merge(wt);
+        restore(State::Interrupted, Some(why.clone()))?;
+        Ok(Resolution::Interrupted(why))
+    };
     let prompt = conflict_prompt(rec, into, &unmerged);
-    let worktree = wt.to_string_lossy().into_owned();
+    let deadline = it.settings.timeout.and_then(crate::time::deadline);
     let prepared = (|| -> Result<Option<u16>> {
         crate::store::write_atomic(&prompt_file, prompt.as_bytes())?;
         store.update(id, |r| {
@@ -280,64 +351,31 @@ pub fn resolve_with_agent(
         })?;
         // Like every agent, this one gets a port no other running task holds; it waits
         // for one while other tasks hold them all, and never runs without.
-        store
-            .wait_for_port(
-                id,
-                q.port_range,
-                || q.events.task(id, phase(Phase::WaitingForPort, rec)),
-                || supervise::interrupted().then(|| "interrupted while waiting".to_string()),
-            )
-            .map(Some)
+        hold_port(q, rec, deadline)
     })();
     let port = match prepared {
-        Ok(p) => p,
+        Ok(Some(p)) => p,
+        Ok(None) => return stopped(),
         Err(e) => {
             abort_merge(wt);
-            restore(State::Conflicted)?;
+            restore(State::Conflicted, None)?;
             return Err(e);
         }
     };
-    let mut env = environment(q, rec, &worktree, into, port, &it.settings.env);
-    env.extend(agent.env.iter().cloned());
-    let vars = Vars {
-        prompt: &prompt,
-        prompt_file: &prompt_file.to_string_lossy(),
-        task: id,
-        branch: &rec.branch,
-        worktree: &worktree,
-        base: into,
-    };
-    let args: Vec<String> = agent.template[1..]
-        .iter()
-        .map(|a| agent::expand(a, &vars))
-        .collect();
+    let notes = store.notes_path(id);
+    let repo_name = q.repo.name();
+    let job =
+        seat(it, wt, into, port, &notes, &repo_name, deadline).agent(&agent, &prompt, &prompt_file);
     let _ = writeln!(
         log,
         "==> git-agents merge: resolving conflicts with {into} in {}",
         listed
     );
-    // TODO(e-spawn launcher): the agent's job is built by the one launcher (agent and
-    // `sh -c` jobs alike) once it lands; this is the merge queue's only agent job.
-    let outcome = supervise::run(
-        Job {
-            program: agent.program.as_os_str(),
-            args: &args,
-            dir: wt,
-            env: &env,
-            stdin: agent.prompt_on_stdin().then(|| prompt.as_bytes().to_vec()),
-            deadline: it.settings.timeout.and_then(crate::time::deadline),
-        },
-        &mut log,
-        |pid| {
-            let _ = store.update(id, |r| r.child = Some(Proc::of(pid)));
-        },
-        output_to(q.events, id),
-    );
-    let outcome = match outcome {
+    let outcome = match supervised(q, id, &job, &mut log) {
         Ok(o) => o,
         Err(e) => {
             abort_merge(wt);
-            restore(State::Conflicted)?;
+            restore(State::Conflicted, None)?;
             return give_up(&format!("its agent could not start: {e:#}"));
         }
     };
@@ -356,30 +394,23 @@ pub fn resolve_with_agent(
         )),
         Outcome::Exited(c) => Some(format!("its agent exited {c}")),
         Outcome::TimedOut => Some("its agent timed out".into()),
-        Outcome::Interrupted => Some("interrupted".into()),
+        Outcome::Interrupted => return stopped(),
     };
     if let Some(why) = why {
         if merging {
             abort_merge(wt);
         }
-        restore(State::Conflicted)?;
+        restore(State::Conflicted, None)?;
         return give_up(&why);
     }
     // Commit the resolution (or whatever the agent left after committing it itself).
-    let copied: Vec<String> = it
-        .settings
-        .copy
-        .iter()
-        .filter_map(|c| crate::copy::parse_entry(c).ok())
-        .map(|e| e.path.display().to_string())
-        .collect();
     let staged = git::stage_all_except(wt, &copied)?;
     if merging {
         git::commit_merge(wt)?;
     } else if staged {
         git::commit_task(wt, &format!("Resolve conflicts with {into}"), id)?;
     }
-    restore(State::Succeeded)?;
+    restore(State::Succeeded, None)?;
     Ok(Resolution::Again)
 }
 
