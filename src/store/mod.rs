@@ -1,0 +1,199 @@
+//! Orchestrator state under `<git common dir>/agents/`, shared by every worktree and
+//! never tracked:
+//!
+//! ```text
+//! agents/lock            flock(2) held for every read-modify-write of records
+//! agents/tasks/ID.json   one record per task (written to a temp file, then renamed)
+//! agents/logs/ID.log     everything the task's setup, agent and check printed
+//! agents/notes/ID.md     notes that survive retries (failure tails land here)
+//! agents/prompts/ID.md   the prompt, for `{prompt_file}`
+//! agents/pruned.log      branch tips discarded on purpose: `time id branch sha`
+//! agents/events/B.ndjson what happened in batch B, one JSON event a line (engine::events)
+//! ```
+//!
+//! Everything here is private to the user whatever the umask (dirs 0700, files 0600):
+//! logs, notes and prompts may hold secrets. Every directory and file under the state dir
+//! is created through [`private_dir`], [`private_file`] or [`write_atomic`].
+//!
+//! A record holds the pid and kernel start time of the process driving the task and of
+//! the agent itself, so any other process can tell a live task from a dead one even
+//! after pid reuse.
+
+mod files;
+mod port;
+mod proc;
+mod record;
+
+pub use files::{Lock, lock_file, private_dir, private_file, write_atomic};
+pub use port::PortClaim;
+pub use proc::Proc;
+pub use record::{Attempt, RECORD_VERSION, Record};
+
+use anyhow::{Context as _, Result};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(common_dir: &Path) -> Store {
+        Store {
+            dir: common_dir.join("agents"),
+        }
+    }
+
+    fn ensure_dir(&self, sub: &str) -> Result<PathBuf> {
+        let d = if sub.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(sub)
+        };
+        private_dir(&d)?;
+        Ok(d)
+    }
+
+    /// Take the store lock, waiting up to `GIT_AGENTS_LOCK_TIMEOUT` seconds (default 30);
+    /// a lock that stays held is reported, never waited on forever.
+    pub fn lock(&self) -> Result<Lock> {
+        self.ensure_dir("")?;
+        lock_file(&self.dir.join("lock"))
+    }
+
+    pub fn record_path(&self, id: &str) -> PathBuf {
+        self.dir.join("tasks").join(format!("{id}.json"))
+    }
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{id}.log"))
+    }
+    pub fn notes_path(&self, id: &str) -> PathBuf {
+        self.dir.join("notes").join(format!("{id}.md"))
+    }
+    pub fn prompt_path(&self, id: &str) -> PathBuf {
+        self.dir.join("prompts").join(format!("{id}.md"))
+    }
+    pub fn pruned_log(&self) -> PathBuf {
+        self.dir.join("pruned.log")
+    }
+
+    /// A task's log, opened for appending (created private if new).
+    pub fn open_log(&self, id: &str) -> Result<File> {
+        self.ensure_dir("logs")?;
+        private_file(&self.log_path(id), false)
+    }
+
+    /// Create the directories a running task writes into.
+    pub fn prepare(&self) -> Result<()> {
+        for sub in ["tasks", "logs", "notes", "prompts"] {
+            self.ensure_dir(sub)?;
+        }
+        Ok(())
+    }
+
+    pub fn load(&self, id: &str) -> Result<Option<Record>> {
+        let path = self.record_path(id);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                    format!("corrupt task record {}", path.display())
+                })?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Every record, sorted by creation time then id. Unreadable records are skipped
+    /// with their error returned alongside, so one bad file never hides the rest.
+    pub fn all(&self) -> Result<Vec<Record>> {
+        let dir = self.dir.join("tasks");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name.strip_suffix(".json")
+                && let Ok(Some(r)) = self.load(id)
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Write a record atomically: a reader sees the old or the new one, never half.
+    pub fn save(&self, rec: &Record) -> Result<()> {
+        self.ensure_dir("tasks")?;
+        let path = self.record_path(&rec.id);
+        let bytes = serde_json::to_vec_pretty(rec)?;
+        write_atomic(&path, &bytes)
+    }
+
+    /// Load, change and save one record under the lock.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record> {
+        let _lock = self.lock()?;
+        let mut rec = self
+            .load(id)?
+            .with_context(|| format!("task record {id} disappeared"))?;
+        f(&mut rec);
+        self.save(&rec)?;
+        Ok(rec)
+    }
+
+    /// Record a branch tip that is being discarded, so `git branch NAME SHA` can bring
+    /// it back.
+    pub fn log_discarded(&self, id: &str, branch: &str, sha: &str) -> Result<()> {
+        self.ensure_dir("")?;
+        let mut f = private_file(&self.pruned_log(), false)?;
+        // One write per line: with O_APPEND, concurrent writers never interleave.
+        let line = format!(
+            "{} {id} {branch} {sha}\n",
+            crate::time::rfc3339(crate::time::now())
+        );
+        f.write_all(line.as_bytes())?;
+        f.sync_data()?;
+        Ok(())
+    }
+}
+
+// Stop requests (`git agents stop` → the supervisor of a task; see `engine::stop`).
+impl Store {
+    /// `agents/stop/ID.json`: written by `git agents stop` for a task whose supervisor
+    /// lives, read by that supervisor before and after each job it runs.
+    pub fn stop_request_path(&self, id: &str) -> PathBuf {
+        self.dir.join("stop").join(format!("{id}.json"))
+    }
+
+    /// Write a stop request (private, atomically).
+    pub fn write_stop_request(&self, id: &str, bytes: &[u8]) -> Result<()> {
+        // The id comes from a record's content, not its file name: it must name a file
+        // under stop/ and nothing else.
+        crate::task::TaskId::parse(id).map_err(Error::usage)?;
+        self.ensure_dir("stop")?;
+        write_atomic(&self.stop_request_path(id), bytes)
+    }
+
+    /// The `batch` a task's record names, if any: read from the file as it is, so records
+    /// written before (or by versions without) that field simply have none.
+    pub fn batch_of(&self, id: &str) -> Option<String> {
+        let bytes = fs::read(self.record_path(id)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let b = v.get("batch")?.as_str()?;
+        // It names a file under the state dir: nothing that could leave it.
+        let safe = !b.is_empty()
+            && !b.starts_with('.')
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+        safe.then(|| b.to_string())
+    }
+}

@@ -1,0 +1,102 @@
+//! A task's record (`agents/tasks/ID.json`) and its attempts, and what the record says
+//! about the processes behind the task.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use super::Proc;
+use crate::task::State;
+
+pub const RECORD_VERSION: u32 = 1;
+
+/// One attempt at a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub n: u32,
+    pub started_at: u64,
+    pub finished_at: Option<u64>,
+    pub state: State,
+    pub exit_code: Option<i32>,
+    /// The branch tip when the attempt ended (kept even when a retry discards it).
+    pub head: Option<String>,
+    /// Which phase failed, and a short reason.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    pub id: String,
+    pub state: State,
+    pub branch: String,
+    /// The base as named (`main`).
+    pub base: String,
+    /// The commit the task's worktree started from.
+    pub base_commit: String,
+    pub worktree: PathBuf,
+    pub prompt: String,
+    /// The agent command template that runs.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub check_command: Option<String>,
+    /// `passed`, `failed`, or none when no check ran.
+    pub check: Option<String>,
+    pub exit_code: Option<i32>,
+    pub head: Option<String>,
+    pub created_at: u64,
+    pub started_at: Option<u64>,
+    pub finished_at: Option<u64>,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// The git-agents process that drives the task while it is pending or running.
+    pub owner: Option<Proc>,
+    /// The agent (or setup/check) process group leader while one runs.
+    pub child: Option<Proc>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Pruned: kept as a tombstone so a plain `spawn` does not run the task again.
+    #[serde(default)]
+    pub pruned: bool,
+    #[serde(default)]
+    pub pr_url: Option<String>,
+    /// When `merge` landed the task, the commit that holds it, and the branch it went into.
+    #[serde(default)]
+    pub merged_at: Option<u64>,
+    #[serde(default)]
+    pub merged_commit: Option<String>,
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    /// Paths that conflicted the last time `merge` tried the task.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// `passed` or `failed`: the check `merge` ran on the merged result.
+    #[serde(default)]
+    pub merge_check: Option<String>,
+    /// The batch that last ran the task: its events are in `events/<batch>.ndjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+}
+
+impl Record {
+    /// Whether the process driving this task is still alive.
+    pub fn owner_alive(&self) -> bool {
+        self.owner.is_some_and(|p| p.is_alive())
+    }
+
+    /// The recorded state corrected for a dead driver: a pending or running task whose
+    /// git-agents process is gone (crash, `kill -9`) was interrupted.
+    pub fn process_state(&self) -> State {
+        match self.state {
+            State::Pending | State::Running if self.owner_alive() => self.state,
+            State::Pending | State::Running => State::Interrupted,
+            s => s,
+        }
+    }
+
+    /// Whether the agent, or anything still in the process group it led, runs.
+    pub fn agent_alive(&self) -> bool {
+        self.child.is_some_and(|c| c.group_alive())
+    }
+}
