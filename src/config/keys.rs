@@ -1,0 +1,41 @@
+//! The names of the `agents.*` git config keys.
+
+pub const AGENT: &str = "agents.agent";
+pub const COMMAND: &str = "agents.command";
+pub const MANIFEST: &str = "agents.manifest";
+pub const BASE: &str = "agents.base";
+pub const JOBS: &str = "agents.jobs";
+pub const TIMEOUT: &str = "agents.timeout";
+pub const RETRIES: &str = "agents.retries";
+pub const SETUP: &str = "agents.setup";
+pub const CHECK: &str = "agents.check";
+pub const COPY: &str = "agents.copy";
+pub const MERGE_STRATEGY: &str = "agents.mergeStrategy";
+pub const WORKTREE_DIR: &str = "agents.worktreeDir";
+pub const BRANCH_PREFIX: &str = "agents.branchPrefix";
+pub const REMOTE: &str = "agents.remote";
+pub const PORT_RANGE: &str = "agents.portRange";
+pub const MIN_FREE_DISK: &str = "agents.minFreeDisk";
+pub const NOTIFY: &str = "agents.notify";
+
+pub const ALL: &[&str] = &[
+    AGENT,
+    COMMAND,
+    MANIFEST,
+    BASE,
+    JOBS,
+    TIMEOUT,
+    RETRIES,
+    SETUP,
+    CHECK,
+    COPY,
+    MERGE_STRATEGY,
+    WORKTREE_DIR,
+    BRANCH_PREFIX,
+    REMOTE,
+    PORT_RANGE,
+    MIN_FREE_DISK,
+    NOTIFY,
+];
+/// Keys that may be given several times; the values add up.
+pub const MULTI: &[&str] = &[SETUP, COPY];
