@@ -160,9 +160,11 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
 
     let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
     let detached = crate::engine::detach::is_child();
-    if detached {
-        crate::engine::detach::ready(&ids);
-    }
+    let on_started = || {
+        if detached {
+            crate::engine::detach::ready(&ids);
+        }
+    };
     let progress = Progress::new(&ctx.ui, &ids);
     let emitter = Emitter::new(batch).with(progress.clone()).with(log);
     let summary = run::run(
@@ -174,6 +176,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             keep_empty: args.keep_empty,
             port_range: global.port_range,
             detached,
+            on_started: &on_started,
         },
         &emitter,
     );

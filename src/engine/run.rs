@@ -41,6 +41,10 @@ pub struct Batch<'a> {
     pub port_range: (u16, u16),
     /// Whether this process runs the batch with no terminal (told in `batch-started`).
     pub detached: bool,
+    /// Called once `batch-started` is in the event log, before any task starts: a
+    /// detached batch tells its parent here, so whoever reads the log after
+    /// `spawn --detach` returns finds the batch's first event.
+    pub on_started: &'a dyn Fn(),
 }
 
 /// How a batch ended.
@@ -63,6 +67,7 @@ pub fn run(batch: Batch, events: &Emitter) -> Result<Summary> {
         pid: std::process::id(),
         detached: batch.detached,
     });
+    (batch.on_started)();
     let runner = Runner {
         cx: Context {
             repo: batch.repo,
