@@ -16,7 +16,7 @@
 //! stdin and never reads would block forever), and lines are read on a thread we may
 //! abandon when something outside the tree keeps the output pipe open.
 
-mod tree;
+pub(crate) mod tree;
 
 use anyhow::{Context as _, Result};
 use std::ffi::{OsStr, OsString};

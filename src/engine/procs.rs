@@ -25,20 +25,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::store::{Proc, Record};
+use crate::supervise::tree::{Stat, stat};
 
-/// The job marker `supervise::tree` puts in every job's environment (its `TOKEN_VAR`,
-/// private to the supervisor).
+/// The job marker `supervise::tree` puts in every job's environment, as it reads in
+/// `/proc/PID/environ`.
 const JOB_VAR: &[u8] = b"GIT_AGENTS_JOB=";
-
-/// One process as `/proc/PID/stat` shows it.
-#[derive(Debug, Clone, Copy)]
-struct Stat {
-    pid: u32,
-    ppid: u32,
-    pgid: u32,
-    start: u64,
-    state: char,
-}
 
 impl Stat {
     fn ended(&self) -> bool {
@@ -51,21 +42,6 @@ impl Stat {
             start: self.start,
         }
     }
-}
-
-fn stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(Stat {
-        pid,
-        state: f.first()?.chars().next()?,
-        ppid: f.get(1)?.parse().ok()?,
-        pgid: f.get(2)?.parse().ok()?,
-        // Field 22 of the file (starttime) is the 20th after the name.
-        start: f.get(19)?.parse().ok()?,
-    })
 }
 
 /// The marks of one process that tie it to a task.
@@ -254,6 +230,12 @@ pub fn leftover_note(id: &str, pids: &[u32]) -> String {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_marker_is_the_supervisors() {
+        let want = format!("{}=", crate::supervise::tree::TOKEN_VAR);
+        assert_eq!(JOB_VAR, want.as_bytes());
+    }
     use std::process::Command;
 
     fn record(id: &str, worktree: &std::path::Path) -> Record {

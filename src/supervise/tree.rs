@@ -27,14 +27,17 @@ pub struct Member {
     start: u64,
 }
 
-struct Stat {
-    pid: u32,
-    state: char,
-    ppid: u32,
-    start: u64,
+/// One process as `/proc/PID/stat` shows it (also read by `engine::procs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stat {
+    pub(crate) pid: u32,
+    pub(crate) state: char,
+    pub(crate) ppid: u32,
+    pub(crate) pgid: u32,
+    pub(crate) start: u64,
 }
 
-fn stat(pid: u32) -> Option<Stat> {
+pub(crate) fn stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
@@ -43,6 +46,7 @@ fn stat(pid: u32) -> Option<Stat> {
         pid,
         state: f.first()?.chars().next()?,
         ppid: f.get(1)?.parse().ok()?,
+        pgid: f.get(2)?.parse().ok()?,
         // Field 22 of the file (starttime) is the 20th after the name.
         start: f.get(19)?.parse().ok()?,
     })
