@@ -13,10 +13,11 @@
 
 mod pass;
 mod pr;
+mod scratch;
 mod steps;
 
 pub use pr::pull_requests;
-pub use steps::clean_scratch;
+pub use scratch::clean_scratch;
 
 use anyhow::Result;
 use gix::ObjectId;

@@ -10,9 +10,10 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
+use super::scratch::{remove_scratch, scratch_root};
 use super::{Item, Queue, agent_of, phase};
 use crate::copy;
 use crate::dirty::Untracked;
@@ -44,41 +45,6 @@ pub enum Resolution {
     Failed(String),
     /// Its agent was stopped (`git agents stop`, Ctrl-C): the task is `interrupted`.
     Interrupted(String),
-}
-
-fn scratch_root(store: &Store) -> PathBuf {
-    store.dir.join("scratch")
-}
-
-/// Remove scratch worktrees left by a merge that died (their pid is gone).
-pub fn clean_scratch(repo: &Repo, store: &Store) {
-    let Ok(entries) = std::fs::read_dir(scratch_root(store)) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name.rsplit('.').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| !Proc::of(p).is_alive()) {
-            remove_scratch(repo, &e.path());
-        }
-    }
-}
-
-fn remove_scratch(repo: &Repo, dir: &Path) {
-    let removed = git::remove_worktree(&repo.root, dir);
-    if removed.is_err() || dir.exists() {
-        let wt = crate::worktree::canon(dir);
-        let _ = std::fs::remove_dir_all(dir);
-        // Only this scratch worktree's metadata: `git worktree prune` would also clear
-        // hand-deleted task worktrees', with the submodule stores inside them.
-        if let Some(a) = crate::worktree::admins(&repo.common_dir)
-            .into_iter()
-            .find(|a| a.worktree == wt)
-            && let Ok(_lock) = git::worktree_lock()
-        {
-            let _ = std::fs::remove_dir_all(&a.dir);
-        }
-    }
 }
 
 /// Run the task's setup and `cmd` on `candidate` in a scratch worktree (with the task's
