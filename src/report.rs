@@ -279,6 +279,8 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "detail": rec.detail,
         "port": rec.port,
         "pr_url": rec.pr_url,
+        "reason": rec.reason,
+        "hint": rec.hint,
     })
 }
 
@@ -311,6 +313,8 @@ pub fn unrecorded_json(
         "detail": null,
         "port": null,
         "pr_url": null,
+        "reason": null,
+        "hint": null,
     })
 }
 
