@@ -55,16 +55,17 @@ struct Ended {
 
 /// Spawn task `t1` with `preset`, its real CLI first on PATH.
 fn spawn(preset: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Option<Ended> {
-    let dir = cli_dir(preset)?;
+    let mut all = vec!["--agent", preset];
+    all.extend_from_slice(args);
+    spawn_as(preset, &all, extra_env)
+}
+
+/// Spawn task `t1` running `cli` as `args` say (`--agent …` or `--command …`).
+fn spawn_as(cli: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Option<Ended> {
+    let preset = cli;
+    let dir = cli_dir(cli)?;
     let env = Env::new();
-    let mut all = vec![
-        "spawn",
-        "t1",
-        "-p",
-        "Add a line to README.md",
-        "--agent",
-        preset,
-    ];
+    let mut all = vec!["spawn", "t1", "-p", "Add a line to README.md"];
     all.extend_from_slice(args);
     let mut cmd = env.cmd(&all);
     cmd.env(
@@ -215,6 +216,50 @@ fn opencode_offline_ends_at_the_time_limit() {
         return;
     };
     assert_failed(&e, "timed-out", &["timed out"], Duration::from_secs(60));
+}
+
+/// The structured output modes (what the adapters use) give the same reasons.
+#[test]
+fn structured_modes_give_the_same_reasons() {
+    let cmd =
+        "claude -p {prompt} --permission-mode acceptEdits --output-format stream-json --verbose";
+    let Some(e) = spawn_as("claude", &["--command", cmd], &[]) else {
+        return;
+    };
+    assert_failed(
+        &e,
+        "failed",
+        &["agent exited 1", "Not logged in"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(e.show["reason"], "Not logged in · Please run /login");
+
+    let cmd = "gemini --approval-mode auto_edit -p {prompt} --output-format stream-json";
+    let e = spawn_as("gemini", &["--command", cmd], &[]).unwrap();
+    assert_failed(
+        &e,
+        "failed",
+        &["agent exited 41", "GEMINI_API_KEY", "not trusted"],
+        Duration::from_secs(90),
+    );
+
+    let cmd = "codex exec --json --sandbox workspace-write {prompt}";
+    let e = spawn_as(
+        "codex",
+        &["--command", cmd],
+        &[("GIT_AGENTS_STUCK_AFTER", "12s")],
+    )
+    .unwrap();
+    assert_failed(
+        &e,
+        "failed",
+        &[
+            "agent stuck",
+            "waiting for network",
+            "codex cannot reach its API",
+        ],
+        Duration::from_secs(90),
+    );
 }
 
 #[test]
