@@ -82,7 +82,7 @@ fn assert_failed_with(e: &Ended, state: &str, detail: &[&str], reason: &str, hin
     let h = e.show["hint"].as_str().unwrap_or_default();
     assert!(h.contains(hint), "hint {h:?} lacks {hint:?}");
     assert!(e.human.contains("reason:"), "{}", e.human);
-    assert!(e.human.contains(&format!("hint:")), "{}", e.human);
+    assert!(e.human.contains("hint:"), "{}", e.human);
     assert_eq!(e.show["history"][0]["detail"], e.show["detail"]);
 }
 
