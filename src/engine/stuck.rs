@@ -147,6 +147,29 @@ mod tests {
     }
 
     #[test]
+    fn a_recognised_failure_fails_an_empty_run_but_not_one_that_changed_something() {
+        let p = signature::profile_for("claude").unwrap();
+        let mut w = Watch::new(p, std::path::Path::new("/w/t1"), None);
+        w.line("Not logged in · Please run /login", Instant::now());
+        assert_eq!(judge(&w, Outcome::Exited(0), true), None);
+        assert!(matches!(
+            judge(&w, Outcome::Exited(0), false),
+            Some(AttemptOutcome::Failed {
+                exit_code: Some(0),
+                ..
+            })
+        ));
+        assert!(matches!(
+            judge(&w, Outcome::TimedOut, false),
+            Some(AttemptOutcome::TimedOut { .. })
+        ));
+        assert_eq!(judge(&w, Outcome::Interrupted, false), None);
+        // Nothing recognised: an empty run stays empty.
+        let quiet = Watch::new(p, std::path::Path::new("/w/t1"), None);
+        assert_eq!(judge(&quiet, Outcome::Exited(0), false), None);
+    }
+
+    #[test]
     fn retries_for_the_whole_threshold_are_stuck() {
         let t0 = Instant::now();
         let mut s = Stuck::new(&RULE, None);
