@@ -170,6 +170,34 @@ mod tests {
     }
 
     #[test]
+    fn a_preset_cli_gets_the_default_timeout_unless_the_user_set_one() {
+        let job = || super::super::launch::Job {
+            program: "/bin/codex".into(),
+            args: Vec::new(),
+            dir: "/w/t1".into(),
+            env: Vec::new(),
+            stdin: None,
+            deadline: None,
+        };
+        let wt = std::path::Path::new("/w/t1");
+        let mut j = job();
+        let w = watch_agent(&mut j, "codex", wt, false).unwrap().unwrap();
+        let left = j.deadline.unwrap() - Instant::now();
+        assert!(left > Duration::from_secs(7100) && left <= Duration::from_secs(7200));
+        assert_eq!(w.default_timeout, Some(Duration::from_secs(7200)));
+        let mut j = job();
+        let w = watch_agent(&mut j, "codex", wt, true).unwrap().unwrap();
+        assert_eq!((j.deadline, w.default_timeout), (None, None));
+        let mut j = job();
+        assert!(
+            watch_agent(&mut j, "my-agent", wt, false)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(j.deadline, None);
+    }
+
+    #[test]
     fn retries_for_the_whole_threshold_are_stuck() {
         let t0 = Instant::now();
         let mut s = Stuck::new(&RULE, None);
