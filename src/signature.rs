@@ -49,22 +49,13 @@ pub const PROFILES: &[Profile] = &[
         preset: "claude",
         default_timeout: HOURS_2,
         stuck: None,
-        signatures: &[
-            Signature {
-                kind: "not-logged-in",
-                needle: "Not logged in",
-                summary: "claude is not logged in",
-                hint: "run `claude` once and log in with /login, or set ANTHROPIC_API_KEY (the task's `env`, or your environment)",
-                stop: false,
-            },
-            Signature {
-                kind: "no-api-key",
-                needle: "Invalid API key",
-                summary: "claude's API key is not valid",
-                hint: "check ANTHROPIC_API_KEY, or unset it and log in with `claude` then /login",
-                stop: false,
-            },
-        ],
+        signatures: &[Signature {
+            kind: "not-logged-in",
+            needle: "Not logged in",
+            summary: "claude is not logged in",
+            hint: "run `claude` once and log in with /login, or set ANTHROPIC_API_KEY (the task's `env`, or your environment)",
+            stop: false,
+        }],
     },
     Profile {
         preset: "codex",
@@ -90,13 +81,6 @@ pub const PROFILES: &[Profile] = &[
                 needle: "failed to lookup address information",
                 summary: "codex cannot reach its API (no network)",
                 hint: "check this machine's network and proxy settings (codex retries for minutes without one)",
-                stop: false,
-            },
-            Signature {
-                kind: "not-logged-in",
-                needle: "401 Unauthorized",
-                summary: "codex is not logged in",
-                hint: "run `codex login` once, or set OPENAI_API_KEY (the task's `env`, or your environment)",
                 stop: false,
             },
         ],
