@@ -78,6 +78,13 @@ pub const PROFILES: &[Profile] = &[
             },
             Signature {
                 kind: "no-network",
+                needle: "stream disconnected before completion",
+                summary: "codex cannot reach its API (no network)",
+                hint: "check this machine's network and proxy settings (codex retries for minutes without one)",
+                stop: false,
+            },
+            Signature {
+                kind: "no-network",
                 needle: "failed to lookup address information",
                 summary: "codex cannot reach its API (no network)",
                 hint: "check this machine's network and proxy settings (codex retries for minutes without one)",

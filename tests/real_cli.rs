@@ -80,6 +80,17 @@ fn spawn_as(cli: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Option<Ende
             dir.display()
         ),
     );
+    // Offline even on a machine with network: every proxy variable names a closed port.
+    for k in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        cmd.env(k, "http://127.0.0.1:9");
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -195,7 +206,7 @@ fn codex_without_network_is_stuck_and_stopped() {
     );
     let reason = e.show["reason"].as_str().unwrap();
     assert!(
-        reason.contains("failed to lookup address information"),
+        reason.contains("stream disconnected before completion"),
         "{reason}"
     );
 }
