@@ -198,6 +198,9 @@ fn codex_lost_network_is_caught_by_the_stuck_detector_plain_and_json() {
         );
         assert!(e.took < Duration::from_secs(20), "took {:?}", e.took);
         assert_eq!(e.show["exit_code"], serde_json::Value::Null);
+        // The log says why the output stops where it does.
+        let logs = env.run(&["logs", "t1"]).ok().stdout();
+        assert!(logs.contains("==> agent stuck: only retries for"), "{logs}");
     }
 }
 

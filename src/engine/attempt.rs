@@ -195,6 +195,8 @@ fn steps(
         }
         let changed = tip.map(|h| h.to_string()).as_deref() != Some(t.base_commit.as_str());
         if let Some(o) = super::stuck::judge(w, outcome, changed) {
+            // In the log too, right after the output that led to it.
+            let _ = writeln!(log, "==> {}", o.detail().unwrap_or_default());
             return Err(o);
         }
     }
