@@ -96,7 +96,8 @@ pub fn plan(
             } else {
                 e
             }
-        })?;
+        })?
+        .with_output(settings.output);
         let base_name = match &settings.base {
             Some(b) => b.clone(),
             None => match repo.head_branch() {

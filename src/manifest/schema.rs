@@ -10,6 +10,7 @@ use super::file::{file_problem, read_regular};
 use super::values::{
     AgentName, CommandValue, DurationValue, EnvMap, Jobs, NonEmpty, PortRange, StrList,
 };
+use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::{Layer, Strategy, Task};
 use crate::task::TaskId;
 
@@ -29,6 +30,10 @@ const TOP_FIELDS: &[&str] = &[
     "port_range",
     "notify",
     "tasks",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -45,6 +50,10 @@ const TASK_FIELDS: &[&str] = &[
     "copy",
     "env",
     "merge_strategy",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
 ];
 
 pub(super) struct RawManifest {
@@ -104,6 +113,10 @@ fn layer_field<'de, A: MapAccess<'de>>(
             key,
             map.next_value::<Strategy>()?,
         )?,
+        "output" => once(&mut layer.output, key, map.next_value::<Output>()?.0)?,
+        "max_cost" => once(&mut layer.max_cost, key, map.next_value::<Cost>()?.0)?,
+        "max_tokens" => once(&mut layer.max_tokens, key, map.next_value::<Tokens>()?.0)?,
+        "retry_in" => once(&mut layer.retry_in, key, map.next_value::<RetryInValue>()?.0)?,
         _ => return Ok(false),
     }
     Ok(true)
