@@ -74,6 +74,18 @@ pub struct Job<'a> {
 pub fn run(
     job: Job,
     log: &mut dyn Write,
+    on_start: impl FnMut(u32),
+    on_line: impl FnMut(&str),
+) -> Result<Outcome> {
+    run_halting(job, log, &AtomicBool::new(false), on_start, on_line)
+}
+
+/// [`run`], also stopped like a timeout (the whole tree, `Outcome::TimedOut`) once
+/// `halt` is set, which `on_line` may do: an agent over its budget.
+pub fn run_halting(
+    job: Job,
+    log: &mut dyn Write,
+    halt: &AtomicBool,
     mut on_start: impl FnMut(u32),
     mut on_line: impl FnMut(&str),
 ) -> Result<Outcome> {
@@ -189,7 +201,9 @@ pub fn run(
             None => {
                 let why = if interrupted() {
                     Some(Outcome::Interrupted)
-                } else if job.deadline.is_some_and(|d| Instant::now() >= d) {
+                } else if job.deadline.is_some_and(|d| Instant::now() >= d)
+                    || halt.load(Ordering::Relaxed)
+                {
                     Some(Outcome::TimedOut)
                 } else {
                     None

@@ -64,6 +64,14 @@ impl Format {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Whether the CLI reports what it spent in dollars in this format.
+    pub fn reports_cost(self) -> bool {
+        matches!(
+            self,
+            Format::ClaudeStreamJson | Format::OpencodeJson | Format::AiderText
+        )
+    }
+
     /// The names, for error messages and help.
     pub fn names() -> String {
         let mut s: Vec<&str> = FORMATS.iter().map(|(n, _)| *n).collect();

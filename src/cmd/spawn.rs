@@ -205,6 +205,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             port_range: global.port_range,
             detached,
             on_started: &on_started,
+            max_cost: args.max_cost,
         },
         &emitter,
     );

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::adapter::Usage;
+use crate::adapter::{Format, Parser, Usage};
 
 /// The value of a `max_cost`: a non-negative number of US dollars (`0.50`, `$2`).
 pub fn parse_cost(s: &str) -> Option<f64> {
@@ -129,6 +129,107 @@ impl BatchBudget {
         let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
         spent.values().map(|(d, r)| d + r).sum::<f64>() >= max
     }
+}
+
+/// Follows one attempt's agent output: its parser, the activity the live line shows,
+/// and the budgets it is held to.
+pub struct Watch<'a> {
+    id: &'a str,
+    parser: Parser,
+    limits: Limits,
+    /// What the task's earlier attempts in this batch spent.
+    before: Usage,
+    batch: &'a BatchBudget,
+    last: String,
+    cost_seen: Option<f64>,
+    /// Why the agent must stop, once a budget is passed.
+    pub over: Option<String>,
+    /// The attempt's number.
+    pub attempt: u32,
+}
+
+impl<'a> Watch<'a> {
+    pub fn new(
+        id: &'a str,
+        attempt: u32,
+        format: Format,
+        limits: Limits,
+        before: Usage,
+        batch: &'a BatchBudget,
+    ) -> Watch<'a> {
+        Watch {
+            id,
+            parser: Parser::new(format),
+            limits,
+            before,
+            batch,
+            last: String::new(),
+            cost_seen: None,
+            over: None,
+            attempt,
+        }
+    }
+
+    /// One line of the agent's output: the live line's new text, if it changed. Sets
+    /// [`Watch::over`] once a budget is passed.
+    pub fn line(&mut self, line: &str) -> Option<String> {
+        let live = self.parser.feed(line).and_then(|e| e.live());
+        if self.over.is_none() {
+            let u = self.parser.usage();
+            self.over = self.limits.exceeded(&self.before, u);
+            // The batch's tally only when the agent's reported cost moved.
+            if self.over.is_none() && u.cost_usd != self.cost_seen {
+                self.cost_seen = u.cost_usd;
+                self.over = self.batch.running(self.id, u.cost_usd.unwrap_or(0.0));
+            }
+        }
+        let live = live.map(|l| crate::adapter::cut(&l, 200).to_string())?;
+        if live == self.last {
+            return None;
+        }
+        self.last.clone_from(&live);
+        Some(live)
+    }
+
+    pub fn usage(&self) -> &Usage {
+        self.parser.usage()
+    }
+
+    pub fn into_usage(self) -> Usage {
+        self.parser.into_usage()
+    }
+}
+
+/// What cannot be held to a budget, said once before a batch runs: tasks with a budget
+/// whose agent reports nothing (plain text), or no cost when a cost limit is set.
+pub fn unenforceable<'t>(
+    tasks: impl IntoIterator<Item = (&'t str, Option<Format>, Limits)>,
+    batch_max_cost: Option<f64>,
+) -> Vec<String> {
+    let (mut silent, mut no_cost) = (Vec::new(), Vec::new());
+    for (id, format, limits) in tasks {
+        let wants_cost = limits.max_cost.is_some() || batch_max_cost.is_some();
+        match format {
+            None if limits.any() || wants_cost => silent.push(id),
+            Some(f) if wants_cost && !f.reports_cost() => no_cost.push(id),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if !silent.is_empty() {
+        out.push(format!(
+            "no budget holds for {}: its agent reports no spend (plain-text output; a custom \
+             command opts in with `output: FORMAT`)",
+            silent.join(", ")
+        ));
+    }
+    if !no_cost.is_empty() {
+        out.push(format!(
+            "no cost limit holds for {}: its agent reports tokens, not dollars (use max_tokens)",
+            no_cost.join(", ")
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

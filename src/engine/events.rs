@@ -88,6 +88,19 @@ pub enum Kind {
         states: BTreeMap<String, State>,
         exit_code: i32,
     },
+    /// What the agent is doing now, read from its structured output (see
+    /// [`crate::adapter`]): the tool it runs and its target, or the first line of its
+    /// latest message. Sent instead of `output` for agents whose format is known, and
+    /// only when it changes.
+    Activity { text: String },
+    /// What the agent reported about attempt `attempt`: session, turns, tokens, cost,
+    /// final message, its own error flag.
+    Usage {
+        attempt: u32,
+        usage: crate::adapter::Usage,
+    },
+    /// The agent passed a budget (its task's or the batch's) and is being stopped.
+    Budget { attempt: u32, detail: String },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,
