@@ -359,19 +359,24 @@ fn json<'a, T: Deserialize<'a>>(line: &'a str) -> Result<T, ()> {
 pub fn render(format: Format, text: &str, out: &mut String) {
     let mut p = Parser::new(format);
     for line in text.lines() {
-        if line.starts_with("==> ") {
-            out.push_str(line);
+        render_line(&mut p, line, out);
+    }
+}
+
+/// [`render`] for one line, with the parser of the stream it belongs to.
+pub fn render_line(p: &mut Parser, line: &str, out: &mut String) {
+    if line.starts_with("==> ") {
+        out.push_str(line);
+        out.push('\n');
+        return;
+    }
+    match p.feed(line) {
+        Some(ev) => {
+            out.push_str(&ev.readable());
             out.push('\n');
-            continue;
         }
-        match p.feed(line) {
-            Some(ev) => {
-                out.push_str(&ev.readable());
-                out.push('\n');
-            }
-            None if line.trim().is_empty() => out.push('\n'),
-            None => {}
-        }
+        None if line.trim().is_empty() => out.push('\n'),
+        None => {}
     }
 }
 

@@ -144,6 +144,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         ));
     }
 
+    budget_notes(ctx, &args, &plan);
     ws.ensure_trusted(&ctx.ui, args.trust)?;
     if !args.force {
         plan::check_disk(&ws.repo, &global, plan.len())?;
@@ -232,6 +233,23 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     Ok(summary.exit)
 }
 
+/// Say once what no budget can hold: agents that report no spend.
+fn budget_notes(ctx: &Ctx, args: &SpawnArgs, plan: &[plan::Planned]) {
+    let tasks = plan.iter().map(|p| {
+        (
+            p.id.as_str(),
+            p.agent.output,
+            crate::engine::budget::Limits {
+                max_cost: p.settings.max_cost,
+                max_tokens: p.settings.max_tokens,
+            },
+        )
+    });
+    for note in crate::engine::budget::unenforceable(tasks, args.max_cost) {
+        ctx.ui.warn(&note);
+    }
+}
+
 /// The flags that take part in resolving each task's settings.
 fn flags(args: &SpawnArgs) -> Result<Flags> {
     let command = match &args.command {
@@ -294,6 +312,7 @@ fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
             report::elapsed(rec)
                 .map(crate::time::short)
                 .unwrap_or_else(|| "-".into()),
+            report::cost_cell(rec),
             rec.detail.clone().unwrap_or_default(),
         ]);
     }
@@ -302,9 +321,12 @@ fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
     } else {
         ctx.ui.out(&table(
             &[
-                "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "DETAIL",
+                "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "COST", "DETAIL",
             ],
             &rows,
         ));
+        if let Some(total) = report::total_line(records) {
+            ctx.ui.out(&format!("{total}\n"));
+        }
     }
 }
