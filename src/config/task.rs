@@ -139,19 +139,26 @@ pub fn resolve_task(
         None => None,
     };
     let git_max_cost = match git.get(keys::MAX_COST) {
-        Some(c) => Some(crate::engine::budget::parse_cost(c).ok_or_else(|| {
-            bad_value(keys::MAX_COST, c, "a number of US dollars, 0 or more")
-        })?),
+        Some(c) => Some(
+            crate::engine::budget::parse_cost(c)
+                .ok_or_else(|| bad_value(keys::MAX_COST, c, "a number of US dollars, 0 or more"))?,
+        ),
         None => None,
     };
     let git_max_tokens = match git.get(keys::MAX_TOKENS) {
         Some(t) => Some(crate::engine::budget::parse_tokens(t).ok_or_else(|| {
-            bad_value(keys::MAX_TOKENS, t, "a whole number of tokens such as 200000 or 200k")
+            bad_value(
+                keys::MAX_TOKENS,
+                t,
+                "a whole number of tokens such as 200000 or 200k",
+            )
         })?),
         None => None,
     };
     let git_retry_in = match git.get(keys::RETRY_IN) {
-        Some(r) => Some(RetryIn::parse(r).ok_or_else(|| bad_value(keys::RETRY_IN, r, "fresh or same"))?),
+        Some(r) => {
+            Some(RetryIn::parse(r).ok_or_else(|| bad_value(keys::RETRY_IN, r, "fresh or same"))?)
+        }
         None => None,
     };
 

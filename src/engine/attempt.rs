@@ -184,7 +184,11 @@ fn steps(
     let outcome = supervised(cx, id, &job, log, watch.as_mut());
     let over = watch.as_mut().and_then(|w| w.over.take());
     turn.usage = watch.map(Watch::into_usage);
-    if let Some(u) = turn.usage.as_ref().filter(|u| u.reported() || u.session_id.is_some()) {
+    if let Some(u) = turn
+        .usage
+        .as_ref()
+        .filter(|u| u.reported() || u.session_id.is_some())
+    {
         cx.events.task(
             id,
             Kind::Usage {

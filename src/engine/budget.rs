@@ -264,10 +264,18 @@ mod tests {
         };
         assert_eq!(l.exceeded(&Usage::default(), &u), None);
         u.cost_usd = Some(0.11);
-        assert!(l.exceeded(&Usage::default(), &u).unwrap().contains("max_cost"));
+        assert!(
+            l.exceeded(&Usage::default(), &u)
+                .unwrap()
+                .contains("max_cost")
+        );
         u.cost_usd = None;
         u.output_tokens = 501;
-        assert!(l.exceeded(&Usage::default(), &u).unwrap().contains("max_tokens"));
+        assert!(
+            l.exceeded(&Usage::default(), &u)
+                .unwrap()
+                .contains("max_tokens")
+        );
         let before = Usage {
             cost_usd: Some(0.08),
             ..Usage::default()
@@ -276,7 +284,10 @@ mod tests {
             cost_usd: Some(0.03),
             ..Usage::default()
         };
-        assert!(l.exceeded(&before, &now).is_some(), "earlier attempts count");
+        assert!(
+            l.exceeded(&before, &now).is_some(),
+            "earlier attempts count"
+        );
 
         let b = BatchBudget::new(Some(1.0));
         assert_eq!(b.running("a", 0.4), None);

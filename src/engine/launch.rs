@@ -139,7 +139,12 @@ impl Job {
         on_start: impl FnMut(u32),
         on_line: impl FnMut(&str),
     ) -> Result<Outcome> {
-        self.run_halting(log, &std::sync::atomic::AtomicBool::new(false), on_start, on_line)
+        self.run_halting(
+            log,
+            &std::sync::atomic::AtomicBool::new(false),
+            on_start,
+            on_line,
+        )
     }
 
     /// [`Job::run`], stopped like a timeout once `halt` is set (a budget passed).

@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use super::attempt::{self, Context};
 use super::budget::BatchBudget;
-use crate::adapter::Usage;
-use crate::config::RetryIn;
 use super::claim;
 use super::events::{Emitter, Kind, Phase};
 use super::plan::Planned;
+use crate::adapter::Usage;
+use crate::config::RetryIn;
 use crate::error::{Error, Exit};
 use crate::git::Repo;
 use crate::store::{Record, Store};

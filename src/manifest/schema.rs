@@ -7,10 +7,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::file::{file_problem, read_regular};
+use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::values::{
     AgentName, CommandValue, DurationValue, EnvMap, Jobs, NonEmpty, PortRange, StrList,
 };
-use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::{Layer, Strategy, Task};
 use crate::task::TaskId;
 
@@ -116,7 +116,11 @@ fn layer_field<'de, A: MapAccess<'de>>(
         "output" => once(&mut layer.output, key, map.next_value::<Output>()?.0)?,
         "max_cost" => once(&mut layer.max_cost, key, map.next_value::<Cost>()?.0)?,
         "max_tokens" => once(&mut layer.max_tokens, key, map.next_value::<Tokens>()?.0)?,
-        "retry_in" => once(&mut layer.retry_in, key, map.next_value::<RetryInValue>()?.0)?,
+        "retry_in" => once(
+            &mut layer.retry_in,
+            key,
+            map.next_value::<RetryInValue>()?.0,
+        )?,
         _ => return Ok(false),
     }
     Ok(true)

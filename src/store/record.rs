@@ -110,8 +110,11 @@ impl Record {
 
     /// What the agents of all its attempts reported, added up; `None` when none did.
     pub fn usage(&self) -> Option<crate::adapter::Usage> {
-        let all: Vec<&crate::adapter::Usage> =
-            self.attempts.iter().filter_map(|a| a.usage.as_ref()).collect();
+        let all: Vec<&crate::adapter::Usage> = self
+            .attempts
+            .iter()
+            .filter_map(|a| a.usage.as_ref())
+            .collect();
         (!all.is_empty()).then(|| crate::adapter::Usage::total(all))
     }
 
