@@ -125,7 +125,9 @@ impl Usage {
 
     fn add_cost(&mut self, usd: f64) {
         if usd.is_finite() && usd >= 0.0 {
-            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + usd);
+            // Rounded to a millionth of a dollar, so sums read as the parts do.
+            let sum = self.cost_usd.unwrap_or(0.0) + usd;
+            self.cost_usd = Some((sum * 1e6).round() / 1e6);
         }
     }
 
