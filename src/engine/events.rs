@@ -100,7 +100,12 @@ pub enum Kind {
         usage: crate::adapter::Usage,
     },
     /// The agent passed a budget (its task's or the batch's) and is being stopped.
-    Budget { attempt: u32, detail: String },
+    Budget {
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        detail: String,
+    },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,
@@ -390,7 +395,7 @@ mod tests {
         let path = tmp.path().join("x.ndjson");
         let good =
             r#"{"version":1,"ts":"t","batch":"b","task":"a","kind":"task-ended","state":"failed"}"#;
-        let future = r#"{"version":1,"ts":"t","batch":"b","kind":"budget","spent":3}"#;
+        let future = r#"{"version":1,"ts":"t","batch":"b","kind":"from-the-future","spent":3}"#;
         std::fs::write(
             &path,
             format!("{good}\nnot json\n{future}\n\n{{\"version\":1,\"ts\":\"t\",\"ba"),
