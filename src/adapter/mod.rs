@@ -332,8 +332,13 @@ struct Target<'a> {
 
 impl Target<'_> {
     fn text(&self) -> String {
+        // A one-word `command` is an editor's sub-command (`str_replace`): its path
+        // says more.
+        let command = self.command.as_ref().filter(|c| {
+            c.trim().contains(' ') || (self.file_path.is_none() && self.path.is_none())
+        });
         let t = [
-            &self.command,
+            &command.cloned(),
             &self.file_path,
             &self.path,
             &self.pattern,

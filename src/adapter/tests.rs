@@ -222,7 +222,7 @@ fn goose_stream() {
         lives(&ev),
         [
             "developer__shell cargo test --lib parser",
-            "developer__text_editor str_replace",
+            "developer__text_editor /work/repo/src/parser.rs",
             "Done: nested nodes parse and the tests pass.",
             "finished",
         ]
@@ -338,4 +338,34 @@ fn totals_add_up() {
     );
     assert_eq!(t.session_id.as_deref(), Some("s"));
     assert_eq!(Usage::total([]).cost_usd, None);
+}
+
+#[test]
+fn a_watch_dedupes_the_live_line_and_stops_at_a_budget() {
+    use crate::engine::budget::{BatchBudget, Limits, Watch};
+    let batch = BatchBudget::new(Some(1.0));
+    let limits = Limits {
+        max_cost: Some(0.02),
+        max_tokens: None,
+    };
+    let mut w = Watch::new(
+        "t",
+        1,
+        Format::OpencodeJson,
+        limits,
+        Usage::default(),
+        &batch,
+    );
+    let step = r#"{"type":"step_finish","sessionID":"s","part":{"cost":0.015}}"#;
+    let tool = r#"{"type":"tool_use","sessionID":"s","part":{"tool":"bash","state":{"input":{"command":"make test"}}}}"#;
+    assert_eq!(w.line(tool).as_deref(), Some("bash make test"));
+    assert_eq!(w.line(tool), None, "unchanged: nothing new to show");
+    w.line(step);
+    assert_eq!(w.over, None);
+    w.line(step);
+    assert_eq!(
+        w.over.as_deref(),
+        Some("budget: spent $0.0300 of max_cost $0.0200")
+    );
+    assert_eq!(w.into_usage().cost_usd, Some(0.03));
 }
