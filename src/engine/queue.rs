@@ -357,6 +357,9 @@ pub fn agent_of(rec: &Record) -> Result<Agent> {
             .with_hint("the agent re-runs for --on-conflict agent|retry; put it on PATH")
     })?;
     // A custom command's `output` opt-in, as the record keeps it.
-    let output = rec.output.as_deref().and_then(crate::adapter::Format::parse);
+    let output = rec
+        .output
+        .as_deref()
+        .and_then(crate::adapter::Format::parse);
     Ok(agent.with_output(output.map(agent::OutputChoice::Format)))
 }
