@@ -69,6 +69,11 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l base -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l timeout -d 'Time limit per attempt, e.g. 45s, 30m, 2h' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one (at most 100)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l check -d 'Shell command run in the worktree after the agent; exit 0 = pass' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-cost -d 'Budget of the whole batch in US dollars, as the agents report their spend: passing it stops the running agents, and tasks not yet started stay pending' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-task-cost -d 'Budget of each task in US dollars (agents.maxCost, `max_cost`)' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-tokens -d 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retry-in -d 'Where a retry runs: a fresh worktree (default), or the same one, the agent\'s session resumed (agents.retryIn, `retry_in`)' -r -f -a "fresh\t''
+same\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -90,6 +95,7 @@ always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -100,6 +106,7 @@ always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -146,6 +153,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l color -d 
 always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s f -l follow -d 'Keep printing new output while the task runs'
+complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l raw -d 'Print the agent\'s output as it wrote it (its JSON stream), not rendered'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s h -l help -d 'Print help'

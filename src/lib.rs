@@ -5,6 +5,7 @@
 //! domain code never parses argv and never prints outside [`ui`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod adapter;
 pub mod agent;
 pub mod cli;
 pub mod cmd;

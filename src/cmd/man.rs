@@ -247,6 +247,10 @@ fn key_help(key: &str) -> &'static str {
         PORT_RANGE => "ports handed out as GIT_AGENTS_PORT (default 20000-29999)",
         MIN_FREE_DISK => "spawn refuses when free disk would fall below this (default 1GiB)",
         NOTIFY => "shell command run when a spawn batch ends, the summary JSON on its stdin",
+        OUTPUT => "agent output format read (claude-stream-json, codex-json, ..., or text)",
+        MAX_COST => "budget of each task in US dollars, as its agent reports its spend",
+        MAX_TOKENS => "budget of each task in tokens, input plus output (e.g. 200k)",
+        RETRY_IN => "where a retry runs: fresh (a new worktree, default) or same",
         _ => "",
     }
 }

@@ -236,6 +236,9 @@ fn human(
         if let Some(c) = r.exit_code {
             fields.push(("exit code", c.to_string()));
         }
+        for (k, v) in report::spend_fields(r) {
+            fields.push((k, escape_control(&v).into_owned()));
+        }
         fields.push(("created", crate::time::rfc3339(r.created_at)));
         if let Some(t) = r.started_at {
             fields.push(("started", crate::time::rfc3339(t)));

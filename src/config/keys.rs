@@ -17,6 +17,10 @@ pub const REMOTE: &str = "agents.remote";
 pub const PORT_RANGE: &str = "agents.portRange";
 pub const MIN_FREE_DISK: &str = "agents.minFreeDisk";
 pub const NOTIFY: &str = "agents.notify";
+pub const OUTPUT: &str = "agents.output";
+pub const MAX_COST: &str = "agents.maxCost";
+pub const MAX_TOKENS: &str = "agents.maxTokens";
+pub const RETRY_IN: &str = "agents.retryIn";
 
 pub const ALL: &[&str] = &[
     AGENT,
@@ -36,6 +40,10 @@ pub const ALL: &[&str] = &[
     PORT_RANGE,
     MIN_FREE_DISK,
     NOTIFY,
+    OUTPUT,
+    MAX_COST,
+    MAX_TOKENS,
+    RETRY_IN,
 ];
 /// Keys that may be given several times; the values add up.
 pub const MULTI: &[&str] = &[SETUP, COPY];

@@ -126,6 +126,7 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         conflicts: Vec::new(),
         merge_check: None,
         batch: Some(batch.to_string()),
+        output: p.agent.output.map(|f| f.name().to_string()),
         reason: None,
         hint: None,
     })

@@ -139,7 +139,23 @@ impl Job {
         on_start: impl FnMut(u32),
         on_line: impl FnMut(&str),
     ) -> Result<Outcome> {
-        supervise::run(
+        self.run_halting(
+            log,
+            &std::sync::atomic::AtomicBool::new(false),
+            on_start,
+            on_line,
+        )
+    }
+
+    /// [`Job::run`], stopped like a timeout once `halt` is set (a budget passed).
+    pub fn run_halting(
+        &self,
+        log: &mut dyn Write,
+        halt: &std::sync::atomic::AtomicBool,
+        on_start: impl FnMut(u32),
+        on_line: impl FnMut(&str),
+    ) -> Result<Outcome> {
+        supervise::run_halting(
             supervise::Job {
                 program: &self.program,
                 args: &self.args,
@@ -149,6 +165,7 @@ impl Job {
                 deadline: self.deadline,
             },
             log,
+            halt,
             on_start,
             on_line,
         )
@@ -199,6 +216,7 @@ mod tests {
             ],
             program: "/bin/a".into(),
             env: vec![("MODE".into(), "auto".into())],
+            output: None,
         };
         let job = s.agent(&agent, "do it", Path::new("/p.md"));
         assert_eq!(job.program, "/bin/a");

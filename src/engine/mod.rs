@@ -8,6 +8,7 @@
 //! are all built by [`launch`].
 
 pub mod attempt;
+pub mod budget;
 pub mod claim;
 pub mod cleanup;
 pub mod detach;

@@ -86,17 +86,19 @@ pub fn plan(
     let mut out = Vec::new();
     for (id, prompt, layer) in wanted {
         let settings = config::resolve_task(flags, layer, src.git, top)?;
-        let agent = Agent::resolve(settings.agent.as_ref()).map_err(|e| {
-            if let Some(AgentChoice::Command(c)) = &settings.agent {
-                Error::usage(format!(
-                    "task {id}: agent program {:?} not found on PATH",
-                    c[0]
-                ))
-                .with_hint("check the command, or put the program on PATH")
-            } else {
-                e
-            }
-        })?;
+        let agent = Agent::resolve(settings.agent.as_ref())
+            .map_err(|e| {
+                if let Some(AgentChoice::Command(c)) = &settings.agent {
+                    Error::usage(format!(
+                        "task {id}: agent program {:?} not found on PATH",
+                        c[0]
+                    ))
+                    .with_hint("check the command, or put the program on PATH")
+                } else {
+                    e
+                }
+            })?
+            .with_output(settings.output);
         let base_name = match &settings.base {
             Some(b) => b.clone(),
             None => match repo.head_branch() {

@@ -17,6 +17,7 @@ use crate::task::TaskId;
 mod depth;
 mod file;
 mod schema;
+mod spend;
 mod values;
 mod yaml_error;
 
@@ -60,6 +61,13 @@ pub struct Layer {
     pub copy: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     pub merge_strategy: Option<Strategy>,
+    /// The agent's output format (`output`): a custom command's opt-in, or `text`.
+    pub output: Option<crate::agent::OutputChoice>,
+    /// Budgets (`max_cost` in USD, `max_tokens`).
+    pub max_cost: Option<f64>,
+    pub max_tokens: Option<u64>,
+    /// Where a retry runs (`retry_in`).
+    pub retry_in: Option<crate::config::RetryIn>,
 }
 
 #[derive(Debug, Clone)]

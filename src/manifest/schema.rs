@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::file::{file_problem, read_regular};
+use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::values::{
     AgentName, CommandValue, DurationValue, EnvMap, Jobs, NonEmpty, PortRange, StrList,
 };
@@ -29,6 +30,10 @@ const TOP_FIELDS: &[&str] = &[
     "port_range",
     "notify",
     "tasks",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -45,6 +50,10 @@ const TASK_FIELDS: &[&str] = &[
     "copy",
     "env",
     "merge_strategy",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
 ];
 
 pub(super) struct RawManifest {
@@ -103,6 +112,14 @@ fn layer_field<'de, A: MapAccess<'de>>(
             &mut layer.merge_strategy,
             key,
             map.next_value::<Strategy>()?,
+        )?,
+        "output" => once(&mut layer.output, key, map.next_value::<Output>()?.0)?,
+        "max_cost" => once(&mut layer.max_cost, key, map.next_value::<Cost>()?.0)?,
+        "max_tokens" => once(&mut layer.max_tokens, key, map.next_value::<Tokens>()?.0)?,
+        "retry_in" => once(
+            &mut layer.retry_in,
+            key,
+            map.next_value::<RetryInValue>()?.0,
         )?,
         _ => return Ok(false),
     }

@@ -175,6 +175,7 @@ impl crate::engine::events::Sink for Progress {
                 self.phase(id, &text);
             }
             Kind::Output { line } => self.output(id, line),
+            Kind::Activity { text } => self.output(id, text),
             Kind::TaskEnded { state, detail } => self.done(id, *state, detail),
             _ => {}
         }
