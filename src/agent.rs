@@ -261,6 +261,28 @@ fn compose_name(repo: &str, task: &str) -> String {
     if s.is_empty() { "agents".into() } else { s }
 }
 
+/// The state dirs and files an agent CLI writes besides the worktree (its sessions,
+/// settings, credentials refresh): writable under `sandbox: bwrap` on top of
+/// `sandbox_write`. Keyed by the program a template names, so `command: claude …`
+/// gets them too.
+pub fn sandbox_write(program: &str) -> &'static [&'static str] {
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    match name {
+        "claude" => &["~/.claude", "~/.claude.json"],
+        "codex" => &["~/.codex"],
+        "gemini" => &["~/.gemini"],
+        "aider" => &["~/.aider"],
+        "opencode" => &["~/.local/share/opencode", "~/.config/opencode"],
+        "cursor-agent" => &["~/.cursor"],
+        "goose" => &["~/.config/goose", "~/.local/share/goose"],
+        "amp" => &["~/.config/amp", "~/.local/share/amp"],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

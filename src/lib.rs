@@ -21,6 +21,8 @@ pub mod manifest;
 pub mod merge;
 pub mod modules;
 pub mod report;
+pub mod runner;
+pub mod sandbox;
 pub mod store;
 pub mod supervise;
 pub mod task;

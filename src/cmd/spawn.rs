@@ -91,6 +91,10 @@ pub struct SpawnArgs {
     /// Run the batch in the background with no terminal: print the task ids and return
     #[arg(short, long)]
     pub detach: bool,
+
+    /// Run each agent, setup and check in a sandbox: bwrap or none (see README)
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::sandbox::NAMES))]
+    pub sandbox: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -225,6 +229,7 @@ fn flags(args: &SpawnArgs) -> Result<Flags> {
         },
         jobs: args.jobs.map(usize::from),
         merge_strategy: None,
+        sandbox: args.sandbox.as_deref().and_then(crate::sandbox::Sandbox::parse),
     })
 }
 

@@ -15,6 +15,7 @@ mod git_config;
 mod global;
 pub mod keys;
 mod paths;
+mod sandbox;
 mod task;
 
 pub use git_config::GitConfig;
@@ -41,4 +42,6 @@ pub struct Flags {
     pub check: Option<Option<String>>,
     pub jobs: Option<usize>,
     pub merge_strategy: Option<Strategy>,
+    /// `--sandbox`.
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }

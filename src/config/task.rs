@@ -29,6 +29,9 @@ pub struct TaskSettings {
     pub copy: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub merge_strategy: Strategy,
+    /// `sandbox`, `sandbox_write`, `sandbox_network`, `runner`, `runner_image`,
+    /// `runner_stop`.
+    pub sandbox: crate::sandbox::Settings,
 }
 
 fn agent_at(agent: &Option<String>, command: &Option<Vec<String>>) -> Option<AgentChoice> {
@@ -153,6 +156,7 @@ pub fn resolve_task(
             .or(git_strategy)
             .or(top.merge_strategy)
             .unwrap_or(Strategy::Merge),
+        sandbox: super::sandbox::resolve(flags, task, git, top)?,
     })
 }
 

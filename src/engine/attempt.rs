@@ -118,10 +118,25 @@ fn steps(
         deadline: t.settings.timeout.and_then(crate::time::deadline),
     };
 
+    let prompt_file = cx.store.prompt_path(id);
+    let encl = crate::sandbox::Enclosure {
+        settings: &t.settings.sandbox,
+        program: &t.agent.template[0],
+        repo: cx.repo,
+        store: cx.store,
+        task: id,
+        branch: &t.branch,
+        worktree: &t.worktree,
+        base: &t.base_name,
+        prompt_file: &prompt_file,
+        attempt: n,
+        port: Some(port),
+    };
+
     for cmd in &t.settings.setup {
         cx.phase(id, Phase::Setup, n);
         let _ = writeln!(log, "==> setup: {cmd}");
-        match supervised(cx, id, &seat.shell(cmd), log)? {
+        match enclosed(cx, id, &encl, seat.shell(cmd), &t.prompt, log)? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Err(AttemptOutcome::Failed {
@@ -140,8 +155,8 @@ fn steps(
 
     cx.phase(id, Phase::Agent, n);
     let _ = writeln!(log, "==> agent: {}", t.agent.template.join(" "));
-    let job = seat.agent(&t.agent, &t.prompt, &cx.store.prompt_path(id));
-    let outcome = supervised(cx, id, &job, log)?;
+    let job = seat.agent(&t.agent, &t.prompt, &prompt_file);
+    let outcome = enclosed(cx, id, &encl, job, &t.prompt, log)?;
     if outcome == Outcome::Interrupted {
         return Err(interrupted());
     }
@@ -196,7 +211,7 @@ fn steps(
     };
     cx.phase(id, Phase::Check, n);
     let _ = writeln!(log, "==> check: {check}");
-    match supervised(cx, id, &seat.shell(check), log)? {
+    match enclosed(cx, id, &encl, seat.shell(check), &t.prompt, log)? {
         Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
         Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
             exit_code: c,
@@ -207,6 +222,23 @@ fn steps(
         }),
         Outcome::Interrupted => Err(interrupted()),
     }
+}
+
+/// Run a job inside the task's sandbox or runner (if any), then bring what it committed
+/// on its branch inside the sandbox onto the real branch, whatever its outcome.
+fn enclosed(
+    cx: &Context,
+    id: &str,
+    encl: &crate::sandbox::Enclosure,
+    job: Job,
+    prompt: &str,
+    log: &mut File,
+) -> Result<Outcome, AttemptOutcome> {
+    let ready = encl.prepare().map_err(internal)?;
+    let job = job.enclosed(encl, &ready, prompt).map_err(internal)?;
+    let outcome = supervised(cx, id, &job, log);
+    encl.land(ready).map_err(failed)?;
+    outcome
 }
 
 /// Run a job with its pid in the task's record while it runs (so others can tell it is
@@ -225,7 +257,10 @@ fn supervised(
     let outcome = job.run(
         log,
         |pid| {
-            let _ = cx.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
+            let _ = cx.store.update(id, |r| {
+                r.set_child(Some(Proc::of(pid)));
+                r.runner_stop = job.stop.clone();
+            });
             crate::fault::point("spawn:child-started");
         },
         |line| {
@@ -237,7 +272,10 @@ fn supervised(
             )
         },
     );
-    let _ = cx.store.update(id, |r| r.set_child(None));
+    let _ = cx.store.update(id, |r| {
+        r.set_child(None);
+        r.runner_stop = None;
+    });
     let outcome = outcome.map(|o| {
         if super::stop::requested(cx.store, id) {
             Outcome::Interrupted

@@ -126,6 +126,8 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         conflicts: Vec::new(),
         merge_check: None,
         batch: Some(batch.to_string()),
+        isolation: Some(p.settings.sandbox.isolation(&p.agent.template[0])),
+        runner_stop: None,
     })
 }
 

@@ -60,6 +60,12 @@ pub struct Layer {
     pub copy: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     pub merge_strategy: Option<Strategy>,
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+    pub sandbox_write: Option<Vec<PathBuf>>,
+    pub sandbox_network: Option<bool>,
+    pub runner: Option<crate::runner::Spec>,
+    pub runner_image: Option<String>,
+    pub runner_stop: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,12 @@ const TOP_FIELDS: &[&str] = &[
     "port_range",
     "notify",
     "tasks",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -45,6 +51,12 @@ const TASK_FIELDS: &[&str] = &[
     "copy",
     "env",
     "merge_strategy",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
 ];
 
 pub(super) struct RawManifest {
@@ -104,6 +116,26 @@ fn layer_field<'de, A: MapAccess<'de>>(
             key,
             map.next_value::<Strategy>()?,
         )?,
+        _ => return isolation_field(layer, key, map),
+    }
+    Ok(true)
+}
+
+/// The sandbox and runner fields of a [`Layer`] (see `crate::sandbox`, `crate::runner`).
+fn isolation_field<'de, A: MapAccess<'de>>(
+    layer: &mut Layer,
+    key: &str,
+    map: &mut A,
+) -> Result<bool, A::Error> {
+    match key {
+        "sandbox" => layer.sandbox = Some(map.next_value::<crate::sandbox::SandboxName>()?.0),
+        "sandbox_write" => {
+            layer.sandbox_write = Some(map.next_value::<crate::sandbox::WriteList>()?.0)
+        }
+        "sandbox_network" => layer.sandbox_network = Some(map.next_value::<bool>()?),
+        "runner" => layer.runner = Some(map.next_value::<crate::runner::SpecValue>()?.0),
+        "runner_image" => layer.runner_image = Some(map.next_value::<NonEmpty>()?.0),
+        "runner_stop" => layer.runner_stop = Some(map.next_value::<crate::runner::StopValue>()?.0),
         _ => return Ok(false),
     }
     Ok(true)

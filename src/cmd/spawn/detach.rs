@@ -118,6 +118,7 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
     );
     opt("retries", args.retries.map(|r| r.to_string()));
     opt("check", args.check.clone());
+    opt("sandbox", args.sandbox.clone());
     for (on, flag) in [
         (args.no_check, "--no-check"),
         (args.keep_empty, "--keep-empty"),
