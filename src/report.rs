@@ -279,6 +279,7 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "detail": rec.detail,
         "port": rec.port,
         "pr_url": rec.pr_url,
+        "isolation": rec.isolation,
     })
 }
 
@@ -311,6 +312,7 @@ pub fn unrecorded_json(
         "detail": null,
         "port": null,
         "pr_url": null,
+        "isolation": null,
     })
 }
 

@@ -91,6 +91,35 @@ pub struct Isolation {
     pub runner_image: Option<String>,
 }
 
+impl Isolation {
+    /// One line for `show`: the sandbox and what it lets the agent write, or the runner.
+    pub fn describe(&self) -> String {
+        if let Some(r) = &self.runner {
+            return match &self.runner_image {
+                Some(i) => format!("runner {r} (image {i})"),
+                None => format!("runner {r}"),
+            };
+        }
+        match self.sandbox {
+            Sandbox::None => "none".into(),
+            Sandbox::Bwrap => {
+                let mut w = vec![
+                    "its worktree".to_string(),
+                    "its branch".into(),
+                    "objects".into(),
+                    "a private /tmp".into(),
+                ];
+                w.extend(self.sandbox_write.iter().map(|p| p.display().to_string()));
+                format!(
+                    "bwrap (network {}; writes {})",
+                    if self.sandbox_network { "on" } else { "off" },
+                    w.join(", ")
+                )
+            }
+        }
+    }
+}
+
 impl Settings {
     /// Whether anything wraps the task's jobs.
     pub fn is_plain(&self) -> bool {

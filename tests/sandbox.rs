@@ -1,0 +1,219 @@
+//! Issue 16: `sandbox: bwrap`. A hostile fake agent tries to escape its worktree; under
+//! the sandbox every attempt fails and its own work lands on its branch; without it the
+//! same agent succeeds at all of them (so these tests can fail). Needs bubblewrap
+//! (`.ci/run` installs it); never skipped.
+
+mod common;
+
+use common::Env;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A repository with a remote, another task's finished branch (`agent/other`), and
+/// another task's agent running in its worktree (`victim`, detached), its pid in
+/// `$HOME/victim.pid`.
+fn scene() -> (Env, u32) {
+    let env = Env::new();
+    let remote = env.root.join("remote.git");
+    env.git(&["init", "-q", "--bare", remote.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.agent("tidy", "echo tidy > tidy.txt");
+    env.run(&["spawn", "other", "-p", "tidy up", "--command", "tidy"])
+        .ok();
+    // Its worktree goes (its branch stays), so `git branch -f` may move it at all.
+    let wt = env.worktree("other");
+    env.git(&["worktree", "remove", wt.to_str().unwrap()]);
+    let pidfile = env.home.join("victim.pid");
+    env.agent(
+        "victim",
+        &format!("echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 60", pidfile.display()),
+    );
+    env.run(&["spawn", "victim", "-p", "wait", "--command", "victim", "--detach"])
+        .ok();
+    let until = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Ok(s) = std::fs::read_to_string(&pidfile)
+            && let Ok(p) = s.trim().parse::<u32>()
+        {
+            break p;
+        }
+        assert!(Instant::now() < until, "the victim's agent never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (env, pid)
+}
+
+/// The hostile agent: each escape attempt, then its own work (a commit of its own, and
+/// a file left for git-agents to commit). Each line of `escapes.txt` says how one went.
+fn hostile(env: &Env, victim: u32) {
+    let repo = env.repo.display();
+    let other = env.worktree("victim");
+    let other = other.display();
+    let home = env.home.display();
+    env.agent(
+        "hostile",
+        &format!(
+            r#"try() {{ name=$1; shift; if "$@" >/dev/null 2>&1; then echo "$name ok"; else echo "$name fail"; fi; }}
+{{
+try checkout sh -c 'echo pwned >> {repo}/README.md'
+try other-worktree sh -c 'echo pwned > {other}/pwned.txt'
+try bashrc sh -c 'echo pwned >> {home}/.bashrc'
+try update-ref git update-ref refs/heads/main HEAD
+try branch-f git branch -f agent/other HEAD
+try push git push origin HEAD:refs/heads/pushed
+try kill kill {victim}
+}} > escapes.txt
+echo mine > mine.txt
+git add mine.txt escapes.txt
+git commit -q -m "the agent's own commit"
+echo left > left.txt
+"#
+        ),
+    );
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s[s.rfind(')').unwrap() + 2..].chars().next(),
+            Some('Z' | 'X')
+        )
+    })
+}
+
+fn tip(env: &Env, rev: &str) -> String {
+    env.git(&["rev-parse", rev]).trim().to_string()
+}
+
+fn remote_has(env: &Env, r: &str) -> bool {
+    let remote = env.root.join("remote.git");
+    env.git_in(&remote, &["for-each-ref", "--format=%(refname)"])
+        .lines()
+        .any(|l| l == r)
+}
+
+fn run_hostile(sandbox: &str) -> (Env, String, bool) {
+    let (env, victim) = scene();
+    hostile(&env, victim);
+    let main = tip(&env, "main");
+    let other = tip(&env, "agent/other");
+    env.run(&[
+        "spawn",
+        "hostile",
+        "-p",
+        "escape",
+        "--command",
+        "hostile",
+        "--sandbox",
+        sandbox,
+    ])
+    .ok();
+    let report = env.git(&["show", "agent/hostile:escapes.txt"]);
+    // The agent's own work landed: its commit, and the file it left, committed after.
+    let log = env.git(&["log", "--format=%s", "main..agent/hostile"]);
+    assert!(log.contains("the agent's own commit"), "{log}");
+    assert_eq!(env.git(&["show", "agent/hostile:mine.txt"]), "mine\n");
+    assert_eq!(env.git(&["show", "agent/hostile:left.txt"]), "left\n");
+    let moved = tip(&env, "main") != main
+        || tip(&env, "agent/other") != other
+        || std::fs::read_to_string(env.repo.join("README.md")).unwrap() != "hello\n";
+    let victim_alive = alive(victim);
+    env.run(&["stop", "victim"]);
+    (env, report, moved || !victim_alive)
+}
+
+#[test]
+fn a_sandboxed_agent_fails_every_escape_and_its_work_lands() {
+    let (env, report, harmed) = run_hostile("bwrap");
+    for name in [
+        "checkout",
+        "other-worktree",
+        "bashrc",
+        "update-ref",
+        "branch-f",
+        "push",
+        "kill",
+    ] {
+        assert!(
+            report.contains(&format!("{name} fail")),
+            "{name} did not fail:\n{report}"
+        );
+    }
+    assert!(!harmed, "something outside the worktree changed:\n{report}");
+    assert!(!env.worktree("victim").join("pwned.txt").exists());
+    assert!(!env.home.join(".bashrc").exists());
+    assert!(!remote_has(&env, "refs/heads/pushed"));
+    // The record, show and --json say how it ran.
+    let rec = env.record("hostile");
+    assert_eq!(rec["isolation"]["sandbox"], "bwrap");
+    assert_eq!(rec["isolation"]["sandbox_network"], true);
+    let show = env.run(&["show", "hostile"]).ok().stdout();
+    assert!(show.contains("bwrap"), "{show}");
+    let doc = env.run(&["show", "hostile", "--json"]).ok().json();
+    assert_eq!(doc["tasks"][0]["isolation"]["sandbox"], "bwrap");
+}
+
+#[test]
+fn the_same_agent_without_a_sandbox_escapes() {
+    let (env, report, harmed) = run_hostile("none");
+    for name in [
+        "checkout",
+        "other-worktree",
+        "bashrc",
+        "update-ref",
+        "branch-f",
+        "push",
+        "kill",
+    ] {
+        assert!(
+            report.contains(&format!("{name} ok")),
+            "{name} failed without a sandbox:\n{report}"
+        );
+    }
+    assert!(harmed);
+    assert!(env.worktree("victim").join("pwned.txt").exists());
+    assert!(remote_has(&env, "refs/heads/pushed"));
+    assert_eq!(env.record("hostile")["isolation"]["sandbox"], "none");
+}
+
+/// Setup and check run sandboxed too; /tmp is private; `sandbox_write` is writable;
+/// `sandbox_network: false` takes the network away.
+#[test]
+fn setup_check_tmp_write_paths_and_network() {
+    let env = Env::new();
+    let shared = env.root.join("cache");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(env.root.join("outside-tmp-marker"), "x").unwrap();
+    env.agent(
+        "probe",
+        &format!(
+            r#"echo tmp > /tmp/agent-tmp
+ls /tmp > tmp.txt
+echo cached > {shared}/c.txt && echo write-ok >> probe.txt
+cat /proc/net/dev | grep -c : > net.txt
+"#,
+            shared = shared.display()
+        ),
+    );
+    env.write(
+        "agents.yaml",
+        &format!(
+            "sandbox: bwrap\nsandbox_write: [{shared}]\nsandbox_network: false\n\
+             setup: [\"echo s > {setup}\"]\n\
+             check: \"echo c > {check}; test -f probe.txt\"\n\
+             tasks:\n  - id: p\n    prompt: probe\n    command: probe\n",
+            shared = shared.display(),
+            setup = env.repo.join("setup-escape").display(),
+            check = env.repo.join("check-escape").display(),
+        ),
+    );
+    env.git(&["add", "agents.yaml"]);
+    env.git(&["commit", "-qm", "manifest"]);
+    let out = env.run(&["spawn", "--trust", "--json"]);
+    let doc = out.json();
+    let t = &common::tasks(&doc)["p"];
+    // setup and check could not write the checkout: setup fails the attempt.
+    assert_eq!(t["state"], "failed", "{doc}");
+    assert!(!env.repo.join("setup-escape").exists());
+    let _ = Path::new("");
+}
