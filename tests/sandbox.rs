@@ -182,38 +182,71 @@ fn the_same_agent_without_a_sandbox_escapes() {
 fn setup_check_tmp_write_paths_and_network() {
     let env = Env::new();
     let shared = env.root.join("cache");
-    std::fs::create_dir_all(&shared).unwrap();
-    std::fs::write(env.root.join("outside-tmp-marker"), "x").unwrap();
+    std::fs::create_dir_all(shared.join("q")).unwrap();
+    let host_tmp = std::path::PathBuf::from(format!("/tmp/git-agents-sb-{}", std::process::id()));
+    std::fs::write(&host_tmp, "host").unwrap();
+    let agent_tmp = format!("/tmp/git-agents-sb-agent-{}", std::process::id());
     env.agent(
         "probe",
         &format!(
-            r#"echo tmp > /tmp/agent-tmp
-ls /tmp > tmp.txt
-echo cached > {shared}/c.txt && echo write-ok >> probe.txt
-cat /proc/net/dev | grep -c : > net.txt
+            r#"echo tmp > {agent_tmp} || exit 3
+if [ -e {host_tmp} ]; then echo visible; else echo hidden; fi > tmp.txt
+echo cached > {shared}/c-$GIT_AGENTS_TASK.txt
+echo cached > {shared}/q/c-$GIT_AGENTS_TASK.txt
+readlink /proc/self/ns/net > net.txt
 "#,
-            shared = shared.display()
-        ),
-    );
-    env.write(
-        "agents.yaml",
-        &format!(
-            "sandbox: bwrap\nsandbox_write: [{shared}]\nsandbox_network: false\n\
-             setup: [\"echo s > {setup}\"]\n\
-             check: \"echo c > {check}; test -f probe.txt\"\n\
-             tasks:\n  - id: p\n    prompt: probe\n    command: probe\n",
             shared = shared.display(),
-            setup = env.repo.join("setup-escape").display(),
-            check = env.repo.join("check-escape").display(),
+            host_tmp = host_tmp.display(),
         ),
     );
+    let escape = |name: &str| env.repo.join(name).display().to_string();
+    let manifest = [
+        "sandbox: bwrap".to_string(),
+        format!("sandbox_write: [{}]", shared.display()),
+        "sandbox_network: false".into(),
+        format!(
+            "setup: [\"echo s > setup.txt; echo s > {} || true\"]",
+            escape("setup-escape")
+        ),
+        format!(
+            "check: \"echo c > {} || true; test -f setup.txt\"",
+            escape("check-escape")
+        ),
+        "tasks:".into(),
+        "  - id: p".into(),
+        "    prompt: probe".into(),
+        "    command: probe".into(),
+        "  - id: q".into(),
+        "    prompt: probe".into(),
+        "    command: probe".into(),
+        "    sandbox_network: true".into(),
+        format!("    sandbox_write: [{}/q]", shared.display()),
+    ];
+    env.write("agents.yaml", &(manifest.join("\n") + "\n"));
     env.git(&["add", "agents.yaml"]);
     env.git(&["commit", "-qm", "manifest"]);
     let out = env.run(&["spawn", "--trust", "--json"]);
     let doc = out.json();
     let t = &common::tasks(&doc)["p"];
-    // setup and check could not write the checkout: setup fails the attempt.
-    assert_eq!(t["state"], "failed", "{doc}");
-    assert!(!env.repo.join("setup-escape").exists());
-    let _ = Path::new("");
+    let _ = std::fs::remove_file(&host_tmp);
+    assert_eq!(t["state"], "succeeded", "{doc}");
+    assert_eq!(t["check"], "passed");
+    assert!(!env.repo.join("setup-escape").exists(), "setup wrote the checkout");
+    assert!(!env.repo.join("check-escape").exists(), "check wrote the checkout");
+    assert!(!Path::new(&agent_tmp).exists(), "/tmp was not private");
+    assert_eq!(env.git(&["show", "agent/p:tmp.txt"]), "hidden\n");
+    assert_eq!(env.git(&["show", "agent/p:setup.txt"]), "s\n");
+    assert_eq!(std::fs::read_to_string(shared.join("c-p.txt")).unwrap(), "cached\n");
+    // The network namespace: a new one without the network, ours with it.
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let net = |id: &str| env.git(&["show", &format!("agent/{id}:net.txt")]);
+    assert_ne!(net("p").trim(), host_net.to_str().unwrap());
+    assert_eq!(net("q").trim(), host_net.to_str().unwrap());
+    assert_eq!(common::tasks(&doc)["q"]["state"], "succeeded", "{doc}");
+    // q's own sandbox_write replaced the top level's: the top-level dir was read-only.
+    assert!(shared.join("q/c-q.txt").exists());
+    assert!(!shared.join("c-q.txt").exists());
+    let rec = env.record("p");
+    assert_eq!(rec["isolation"]["sandbox_network"], false);
+    assert_eq!(rec["isolation"]["sandbox_write"][0], shared.display().to_string());
 }
