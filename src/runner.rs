@@ -122,7 +122,9 @@ impl Runner {
             return Err(Error::usage(format!(
                 "task {task}: runner {p} needs an image, and runner_image is not set"
             ))
-            .with_hint("set runner_image: IMAGE in the manifest, or: git config agents.runnerImage IMAGE"));
+            .with_hint(
+                "set runner_image: IMAGE in the manifest, or: git config agents.runnerImage IMAGE",
+            ));
         }
         if which::which(self.program()).is_err() {
             return Err(Error::usage(format!(

@@ -26,10 +26,21 @@ fn scene() -> (Env, u32) {
     let pidfile = env.home.join("victim.pid");
     env.agent(
         "victim",
-        &format!("echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 60", pidfile.display()),
+        &format!(
+            "echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 60",
+            pidfile.display()
+        ),
     );
-    env.run(&["spawn", "victim", "-p", "wait", "--command", "victim", "--detach"])
-        .ok();
+    env.run(&[
+        "spawn",
+        "victim",
+        "-p",
+        "wait",
+        "--command",
+        "victim",
+        "--detach",
+    ])
+    .ok();
     let until = Instant::now() + Duration::from_secs(20);
     let pid = loop {
         if let Ok(s) = std::fs::read_to_string(&pidfile)
@@ -231,12 +242,21 @@ readlink /proc/self/ns/net > net.txt
     let _ = std::fs::remove_file(&host_tmp);
     assert_eq!(t["state"], "succeeded", "{doc}");
     assert_eq!(t["check"], "passed");
-    assert!(!env.repo.join("setup-escape").exists(), "setup wrote the checkout");
-    assert!(!env.repo.join("check-escape").exists(), "check wrote the checkout");
+    assert!(
+        !env.repo.join("setup-escape").exists(),
+        "setup wrote the checkout"
+    );
+    assert!(
+        !env.repo.join("check-escape").exists(),
+        "check wrote the checkout"
+    );
     assert!(!Path::new(&agent_tmp).exists(), "/tmp was not private");
     assert_eq!(env.git(&["show", "agent/p:tmp.txt"]), "hidden\n");
     assert_eq!(env.git(&["show", "agent/p:setup.txt"]), "s\n");
-    assert_eq!(std::fs::read_to_string(shared.join("c-p.txt")).unwrap(), "cached\n");
+    assert_eq!(
+        std::fs::read_to_string(shared.join("c-p.txt")).unwrap(),
+        "cached\n"
+    );
     // The network namespace: a new one without the network, ours with it.
     let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
     let net = |id: &str| env.git(&["show", &format!("agent/{id}:net.txt")]);
@@ -248,5 +268,8 @@ readlink /proc/self/ns/net > net.txt
     assert!(!shared.join("c-q.txt").exists());
     let rec = env.record("p");
     assert_eq!(rec["isolation"]["sandbox_network"], false);
-    assert_eq!(rec["isolation"]["sandbox_write"][0], shared.display().to_string());
+    assert_eq!(
+        rec["isolation"]["sandbox_write"][0],
+        shared.display().to_string()
+    );
 }

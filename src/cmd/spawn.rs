@@ -229,7 +229,10 @@ fn flags(args: &SpawnArgs) -> Result<Flags> {
         },
         jobs: args.jobs.map(usize::from),
         merge_strategy: None,
-        sandbox: args.sandbox.as_deref().and_then(crate::sandbox::Sandbox::parse),
+        sandbox: args
+            .sandbox
+            .as_deref()
+            .and_then(crate::sandbox::Sandbox::parse),
     })
 }
 

@@ -15,9 +15,10 @@ pub(super) fn resolve(
     top: &Layer,
 ) -> Result<Settings, Error> {
     let git_sandbox = match git.get(keys::SANDBOX) {
-        Some(s) => Some(Sandbox::parse(s.trim()).ok_or_else(|| {
-            bad_value(keys::SANDBOX, s, &crate::sandbox::NAMES.join(" or "))
-        })?),
+        Some(s) => Some(
+            Sandbox::parse(s.trim())
+                .ok_or_else(|| bad_value(keys::SANDBOX, s, &crate::sandbox::NAMES.join(" or ")))?,
+        ),
         None => None,
     };
     let git_write = match git.all(keys::SANDBOX_WRITE) {
@@ -32,16 +33,19 @@ pub(super) fn resolve(
         None => None,
     };
     let git_network = match git.get(keys::SANDBOX_NETWORK) {
-        Some(v) => Some(parse_bool(v).ok_or_else(|| {
-            bad_value(keys::SANDBOX_NETWORK, v, "true or false")
-        })?),
+        Some(v) => Some(
+            parse_bool(v).ok_or_else(|| bad_value(keys::SANDBOX_NETWORK, v, "true or false"))?,
+        ),
         None => None,
     };
     let git_runner = match git.get(keys::RUNNER).filter(|r| !r.trim().is_empty()) {
-        Some(r) => Some(
-            crate::runner::parse_spec(r)
-                .map_err(|e| bad_value(keys::RUNNER, r, &format!("docker, podman or a command ({e})")))?,
-        ),
+        Some(r) => Some(crate::runner::parse_spec(r).map_err(|e| {
+            bad_value(
+                keys::RUNNER,
+                r,
+                &format!("docker, podman or a command ({e})"),
+            )
+        })?),
         None => None,
     };
     let git_stop = match git.get(keys::RUNNER_STOP).filter(|r| !r.trim().is_empty()) {
@@ -120,8 +124,13 @@ mod tests {
             sandbox_network: Some(false),
             ..Layer::default()
         };
-        let s = resolve(&Flags::default(), &Layer::default(), &GitConfig::default(), &top)
-            .unwrap();
+        let s = resolve(
+            &Flags::default(),
+            &Layer::default(),
+            &GitConfig::default(),
+            &top,
+        )
+        .unwrap();
         assert_eq!(s.sandbox, Sandbox::Bwrap);
         assert!(!s.network);
         let git = GitConfig::from_pairs([("agents.sandbox", "none")]);

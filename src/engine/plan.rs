@@ -90,16 +90,16 @@ pub fn plan(
         let agent = crate::runner::container_agent(id.as_str(), &settings)
             .unwrap_or_else(|| Agent::resolve(settings.agent.as_ref()))
             .map_err(|e| {
-            if let Some(AgentChoice::Command(c)) = &settings.agent {
-                Error::usage(format!(
-                    "task {id}: agent program {:?} not found on PATH",
-                    c[0]
-                ))
-                .with_hint("check the command, or put the program on PATH")
-            } else {
-                e
-            }
-        })?;
+                if let Some(AgentChoice::Command(c)) = &settings.agent {
+                    Error::usage(format!(
+                        "task {id}: agent program {:?} not found on PATH",
+                        c[0]
+                    ))
+                    .with_hint("check the command, or put the program on PATH")
+                } else {
+                    e
+                }
+            })?;
         let base_name = match &settings.base {
             Some(b) => b.clone(),
             None => match repo.head_branch() {

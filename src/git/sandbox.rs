@@ -5,8 +5,7 @@ use super::*;
 
 /// Whether `sha` names a commit in the repository at `dir`.
 pub fn is_commit(dir: &Path, sha: &str) -> bool {
-    output(dir, &["cat-file", "-e", &format!("{sha}^{{commit}}")])
-        .is_ok_and(|o| o.status.success())
+    output(dir, &["cat-file", "-e", &format!("{sha}^{{commit}}")]).is_ok_and(|o| o.status.success())
 }
 
 /// Whether `ancestor` is reachable from `tip` (or is it).

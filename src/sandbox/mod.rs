@@ -181,7 +181,9 @@ pub fn probe(no_network: bool) -> Result<(), Error> {
     static SEEN: Mutex<[Option<Result<(), String>>; 2]> = Mutex::new([None, None]);
     let i = usize::from(no_network);
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    let answer = seen[i].get_or_insert_with(|| bwrap::probe(no_network)).clone();
+    let answer = seen[i]
+        .get_or_insert_with(|| bwrap::probe(no_network))
+        .clone();
     answer.map_err(|why| {
         Error::usage(format!("sandbox: bwrap cannot run here: {why}")).with_hint(
             "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install \

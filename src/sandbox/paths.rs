@@ -24,7 +24,9 @@ pub fn check_write_path(p: &str) -> Result<PathBuf, String> {
         ));
     };
     if path.components().any(|c| c == Component::ParentDir) {
-        return Err(format!("sandbox_write: {p:?} has a `..`; give the path itself"));
+        return Err(format!(
+            "sandbox_write: {p:?} has a `..`; give the path itself"
+        ));
     }
     if path.components().all(|c| c == Component::RootDir) {
         return Err(format!(
@@ -52,7 +54,10 @@ mod tests {
         assert!(check_write_path("//").is_err());
         assert!(check_write_path("/a/../b").is_err());
         assert!(check_write_path("").is_err());
-        assert_eq!(check_write_path("/var/cache").unwrap(), Path::new("/var/cache"));
+        assert_eq!(
+            check_write_path("/var/cache").unwrap(),
+            Path::new("/var/cache")
+        );
         assert!(under_tmp(Path::new("/tmp/x")));
         assert!(!under_tmp(Path::new("/tmp")));
         assert!(!under_tmp(Path::new("/tmpx")));

@@ -35,8 +35,14 @@ pub(super) fn prepare(
 ) -> Result<Prepared> {
     let rel = Path::new("refs/heads").join(branch);
     let full = common.join(&rel);
-    let real = full.parent().context("a branch name without a dir")?.to_path_buf();
-    let leaf = full.file_name().context("an empty branch name")?.to_os_string();
+    let real = full
+        .parent()
+        .context("a branch name without a dir")?
+        .to_path_buf();
+    let leaf = full
+        .file_name()
+        .context("an empty branch name")?
+        .to_os_string();
     std::fs::create_dir_all(&real).with_context(|| format!("cannot create {}", real.display()))?;
     if private.exists() {
         std::fs::remove_dir_all(private)
