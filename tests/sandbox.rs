@@ -273,3 +273,121 @@ readlink /proc/self/ns/net > net.txt
         shared.display().to_string()
     );
 }
+
+/// Nothing of a task exists: no branch, no worktree, no record.
+fn nothing_created(env: &Env) {
+    assert_eq!(env.branches(), ["main"]);
+    assert!(!env.repo.join(".worktrees").exists());
+    let tasks = env.agents_dir().join("tasks");
+    assert!(!tasks.exists() || std::fs::read_dir(&tasks).unwrap().next().is_none());
+}
+
+#[test]
+fn bad_sandbox_settings_are_usage_errors_and_create_nothing() {
+    let env = Env::new();
+    env.agent("inside", "true");
+    for (manifest, says) in [
+        ("sandbox: firejail\n", "unknown sandbox \"firejail\""),
+        (
+            "sandbox: bwrap\nsandbox_write: [relative/dir]\n",
+            "is relative",
+        ),
+        ("sandbox: bwrap\nsandbox_write: /\n", "whole filesystem"),
+        ("sandbox: bwrap\nsandbox_write: [/a/../etc]\n", "`..`"),
+        ("sandbox_network: sometimes\n", "sandbox_network"),
+    ] {
+        env.write(
+            "agents.yaml",
+            &format!("{manifest}tasks:\n  - id: t1\n    prompt: work\n    command: inside\n"),
+        );
+        let out = env.run(&["spawn", "--trust"]).code_is(2);
+        assert!(out.stderr().contains(says), "{manifest}: {}", out.stderr());
+        assert!(out.stderr().contains("agents.yaml:"), "{}", out.stderr());
+        nothing_created(&env);
+    }
+    env.write(
+        "agents.yaml",
+        "tasks:\n  - id: t1\n    prompt: work\n    command: inside\n",
+    );
+    let out = env
+        .run(&["spawn", "--trust", "--sandbox", "firejail"])
+        .code_is(2);
+    assert!(out.stderr().contains("firejail"), "{}", out.stderr());
+    for (k, v) in [
+        ("agents.sandbox", "firejail"),
+        ("agents.sandboxWrite", "rel"),
+        ("agents.sandboxWrite", "/"),
+    ] {
+        env.git(&["config", k, v]);
+        let out = env.run(&["spawn", "--trust"]).code_is(2);
+        assert!(out.stderr().contains(k), "{k}: {}", out.stderr());
+        env.git(&["config", "--unset-all", k]);
+        nothing_created(&env);
+    }
+}
+
+/// A PATH of its own: git and sh, and whatever `bwrap` the test gives.
+fn without_bwrap(env: &Env, fake: Option<&str>) -> std::process::Command {
+    let bin = env.root.join("nobwrap");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["git", "sh"] {
+        let real = which(tool);
+        let _ = std::os::unix::fs::symlink(real, bin.join(tool));
+    }
+    let _ = std::fs::remove_file(bin.join("bwrap"));
+    if let Some(body) = fake {
+        let p = bin.join("bwrap");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = env.cmd(&[
+        "spawn",
+        "t1",
+        "-p",
+        "work",
+        "--command",
+        "inside",
+        "--sandbox",
+        "bwrap",
+    ]);
+    cmd.env("PATH", format!("{}:{}", env.bin.display(), bin.display()));
+    cmd
+}
+
+fn which(tool: &str) -> std::path::PathBuf {
+    for dir in ["/usr/local/bin", "/usr/bin", "/bin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{tool} not found");
+}
+
+#[test]
+fn bwrap_missing_or_unusable_is_an_error_naming_the_package() {
+    let env = Env::new();
+    env.agent("inside", "true");
+    let out = without_bwrap(&env, None).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bwrap is not installed"), "{err}");
+    assert!(err.contains("apt-get install bubblewrap"), "{err}");
+    nothing_created(&env);
+    // Installed, but no user namespaces here.
+    let out = without_bwrap(
+        &env,
+        Some("echo 'bwrap: No permissions to create new namespace' >&2; exit 1"),
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("No permissions to create new namespace"),
+        "{err}"
+    );
+    assert!(err.contains("bubblewrap"), "{err}");
+    nothing_created(&env);
+}

@@ -25,8 +25,13 @@ pub(super) fn resolve(
         Some(list) => Some(
             list.iter()
                 .map(|p| {
-                    crate::sandbox::check_write_path(p)
-                        .map_err(|e| bad_value(keys::SANDBOX_WRITE, p, &e))
+                    crate::sandbox::check_write_path(p).map_err(|e| {
+                        bad_value(
+                            keys::SANDBOX_WRITE,
+                            p,
+                            &format!("an absolute path other than / ({e})"),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),

@@ -16,21 +16,17 @@ pub fn expand_home(p: &str) -> Option<PathBuf> {
 /// A `sandbox_write` entry, checked: why it is refused, or the path it names.
 pub fn check_write_path(p: &str) -> Result<PathBuf, String> {
     if p.trim().is_empty() {
-        return Err("sandbox_write: an empty path".into());
+        return Err("an empty path".into());
     }
     let Some(path) = expand_home(p) else {
-        return Err(format!(
-            "sandbox_write: {p:?} is relative; give an absolute path (or ~/…)"
-        ));
+        return Err(format!("{p:?} is relative; give an absolute path (or ~/…)"));
     };
     if path.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "sandbox_write: {p:?} has a `..`; give the path itself"
-        ));
+        return Err(format!("{p:?} has a `..`; give the path itself"));
     }
     if path.components().all(|c| c == Component::RootDir) {
         return Err(format!(
-            "sandbox_write: {p:?} would make the whole filesystem writable; name the \
+            "{p:?} would make the whole filesystem writable; name the \
              directories the agent needs"
         ));
     }
