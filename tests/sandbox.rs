@@ -391,3 +391,136 @@ fn bwrap_missing_or_unusable_is_an_error_naming_the_package() {
     assert!(err.contains("bubblewrap"), "{err}");
     nothing_created(&env);
 }
+
+/// What git-agents itself runs git on after the agent (the worktree's `.git` file, its
+/// admin dir's `commondir` and `gitdir`, the repository's config and hooks) cannot be
+/// rewritten from inside, nor can other refs be made; the packs cannot be deleted.
+#[test]
+fn the_repository_git_agents_relies_on_stays_intact() {
+    let env = Env::new();
+    env.agent(
+        "meddler",
+        r#"try() { name=$1; shift; if "$@" >/dev/null 2>&1; then echo "$name ok"; else echo "$name fail"; fi; }
+admin=$(git rev-parse --absolute-git-dir)
+common=$(cd "$(git rev-parse --git-common-dir)" && pwd)
+{
+try gitfile sh -c 'echo "gitdir: /nowhere" > .git'
+try gitfile-rm rm -f .git
+try commondir sh -c "echo /nowhere > $admin/commondir"
+try gitdir sh -c "echo /nowhere > $admin/gitdir"
+try config sh -c "printf '[core]\n\tfsmonitor = touch /tmp/owned\n' >> $common/config"
+try hook sh -c "echo 'touch /tmp/owned' > $common/hooks/post-commit"
+try packs rm -rf "$common/objects/pack"
+try new-branch git branch newone
+try tag git tag v1
+try packed-refs sh -c "echo x >> $common/packed-refs"
+} > meddle.txt
+echo mine > mine.txt
+git add -A
+git commit -q -m "own work"
+"#,
+    );
+    env.run(&[
+        "spawn",
+        "m",
+        "-p",
+        "meddle",
+        "--command",
+        "meddler",
+        "--sandbox",
+        "bwrap",
+    ])
+    .ok();
+    let report = env.git(&["show", "agent/m:meddle.txt"]);
+    for name in [
+        "gitfile",
+        "gitfile-rm",
+        "commondir",
+        "gitdir",
+        "config",
+        "hook",
+        "packs",
+        "new-branch",
+        "tag",
+        "packed-refs",
+    ] {
+        assert!(
+            report.contains(&format!("{name} fail")),
+            "{name}:\n{report}"
+        );
+    }
+    assert_eq!(env.branches(), ["agent/m", "main"]);
+    assert!(env.git(&["tag"]).trim().is_empty());
+    assert!(env.repo.join(".git/objects/pack").is_dir());
+    assert!(!env.git(&["config", "--list"]).contains("fsmonitor"));
+}
+
+/// The agent's own branch moved inside the sandbox lands only as a commit: a symbolic
+/// ref (which would make git-agents' own commit move `main`) or garbage fails the attempt
+/// and leaves every branch where it was.
+#[test]
+fn a_branch_left_as_a_symref_or_garbage_is_refused() {
+    for (name, text) in [("sym", "ref: refs/heads/main"), ("junk", "not a sha")] {
+        let env = Env::new();
+        env.agent(
+            "forge",
+            &format!(
+                "echo x > x.txt; git add x.txt; git commit -qm x\n\
+                 printf '%s\\n' '{text}' > \"$(git rev-parse --git-common-dir)/refs/heads/agent/{name}\""
+            ),
+        );
+        let main = tip(&env, "main");
+        let out = env.run(&[
+            "spawn",
+            name,
+            "-p",
+            "forge",
+            "--command",
+            "forge",
+            "--sandbox",
+            "bwrap",
+            "--json",
+        ]);
+        let doc = out.json();
+        let t = &common::tasks(&doc)[name];
+        assert_eq!(t["state"], "failed", "{doc}");
+        assert!(
+            t["detail"].as_str().unwrap().contains("not a commit"),
+            "{doc}"
+        );
+        assert_eq!(tip(&env, "main"), main);
+        assert_eq!(
+            tip(&env, &format!("agent/{name}")),
+            main,
+            "the branch stays at its start"
+        );
+    }
+}
+
+/// An agent that moves its branch back (a reset) leaves the commits it dropped in
+/// pruned.log: here setup's commit, made in the sandbox before the agent ran.
+#[test]
+fn a_branch_moved_back_logs_what_it_dropped() {
+    let env = Env::new();
+    env.agent("rewind", "git reset -q --hard \"$GIT_AGENTS_BASE\"");
+    env.write(
+        "agents.yaml",
+        "sandbox: bwrap\nsetup: [\"echo s > s.txt && git add s.txt && git commit -qm from-setup\"]\n\
+         tasks:\n  - id: r\n    prompt: rewind\n    command: rewind\n",
+    );
+    env.git(&["add", "agents.yaml"]);
+    env.git(&["commit", "-qm", "manifest"]);
+    env.run(&["spawn", "--trust", "--keep-empty"]).ok();
+    let pruned = std::fs::read_to_string(env.agents_dir().join("pruned.log")).unwrap();
+    let sha = pruned
+        .lines()
+        .find(|l| l.contains(" r agent/r "))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("{pruned}"))
+        .to_string();
+    assert!(
+        env.git(&["log", "-1", "--format=%s", &sha])
+            .contains("from-setup")
+    );
+    assert_eq!(tip(&env, "agent/r"), tip(&env, "main"));
+}
