@@ -58,6 +58,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --timeout 'Time limit per attempt, e.g. 45s, 30m, 2h'
             cand --retries 'Extra attempts after a failed one (at most 100)'
             cand --check 'Shell command run in the worktree after the agent; exit 0 = pass'
+            cand --sandbox 'Run each agent, setup and check in a sandbox: bwrap or none (see README)'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'

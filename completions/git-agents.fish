@@ -69,6 +69,8 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l base -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l timeout -d 'Time limit per attempt, e.g. 45s, 30m, 2h' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one (at most 100)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l check -d 'Shell command run in the worktree after the agent; exit 0 = pass' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l sandbox -d 'Run each agent, setup and check in a sandbox: bwrap or none (see README)' -r -f -a "none\t''
+bwrap\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''

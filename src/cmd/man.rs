@@ -247,6 +247,12 @@ fn key_help(key: &str) -> &'static str {
         PORT_RANGE => "ports handed out as GIT_AGENTS_PORT (default 20000-29999)",
         MIN_FREE_DISK => "spawn refuses when free disk would fall below this (default 1GiB)",
         NOTIFY => "shell command run when a spawn batch ends, the summary JSON on its stdin",
+        SANDBOX => "bwrap or none (default none): run agents, setup and check sandboxed",
+        SANDBOX_WRITE => "absolute path a sandboxed agent may write (multi-valued)",
+        SANDBOX_NETWORK => "false takes the network away from a sandboxed agent (default true)",
+        RUNNER => "docker, podman or a command prefix the agent runs inside",
+        RUNNER_IMAGE => "the image of the docker and podman runners",
+        RUNNER_STOP => "command that stops a runner's container (default: the preset's)",
         _ => "",
     }
 }
