@@ -524,3 +524,77 @@ fn a_branch_moved_back_logs_what_it_dropped() {
     );
     assert_eq!(tip(&env, "agent/r"), tip(&env, "main"));
 }
+
+/// Processes whose command line is `argv` (joined with NULs), anywhere on the machine.
+fn running_with(arg: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+            && alive(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A timeout and `git agents stop` reach a sandboxed agent and everything it started:
+/// its own PID namespace does not hide it from git-agents.
+#[test]
+fn timeouts_and_stop_end_a_sandboxed_agent() {
+    let env = Env::new();
+    let mark = format!("31.{}", std::process::id());
+    env.agent("sleeper", &format!("sleep {mark} & exec sleep {mark}"));
+    let start = Instant::now();
+    let doc = env
+        .run(&[
+            "spawn",
+            "t",
+            "-p",
+            "sleep",
+            "--command",
+            "sleeper",
+            "--sandbox",
+            "bwrap",
+            "--timeout",
+            "1s",
+            "--json",
+        ])
+        .json();
+    assert_eq!(common::tasks(&doc)["t"]["state"], "timed-out", "{doc}");
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert!(
+        running_with(&mark).is_empty(),
+        "survivors: {:?}",
+        running_with(&mark)
+    );
+
+    env.run(&[
+        "spawn",
+        "s",
+        "-p",
+        "sleep",
+        "--command",
+        "sleeper",
+        "--sandbox",
+        "bwrap",
+        "--detach",
+    ])
+    .ok();
+    let until = Instant::now() + Duration::from_secs(20);
+    while running_with(&mark).len() < 2 {
+        assert!(Instant::now() < until, "the agent never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.run(&["stop", "s"]).ok();
+    assert_eq!(env.record("s")["state"], "interrupted");
+    assert!(
+        running_with(&mark).is_empty(),
+        "survivors: {:?}",
+        running_with(&mark)
+    );
+}

@@ -57,8 +57,7 @@ impl Enclosure<'_> {
     /// Make what the next job needs: for a sandbox, the private view of the branch's
     /// ref dir and the list of mounts.
     pub fn prepare(&self) -> Result<Ready> {
-        if let Some(r) = &self.settings.runner {
-            let _ = r;
+        if self.settings.runner.is_some() {
             return Ok(Ready {
                 refs: None,
                 how: How::Runner {
