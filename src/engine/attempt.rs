@@ -122,6 +122,7 @@ fn steps(
     let encl = crate::sandbox::Enclosure {
         settings: &t.settings.sandbox,
         program: &t.agent.template[0],
+        program_path: &t.agent.program,
         repo: cx.repo,
         store: cx.store,
         task: id,

@@ -17,6 +17,8 @@ pub struct Enclosure<'a> {
     pub settings: &'a Settings,
     /// The agent's program as its template names it (its state dirs follow from it).
     pub program: &'a str,
+    /// Where that program was found (kept visible when it lies under `/tmp`).
+    pub program_path: &'a Path,
     pub repo: &'a Repo,
     pub store: &'a Store,
     pub task: &'a str,
@@ -91,7 +93,7 @@ impl Enclosure<'_> {
         if let Some(path) = std::env::var_os("PATH") {
             visible.extend(std::env::split_paths(&path));
         }
-        if let Some(dir) = Path::new(self.program).parent() {
+        if let Some(dir) = self.program_path.parent() {
             visible.push(dir.to_path_buf());
         }
         visible.retain(|p| p.is_absolute() && under_tmp(p));
