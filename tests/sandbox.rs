@@ -408,6 +408,7 @@ try gitfile sh -c 'echo "gitdir: /nowhere" > .git'
 try gitfile-rm rm -f .git
 try commondir sh -c "echo /nowhere > $admin/commondir"
 try gitdir sh -c "echo /nowhere > $admin/gitdir"
+try config-worktree sh -c "printf '[core]\n\thooksPath = /tmp\n' > $admin/config.worktree"
 try config sh -c "printf '[core]\n\tfsmonitor = touch /tmp/owned\n' >> $common/config"
 try hook sh -c "echo 'touch /tmp/owned' > $common/hooks/post-commit"
 try packs rm -rf "$common/objects/pack"
@@ -597,4 +598,36 @@ fn timeouts_and_stop_end_a_sandboxed_agent() {
         "survivors: {:?}",
         running_with(&mark)
     );
+}
+
+/// A `HEAD` turned into a symbolic ref to `main` inside the sandbox would make
+/// git-agents' own commit of the leftovers, outside it, move `main`: the attempt fails,
+/// `HEAD` is put back, `main` stays.
+#[test]
+fn a_head_pointed_at_another_branch_is_put_back() {
+    let env = Env::new();
+    env.agent(
+        "pivot",
+        "git symbolic-ref HEAD refs/heads/main && echo x > leftover.txt",
+    );
+    let main = tip(&env, "main");
+    let doc = env
+        .run(&[
+            "spawn",
+            "h",
+            "-p",
+            "pivot",
+            "--command",
+            "pivot",
+            "--sandbox",
+            "bwrap",
+            "--json",
+        ])
+        .json();
+    let t = &common::tasks(&doc)["h"];
+    assert_eq!(t["state"], "failed", "{doc}");
+    assert!(t["detail"].as_str().unwrap().contains("HEAD"), "{doc}");
+    assert_eq!(tip(&env, "main"), main);
+    let head = env.git_in(&env.worktree("h"), &["symbolic-ref", "HEAD"]);
+    assert_eq!(head.trim(), "refs/heads/agent/h");
 }

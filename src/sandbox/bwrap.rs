@@ -4,7 +4,7 @@
 //! read-only, a fresh `/dev`, `/proc` of the job's own PID namespace, a private `/tmp`,
 //! then what stays visible under `/tmp` (read-only), then what may be written. Inside a
 //! writable mount, the few files the job must not replace (the worktree's `.git` file,
-//! its admin dir's `commondir` and `gitdir`, the object store's packs) are bound
+//! its admin dir's `commondir`, `gitdir` and `config.worktree`, the object store's packs) are bound
 //! read-only again: a rename or unlink onto a mount point fails.
 
 use std::ffi::OsString;
@@ -24,7 +24,7 @@ pub struct Mounts {
     /// The repository's object store: writable, its packs and `info/` not.
     pub objects: PathBuf,
     /// The worktree's admin dir (`<common>/worktrees/<name>`): writable, its
-    /// `commondir` and `gitdir` not.
+    /// `commondir`, `gitdir` and `config.worktree` not.
     pub admin: Option<PathBuf>,
     /// The dir holding the branch's ref (`refs/heads/agent`) shown as `private`, which
     /// holds the branch alone; every other entry of the real dir is bound read-only.
@@ -83,7 +83,7 @@ pub fn argv(m: &Mounts) -> Vec<OsString> {
     }
     if let Some(admin) = &m.admin {
         push(&mut a, "--bind", admin, admin);
-        for f in ["commondir", "gitdir"] {
+        for f in ["commondir", "gitdir", "config.worktree"] {
             let p = admin.join(f);
             push(&mut a, "--ro-bind-try", &p, &p);
         }

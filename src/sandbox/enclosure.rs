@@ -82,6 +82,14 @@ impl Enclosure<'_> {
                 self.worktree.display()
             ),
         };
+        // Read by git only with extensions.worktreeConfig, and then by git-agents' own git
+        // commands outside the sandbox too: it exists, empty if it was not there, to be
+        // bound read-only.
+        let wt_config = admin.join("config.worktree");
+        if !wt_config.exists() {
+            std::fs::File::create(&wt_config)
+                .with_context(|| format!("cannot create {}", wt_config.display()))?;
+        }
         let tip = self.repo.branch_tip(self.branch).map(|t| t.to_string());
         let private = self.store.dir.join("sandbox").join(self.task).join("refs");
         let prepared = refs::prepare(common, self.branch, tip, &private)?;
@@ -187,9 +195,13 @@ impl Enclosure<'_> {
     /// After the job: bring what it committed on its private branch onto the real one.
     /// `Err` says why the branch was not moved.
     pub fn land(&self, ready: Ready) -> Result<(), String> {
-        match &ready.refs {
-            Some(p) => refs::land(p, &self.repo.root, self.branch, self.store, self.task),
-            None => Ok(()),
+        let (Some(p), How::Bwrap { mounts, .. }) = (&ready.refs, &ready.how) else {
+            return Ok(());
+        };
+        let landed = refs::land(p, &self.repo.root, self.branch, self.store, self.task);
+        if let Some(admin) = &mounts.admin {
+            refs::check_head(admin, self.branch)?;
         }
+        landed
     }
 }

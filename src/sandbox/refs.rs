@@ -81,6 +81,30 @@ pub(super) fn prepare(
     })
 }
 
+/// The worktree's `HEAD` must name its own branch or a commit: a symbolic ref to any
+/// other branch would make git-agents' own commit of the agent's leftovers, outside the
+/// sandbox, move that branch. Such a `HEAD` is put back on the task's branch, and `Err`
+/// says what it was.
+pub(super) fn check_head(admin: &Path, branch: &str) -> Result<(), String> {
+    let head = admin.join("HEAD");
+    let text = std::fs::read_to_string(&head).unwrap_or_default();
+    let own = format!("ref: refs/heads/{branch}");
+    match text.trim().strip_prefix("ref:") {
+        Some(_) if text.trim() == own => Ok(()),
+        None if std::fs::symlink_metadata(&head).is_ok_and(|m| m.is_file()) => Ok(()),
+        _ => {
+            let _ = std::fs::remove_file(&head);
+            std::fs::write(&head, format!("{own}\n"))
+                .map_err(|e| format!("cannot put {} back: {e}", head.display()))?;
+            Err(format!(
+                "the agent pointed its worktree's HEAD at {:?} inside the sandbox; it was put \
+                 back on {branch}",
+                crate::ui::escape_control(&text.trim().chars().take(80).collect::<String>())
+            ))
+        }
+    }
+}
+
 /// Bring what the job left on its private branch onto the real one. `Err` says why the
 /// branch was not moved (the attempt fails with it; nothing is lost: the commits stay
 /// in the object store, and a moved-away tip is in pruned.log).
@@ -92,7 +116,12 @@ pub(super) fn land(
     id: &str,
 ) -> Result<(), String> {
     let file = p.dir.private.join(&p.leaf);
-    let text = match std::fs::read_to_string(&file) {
+    let regular = std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
+    let text = match std::fs::read_to_string(&file)
+        .ok()
+        .filter(|_| regular)
+        .ok_or(())
+    {
         Ok(t) => t,
         Err(_) if p.tip.is_none() => return Ok(()),
         Err(_) => {
