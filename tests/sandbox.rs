@@ -593,6 +593,8 @@ fn timeouts_and_stop_end_a_sandboxed_agent() {
     }
     env.run(&["stop", "s"]).ok();
     assert_eq!(env.record("s")["state"], "interrupted");
+    // --sandbox reached the detached batch.
+    assert_eq!(env.record("s")["isolation"]["sandbox"], "bwrap");
     assert!(
         running_with(&mark).is_empty(),
         "survivors: {:?}",
