@@ -633,3 +633,27 @@ fn a_head_pointed_at_another_branch_is_put_back() {
     let head = env.git_in(&env.worktree("h"), &["symbolic-ref", "HEAD"]);
     assert_eq!(head.trim(), "refs/heads/agent/h");
 }
+
+/// Sandboxed tasks at once: each one's commits land on its own branch alone.
+#[test]
+fn parallel_sandboxed_tasks_each_land_their_own_commits() {
+    let env = Env::new();
+    env.agent(
+        "committer",
+        "for i in 1 2 3; do echo $i > \"$GIT_AGENTS_TASK-$i.txt\"; git add -A; git commit -qm \"$GIT_AGENTS_TASK $i\"; done",
+    );
+    let mut manifest = String::from("sandbox: bwrap\njobs: 4\ntasks:\n");
+    for id in ["a", "b", "c", "d"] {
+        manifest.push_str(&format!(
+            "  - id: {id}\n    prompt: commit\n    command: committer\n"
+        ));
+    }
+    env.write("agents.yaml", &manifest);
+    env.git(&["add", "agents.yaml"]);
+    env.git(&["commit", "-qm", "manifest"]);
+    env.run(&["spawn", "--trust"]).ok();
+    for id in ["a", "b", "c", "d"] {
+        let log = env.git(&["log", "--format=%s", &format!("main..agent/{id}")]);
+        assert_eq!(log, format!("{id} 3\n{id} 2\n{id} 1\n"), "{id}");
+    }
+}

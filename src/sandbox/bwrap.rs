@@ -91,8 +91,10 @@ pub fn argv(m: &Mounts) -> Vec<OsString> {
     if let Some(r) = &m.refs {
         push(&mut a, "--bind", &r.private, &r.real);
         for name in &r.others {
+            // `-try`: a sibling's `<ref>.lock` may be gone by now, and one that is gone
+            // needs no protecting.
             let p = r.real.join(name);
-            push(&mut a, "--ro-bind", &p, &p);
+            push(&mut a, "--ro-bind-try", &p, &p);
         }
     }
     if let Some(log) = &m.reflog {
