@@ -105,7 +105,11 @@ impl Enclosure<'_> {
             visible.push(dir.to_path_buf());
         }
         visible.retain(|p| p.is_absolute() && under_tmp(p));
+        // One mount per tree: a path inside another one is visible with it.
+        visible.sort();
         visible.dedup();
+        let all = visible.clone();
+        visible.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q)));
         let mounts = Mounts {
             visible,
             write: self.settings.writable(self.program),
