@@ -657,3 +657,39 @@ fn parallel_sandboxed_tasks_each_land_their_own_commits() {
         assert_eq!(log, format!("{id} 3\n{id} 2\n{id} 1\n"), "{id}");
     }
 }
+
+/// A reftable repository keeps every ref in shared tables: no per-branch view is
+/// possible, so the sandbox refuses it before anything is created.
+#[test]
+fn a_reftable_repository_is_refused_up_front() {
+    let env = Env::new();
+    env.agent("inside", "true");
+    let repo = env.root.join("rt");
+    env.git(&[
+        "init",
+        "-q",
+        "-b",
+        "main",
+        "--ref-format=reftable",
+        repo.to_str().unwrap(),
+    ]);
+    env.git_in(&repo, &["commit", "-q", "--allow-empty", "-m", "i"]);
+    let out = env
+        .cmd(&[
+            "spawn",
+            "t1",
+            "-p",
+            "work",
+            "--command",
+            "inside",
+            "--sandbox",
+            "bwrap",
+        ])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("reftable"), "{err}");
+    assert!(!repo.join(".worktrees").exists());
+}

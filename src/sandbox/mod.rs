@@ -157,7 +157,7 @@ impl Settings {
 
     /// Everything that can be checked before anything is created: a sandbox together
     /// with a runner, bubblewrap working here, the runner's program and image.
-    pub fn check(&self, task: &str) -> Result<(), Error> {
+    pub fn check(&self, task: &str, common_dir: &std::path::Path) -> Result<(), Error> {
         if self.sandbox == Sandbox::Bwrap && self.runner.is_some() {
             return Err(Error::usage(format!(
                 "task {task}: sandbox: bwrap and a runner cannot be combined"
@@ -165,6 +165,15 @@ impl Settings {
             .with_hint("a container is its own sandbox: drop one of `sandbox` and `runner`"));
         }
         if self.sandbox == Sandbox::Bwrap {
+            // The task's branch is shown writable as a file among read-only ones (see
+            // `refs`); a reftable store keeps every ref in shared tables instead.
+            if common_dir.join("reftable").is_dir() {
+                return Err(Error::usage(format!(
+                    "task {task}: sandbox: bwrap needs a repository with loose refs, and this one \
+                     stores refs in reftable"
+                ))
+                .with_hint("set sandbox: none for this repository"));
+            }
             probe(!self.network)?;
         }
         if let Some(r) = &self.runner {
