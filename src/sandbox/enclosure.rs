@@ -177,13 +177,13 @@ impl Enclosure<'_> {
                     port: &port,
                 };
                 let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-                let mut all = crate::runner::prefix(r, &vars, &names, self.port);
-                let (head, rest) = all.split_first().context("an empty runner")?;
-                let head = head.clone();
-                let mut rest = rest.to_vec();
+                let mut rest = crate::runner::prefix(r, &vars, &names, self.port);
+                if rest.is_empty() {
+                    bail!("an empty runner");
+                }
+                let head = rest.remove(0);
                 rest.push(utf8(program)?);
                 rest.extend(args.iter().cloned());
-                all.clear();
                 let stop = r
                     .stop_template()
                     .map(|t| t.iter().map(|a| crate::runner::expand(a, &vars)).collect());
