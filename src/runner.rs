@@ -457,5 +457,14 @@ mod tests {
             ["x", "-e", "GIT_AGENTS_TASK"]
         );
         assert_eq!(t.stop_template(), None);
+        let podman = Runner {
+            spec: Spec::Preset("podman".into()),
+            image: Some("img".into()),
+            stop: None,
+        };
+        let p = prefix(&podman, &vars(), &[], None);
+        assert_eq!(p[..2], ["podman", "run"]);
+        assert_eq!(p.last().unwrap(), "img");
+        assert_eq!(podman.stop_template().unwrap()[..2], ["podman", "stop"]);
     }
 }
