@@ -693,3 +693,26 @@ fn a_reftable_repository_is_refused_up_front() {
     assert!(err.contains("reftable"), "{err}");
     assert!(!repo.join(".worktrees").exists());
 }
+
+/// The private ref dir lives only as long as a job.
+#[test]
+fn the_private_ref_dir_is_gone_after_the_job() {
+    let env = Env::new();
+    env.agent(
+        "one",
+        "echo 1 > one.txt; git add one.txt; git commit -qm one",
+    );
+    env.run(&[
+        "spawn",
+        "o",
+        "-p",
+        "one",
+        "--command",
+        "one",
+        "--sandbox",
+        "bwrap",
+    ])
+    .ok();
+    assert_eq!(env.git(&["log", "-1", "--format=%s", "agent/o"]), "one\n");
+    assert!(!env.agents_dir().join("sandbox/o").exists());
+}

@@ -203,6 +203,10 @@ impl Enclosure<'_> {
             return Ok(());
         };
         let landed = refs::land(p, &self.repo.root, self.branch, self.store, self.task);
+        // Only the job needed it (the next one gets a fresh one); its task dir goes too.
+        if let Some(task_dir) = p.dir.private.parent() {
+            let _ = std::fs::remove_dir_all(task_dir);
+        }
         if let Some(admin) = &mounts.admin {
             refs::check_head(admin, self.branch)?;
         }
