@@ -66,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--max-task-cost', '--max-task-cost', [CompletionResultType]::ParameterName, 'Budget of each task in US dollars (agents.maxCost, `max_cost`)')
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)')
             [CompletionResult]::new('--retry-in', '--retry-in', [CompletionResultType]::ParameterName, 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)')
+            [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Run each agent, setup and check in a sandbox: bwrap or none (see README)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')

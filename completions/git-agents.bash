@@ -711,7 +711,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__spawn)
-            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --max-cost --max-task-cost --max-tokens --retry-in --manifest --color --quiet --verbose --help"
+            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --max-cost --max-task-cost --max-tokens --retry-in --sandbox --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -771,6 +771,10 @@ _git_agents_clap() {
                     ;;
                 --retry-in)
                     COMPREPLY=($(compgen -W "fresh same" -- "${cur}"))
+                    return 0
+                    ;;
+                --sandbox)
+                    COMPREPLY=($(compgen -W "none bwrap" -- "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -943,7 +947,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;

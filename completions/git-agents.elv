@@ -62,6 +62,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --max-task-cost 'Budget of each task in US dollars (agents.maxCost, `max_cost`)'
             cand --max-tokens 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)'
             cand --retry-in 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)'
+            cand --sandbox 'Run each agent, setup and check in a sandbox: bwrap or none (see README)'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'

@@ -74,6 +74,8 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-task
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-tokens -d 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retry-in -d 'Where a retry runs: a fresh worktree (default), or the same one, the agent\'s session resumed (agents.retryIn, `retry_in`)' -r -f -a "fresh\t''
 same\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l sandbox -d 'Run each agent, setup and check in a sandbox: bwrap or none (see README)' -r -f -a "none\t''
+bwrap\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''

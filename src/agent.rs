@@ -141,7 +141,7 @@ pub const PRESET_NAMES: &[&str] = &[
 
 impl Preset {
     /// The command template, extra environment and output format, owned.
-    fn parts(&self) -> (Vec<String>, Vec<(String, String)>, Option<Format>) {
+    pub(crate) fn parts(&self) -> (Vec<String>, Vec<(String, String)>, Option<Format>) {
         (
             self.command.iter().map(|s| s.to_string()).collect(),
             self.env
@@ -358,6 +358,28 @@ fn compose_name(repo: &str, task: &str) -> String {
         s.remove(0);
     }
     if s.is_empty() { "agents".into() } else { s }
+}
+
+/// The state dirs and files an agent CLI writes besides the worktree (its sessions,
+/// settings, credentials refresh): writable under `sandbox: bwrap` on top of
+/// `sandbox_write`. Keyed by the program a template names, so `command: claude …`
+/// gets them too.
+pub fn sandbox_write(program: &str) -> &'static [&'static str] {
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    match name {
+        "claude" => &["~/.claude", "~/.claude.json"],
+        "codex" => &["~/.codex"],
+        "gemini" => &["~/.gemini"],
+        "aider" => &["~/.aider"],
+        "opencode" => &["~/.local/share/opencode", "~/.config/opencode"],
+        "cursor-agent" => &["~/.cursor"],
+        "goose" => &["~/.config/goose", "~/.local/share/goose"],
+        "amp" => &["~/.config/amp", "~/.local/share/amp"],
+        _ => &[],
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub mod manifest;
 pub mod merge;
 pub mod modules;
 pub mod report;
+pub mod runner;
+pub mod sandbox;
 pub mod signature;
 pub mod store;
 pub mod supervise;

@@ -285,6 +285,7 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "usage": usage_json(rec),
         "reason": rec.reason,
         "hint": rec.hint,
+        "isolation": rec.isolation,
     })
 }
 
@@ -320,6 +321,7 @@ pub fn unrecorded_json(
         "usage": null,
         "reason": null,
         "hint": null,
+        "isolation": null,
     })
 }
 

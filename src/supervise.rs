@@ -67,6 +67,9 @@ pub struct Job<'a> {
     /// Bytes for stdin; `None` closes stdin (`/dev/null`).
     pub stdin: Option<Vec<u8>>,
     pub deadline: Option<Instant>,
+    /// A command that stops the job from outside (a runner's `docker stop NAME`), run
+    /// before the signals on a timeout or Ctrl-C.
+    pub stop: Option<&'a [String]>,
 }
 
 /// Run a job to its end, streaming its output into `log` and each line to `on_line`.
@@ -209,6 +212,10 @@ pub fn run_halting(
                     None
                 };
                 if let Some(why) = why {
+                    if let Some(argv) = job.stop {
+                        // The container outlives its client otherwise.
+                        crate::runner::run_stop(argv, grace());
+                    }
                     guard.tree.signal(libc::SIGTERM);
                     stop = Some((why, Instant::now()));
                 }
@@ -293,6 +300,7 @@ mod tests {
                 env: &[("X".into(), "y".into())],
                 stdin: stdin.map(|s| s.as_bytes().to_vec()),
                 deadline: deadline.map(|d| Instant::now() + d),
+                stop: None,
             },
             &mut log,
             |_| {},

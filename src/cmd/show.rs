@@ -233,6 +233,9 @@ fn human(
             (None, None) => "none".into(),
         };
         fields.push(("check", escape_control(&check).into_owned()));
+        if let Some(i) = &r.isolation {
+            fields.push(("sandbox", escape_control(&i.describe()).into_owned()));
+        }
         if let Some(c) = r.exit_code {
             fields.push(("exit code", c.to_string()));
         }

@@ -109,6 +109,9 @@ pub struct SpawnArgs {
     /// session resumed (agents.retryIn, `retry_in`)
     #[arg(long, value_name = "WHERE", value_enum)]
     pub retry_in: Option<config::RetryIn>,
+    /// Run each agent, setup and check in a sandbox: bwrap or none (see README)
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::sandbox::NAMES))]
+    pub sandbox: Option<String>,
 }
 
 fn parse_cost(s: &str) -> Result<f64, String> {
@@ -275,6 +278,10 @@ fn flags(args: &SpawnArgs) -> Result<Flags> {
         max_cost: args.max_task_cost,
         max_tokens: args.max_tokens,
         retry_in: args.retry_in,
+        sandbox: args
+            .sandbox
+            .as_deref()
+            .and_then(crate::sandbox::Sandbox::parse),
     })
 }
 

@@ -15,6 +15,7 @@ mod git_config;
 mod global;
 pub mod keys;
 mod paths;
+mod sandbox;
 mod task;
 
 pub use git_config::GitConfig;
@@ -46,4 +47,6 @@ pub struct Flags {
     pub max_tokens: Option<u64>,
     /// `--retry-in`.
     pub retry_in: Option<RetryIn>,
+    /// `--sandbox`.
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }

@@ -35,6 +35,9 @@ pub struct TaskSettings {
     pub max_cost: Option<f64>,
     pub max_tokens: Option<u64>,
     pub retry_in: RetryIn,
+    /// `sandbox`, `sandbox_write`, `sandbox_network`, `runner`, `runner_image`,
+    /// `runner_stop`.
+    pub sandbox: crate::sandbox::Settings,
 }
 
 /// Where a task's next attempt runs after a failed one: a fresh worktree from the base
@@ -229,6 +232,7 @@ pub fn resolve_task(
             .or(git_retry_in)
             .or(top.retry_in)
             .unwrap_or_default(),
+        sandbox: super::sandbox::resolve(flags, task, git, top)?,
     })
 }
 

@@ -146,11 +146,27 @@ fn steps(
         deadline: t.settings.timeout.and_then(crate::time::deadline),
     };
 
+    let prompt_file = cx.store.prompt_path(id);
+    let encl = crate::sandbox::Enclosure {
+        settings: &t.settings.sandbox,
+        program: &t.agent.template[0],
+        program_path: &t.agent.program,
+        repo: cx.repo,
+        store: cx.store,
+        task: id,
+        branch: &t.branch,
+        worktree: &t.worktree,
+        base: &t.base_name,
+        prompt_file: &prompt_file,
+        attempt: n,
+        port: Some(port),
+    };
+
     let setup: &[String] = if resumed { &[] } else { &t.settings.setup };
     for cmd in setup {
         cx.phase(id, Phase::Setup, n);
         let _ = writeln!(log, "==> setup: {cmd}");
-        match supervised(cx, id, &seat.shell(cmd), log, None, None)? {
+        match enclosed(cx, id, &encl, seat.shell(cmd), &t.prompt, log, None, None)? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Err(AttemptOutcome::Failed {
@@ -173,7 +189,7 @@ fn steps(
         None => (t.agent.clone(), t.prompt.clone()),
     };
     let _ = writeln!(log, "==> agent: {}", agent.template.join(" "));
-    let mut job = seat.agent(&agent, &prompt, &cx.store.prompt_path(id));
+    let mut job = seat.agent(&agent, &prompt, &prompt_file);
     // A preset's CLI is watched: its known failures, its default time limit, the stuck
     // detector (see `signature`, `stuck`).
     let mut signs = super::stuck::watch_agent(
@@ -194,7 +210,16 @@ fn steps(
     let mut watch = agent
         .output
         .map(|f| Watch::new(id, n, f, limits, turn.before.clone(), turn.budget));
-    let outcome = supervised(cx, id, &job, log, watch.as_mut(), signs.as_mut());
+    let outcome = enclosed(
+        cx,
+        id,
+        &encl,
+        job,
+        &prompt,
+        log,
+        watch.as_mut(),
+        signs.as_mut(),
+    );
     let over = watch.as_mut().and_then(|w| w.over.take());
     turn.usage = watch.map(Watch::into_usage);
     if let Some(u) = turn
@@ -296,7 +321,7 @@ fn steps(
     };
     cx.phase(id, Phase::Check, n);
     let _ = writeln!(log, "==> check: {check}");
-    match supervised(cx, id, &seat.shell(check), log, None, None)? {
+    match enclosed(cx, id, &encl, seat.shell(check), &t.prompt, log, None, None)? {
         Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
         Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
             exit_code: c,
@@ -307,6 +332,25 @@ fn steps(
         }),
         Outcome::Interrupted => Err(interrupted()),
     }
+}
+
+/// Run a job inside the task's sandbox or runner (if any), then bring what it committed
+/// on its branch inside the sandbox onto the real branch, whatever its outcome.
+fn enclosed(
+    cx: &Context,
+    id: &str,
+    encl: &crate::sandbox::Enclosure,
+    job: Job,
+    prompt: &str,
+    log: &mut File,
+    watch: Option<&mut Watch>,
+    signs: Option<&mut crate::signature::Watch>,
+) -> Result<Outcome, AttemptOutcome> {
+    let ready = encl.prepare().map_err(internal)?;
+    let job = job.enclosed(encl, &ready, prompt).map_err(internal)?;
+    let outcome = supervised(cx, id, &job, log, watch, signs);
+    encl.land(ready).map_err(failed)?;
+    outcome
 }
 
 /// Run a job with its pid in the task's record while it runs (so others can tell it is
@@ -332,7 +376,10 @@ fn supervised(
         log,
         &halt,
         |pid| {
-            let _ = cx.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
+            let _ = cx.store.update(id, |r| {
+                r.set_child(Some(Proc::of(pid)));
+                r.runner_stop = job.stop.clone();
+            });
             crate::fault::point("spawn:child-started");
         },
         |line| {
@@ -367,7 +414,10 @@ fn supervised(
             }
         },
     );
-    let _ = cx.store.update(id, |r| r.set_child(None));
+    let _ = cx.store.update(id, |r| {
+        r.set_child(None);
+        r.runner_stop = None;
+    });
     let outcome = outcome.map(|o| {
         if super::stop::requested(cx.store, id) {
             Outcome::Interrupted

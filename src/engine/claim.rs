@@ -129,6 +129,8 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         output: p.agent.output.map(|f| f.name().to_string()),
         reason: None,
         hint: None,
+        isolation: Some(p.settings.sandbox.isolation(&p.agent.template[0])),
+        runner_stop: None,
     })
 }
 

@@ -86,7 +86,9 @@ pub fn plan(
     let mut out = Vec::new();
     for (id, prompt, layer) in wanted {
         let settings = config::resolve_task(flags, layer, src.git, top)?;
-        let agent = Agent::resolve(settings.agent.as_ref())
+        settings.sandbox.check(id.as_str(), &repo.common_dir)?;
+        let agent = crate::runner::container_agent(id.as_str(), &settings)
+            .unwrap_or_else(|| Agent::resolve(settings.agent.as_ref()))
             .map_err(|e| {
                 if let Some(AgentChoice::Command(c)) = &settings.agent {
                     Error::usage(format!(

@@ -68,6 +68,12 @@ pub struct Layer {
     pub max_tokens: Option<u64>,
     /// Where a retry runs (`retry_in`).
     pub retry_in: Option<crate::config::RetryIn>,
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+    pub sandbox_write: Option<Vec<PathBuf>>,
+    pub sandbox_network: Option<bool>,
+    pub runner: Option<crate::runner::Spec>,
+    pub runner_image: Option<String>,
+    pub runner_stop: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

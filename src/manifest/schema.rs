@@ -34,6 +34,12 @@ const TOP_FIELDS: &[&str] = &[
     "max_cost",
     "max_tokens",
     "retry_in",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -54,6 +60,12 @@ const TASK_FIELDS: &[&str] = &[
     "max_cost",
     "max_tokens",
     "retry_in",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
 ];
 
 pub(super) struct RawManifest {
@@ -121,6 +133,26 @@ fn layer_field<'de, A: MapAccess<'de>>(
             key,
             map.next_value::<RetryInValue>()?.0,
         )?,
+        _ => return isolation_field(layer, key, map),
+    }
+    Ok(true)
+}
+
+/// The sandbox and runner fields of a [`Layer`] (see `crate::sandbox`, `crate::runner`).
+fn isolation_field<'de, A: MapAccess<'de>>(
+    layer: &mut Layer,
+    key: &str,
+    map: &mut A,
+) -> Result<bool, A::Error> {
+    match key {
+        "sandbox" => layer.sandbox = Some(map.next_value::<crate::sandbox::SandboxName>()?.0),
+        "sandbox_write" => {
+            layer.sandbox_write = Some(map.next_value::<crate::sandbox::WriteList>()?.0)
+        }
+        "sandbox_network" => layer.sandbox_network = Some(map.next_value::<bool>()?),
+        "runner" => layer.runner = Some(map.next_value::<crate::runner::SpecValue>()?.0),
+        "runner_image" => layer.runner_image = Some(map.next_value::<NonEmpty>()?.0),
+        "runner_stop" => layer.runner_stop = Some(map.next_value::<crate::runner::StopValue>()?.0),
         _ => return Ok(false),
     }
     Ok(true)

@@ -95,6 +95,13 @@ pub struct Record {
     /// What the user can do about `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// How the task's jobs were isolated (sandbox, runner); none for older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::sandbox::Isolation>,
+    /// While a job runs in a runner's container: the command that stops it (so `git
+    /// agents stop` reaches the container, not only its client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_stop: Option<Vec<String>>,
 }
 
 impl Record {

@@ -128,6 +128,7 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
             crate::config::RetryIn::Same => "same".into(),
         }),
     );
+    opt("sandbox", args.sandbox.clone());
     for (on, flag) in [
         (args.no_check, "--no-check"),
         (args.keep_empty, "--keep-empty"),
