@@ -279,6 +279,13 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "detail": rec.detail,
         "port": rec.port,
         "pr_url": rec.pr_url,
+        "depends_on": rec.graph.depends_on,
+        "waiting_for": crate::engine::graph::waiting_json(store, rec),
+        "blocked_by": rec.graph.blocked_by,
+        "candidate_of": rec.graph.candidate_of,
+        "candidates": [],
+        "winner": rec.graph.winner,
+        "winner_reason": rec.graph.winner_reason,
     })
 }
 
@@ -311,6 +318,13 @@ pub fn unrecorded_json(
         "detail": null,
         "port": null,
         "pr_url": null,
+        "depends_on": [],
+        "waiting_for": [],
+        "blocked_by": [],
+        "candidate_of": null,
+        "candidates": [],
+        "winner": null,
+        "winner_reason": null,
     })
 }
 

@@ -126,6 +126,11 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         conflicts: Vec::new(),
         merge_check: None,
         batch: Some(batch.to_string()),
+        graph: crate::store::Graph {
+            depends_on: p.deps.clone(),
+            candidate_of: p.candidate_of.clone(),
+            ..Default::default()
+        },
     })
 }
 

@@ -88,6 +88,15 @@ pub enum Kind {
         states: BTreeMap<String, State>,
         exit_code: i32,
     },
+    /// Best-of-N: the task's last candidate ended and its winner was chosen (none when
+    /// no candidate succeeded). `task` is the task, not a candidate.
+    WinnerChosen {
+        #[serde(default)]
+        winner: Option<String>,
+        candidates: Vec<String>,
+        #[serde(default)]
+        reason: String,
+    },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,
@@ -111,6 +120,8 @@ pub enum Phase {
     Merging,
     /// Merge queue: the task's agent resolves conflicts.
     Resolving,
+    /// Waiting for the tasks it depends on (`depends_on`) to succeed.
+    WaitingForDependencies,
     /// A phase this reader does not know.
     #[serde(other)]
     Unknown,
@@ -129,6 +140,7 @@ impl Phase {
             Phase::Check => "check",
             Phase::Merging => "merging",
             Phase::Resolving => "resolving conflicts",
+            Phase::WaitingForDependencies => "waiting for dependencies",
             Phase::Unknown => "…",
         }
     }

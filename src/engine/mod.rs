@@ -8,11 +8,13 @@
 //! are all built by [`launch`].
 
 pub mod attempt;
+pub mod candidates;
 pub mod claim;
 pub mod cleanup;
 pub mod detach;
 pub mod events;
 pub mod follow;
+pub mod graph;
 pub mod launch;
 pub mod notify;
 pub mod plan;
