@@ -55,7 +55,10 @@ fn a_diamond_runs_in_order_from_the_right_starting_points() {
     let parents = env.git(&["rev-list", "--parents", "-n1", &d_base]);
     let b_tip = env.git(&["rev-parse", "agent/b"]).trim().to_string();
     let c_tip = env.git(&["rev-parse", "agent/c"]).trim().to_string();
-    assert!(parents.contains(&b_tip) && parents.contains(&c_tip), "{parents}");
+    assert!(
+        parents.contains(&b_tip) && parents.contains(&c_tip),
+        "{parents}"
+    );
     let a_commits = env.git(&["log", "--format=%H", "--grep=Agent-Task: a$", &d_base]);
     assert_eq!(a_commits.lines().count(), 1, "{a_commits}");
     let seen = env.git(&["show", "agent/d:seen.txt"]);
@@ -64,7 +67,12 @@ fn a_diamond_runs_in_order_from_the_right_starting_points() {
     }
     // The event log shows d waiting for its dependencies.
     let events = env.agents_dir().join("events");
-    let log = std::fs::read_dir(&events).unwrap().next().unwrap().unwrap().path();
+    let log = std::fs::read_dir(&events)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let text = std::fs::read_to_string(log).unwrap();
     assert!(
         text.contains("\"task\":\"d\",\"kind\":\"phase\",\"phase\":\"waiting-for-dependencies\""),
@@ -76,7 +84,10 @@ fn a_diamond_runs_in_order_from_the_right_starting_points() {
     assert_eq!(t["d"]["depends_on"], serde_json::json!(["b", "c"]));
     assert_eq!(t["d"]["waiting_for"], serde_json::json!([]));
     // merge lands dependencies before dependants, whatever order they are named in.
-    let out = env.run(&["merge", "d", "c", "b", "a", "--json"]).ok().json();
+    let out = env
+        .run(&["merge", "d", "c", "b", "a", "--json"])
+        .ok()
+        .json();
     let order: Vec<String> = out["tasks"]
         .as_array()
         .unwrap()
@@ -84,9 +95,15 @@ fn a_diamond_runs_in_order_from_the_right_starting_points() {
         .map(|t| t["id"].as_str().unwrap().to_string())
         .collect();
     let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
-    assert!(pos("a") < pos("b") && pos("a") < pos("c") && pos("b") < pos("d"), "{order:?}");
+    assert!(
+        pos("a") < pos("b") && pos("a") < pos("c") && pos("b") < pos("d"),
+        "{order:?}"
+    );
     for id in ["a", "b", "c", "d"] {
-        assert!(env.repo.join(format!("{id}.txt")).exists() || env.git(&["show", &format!("main:{id}.txt")]).contains(id));
+        assert!(
+            env.repo.join(format!("{id}.txt")).exists()
+                || env.git(&["show", &format!("main:{id}.txt")]).contains(id)
+        );
     }
 }
 
@@ -108,10 +125,20 @@ fn a_failed_dependency_blocks_its_dependants_and_nothing_else() {
     let after = env.record("after");
     assert_eq!(after["state"], "failed");
     assert_eq!(after["blocked_by"], serde_json::json!(["bad"]));
-    assert!(after["detail"].as_str().unwrap().contains("blocked by bad (failed)"));
+    assert!(
+        after["detail"]
+            .as_str()
+            .unwrap()
+            .contains("blocked by bad (failed)")
+    );
     assert!(after["attempts"].as_array().unwrap().is_empty());
     assert!(!env.worktree("after").exists());
-    assert!(env.record("later")["detail"].as_str().unwrap().contains("blocked by after"));
+    assert!(
+        env.record("later")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("blocked by after")
+    );
     assert!(run.stdout().contains("blocked by bad"), "{}", run.stdout());
     let list = env.run(&["list"]).ok().stdout();
     assert!(list.contains("blocked by bad"), "{list}");
@@ -143,7 +170,8 @@ fn spawning_a_dependant_pulls_in_its_unfinished_dependencies() {
     env.write("agents.yaml", DIAMOND);
     let run = env.run(&["spawn", "b"]).ok();
     assert!(
-        run.stderr().contains("also spawning a: unfinished dependencies"),
+        run.stderr()
+            .contains("also spawning a: unfinished dependencies"),
         "{}",
         run.stderr()
     );
@@ -152,7 +180,11 @@ fn spawning_a_dependant_pulls_in_its_unfinished_dependencies() {
     assert!(!env.agents_dir().join("tasks/c.json").exists());
     // Merging d's dependency c alone is fine; merging b lands a first.
     let out = env.run(&["merge", "b"]).ok();
-    assert!(out.stderr().contains("landing its dependencies first: a"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("landing its dependencies first: a"),
+        "{}",
+        out.stderr()
+    );
     assert_eq!(env.record("a")["state"], "merged");
     assert_eq!(env.record("b")["state"], "merged");
 }
@@ -188,7 +220,11 @@ fn kill_9_mid_graph_then_spawn_resumes_the_unfinished_part() {
     let doc = env.run(&["list", "--json"]).ok().json();
     assert_eq!(tasks(&doc)["d"]["state"], "interrupted");
     let run = env.run(&["spawn"]).ok();
-    assert!(!run.stderr().contains("nothing to spawn"), "{}", run.stderr());
+    assert!(
+        !run.stderr().contains("nothing to spawn"),
+        "{}",
+        run.stderr()
+    );
     for id in ["a", "b", "c", "d"] {
         assert_eq!(env.record(id)["state"], "succeeded", "{id}");
     }
@@ -206,7 +242,10 @@ fn graph_errors_in_the_manifest_are_refused_with_their_position() {
         ),
         (
             "command: [worker]\ntasks:\n  - {id: a, prompt: A, depends_on: [nope]}\n",
-            ("agents.yaml:3:37: ", "task a depends on \"nope\", which is not a task"),
+            (
+                "agents.yaml:3:37: ",
+                "task a depends on \"nope\", which is not a task",
+            ),
         ),
         (
             "command: [worker]\ntasks:\n  - {id: a, prompt: A, depends_on: [a]}\n",

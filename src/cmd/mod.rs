@@ -9,6 +9,7 @@ pub mod logs;
 pub mod man;
 pub mod merge;
 pub mod path;
+pub mod pick;
 pub mod prune;
 pub mod show;
 pub mod spawn;

@@ -147,7 +147,6 @@ pub fn decide(repo: &Repo, store: &Store, group: &str) -> Result<Option<(String,
         Some((w, r)) => (Some(w.clone()), Some(r.clone())),
         None => (None, Some("no candidate succeeded".to_string())),
     };
-    let _lock = store.lock()?;
     for e in &entries {
         store.update(&e.rec.id, |r| {
             r.graph.winner = winner.clone();
@@ -179,11 +178,11 @@ pub fn pick(repo: &Repo, store: &Store, group: &str, candidate: &str) -> Result<
     };
     let names: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
     let Some(rec) = all.iter().find(|r| r.id == id) else {
-        return Err(Error::usage(format!(
-            "{candidate:?} is not a candidate of task {group}"
-        ))
-        .with_hint(format!("its candidates: {}", names.join(", ")))
-        .into());
+        return Err(
+            Error::usage(format!("{candidate:?} is not a candidate of task {group}"))
+                .with_hint(format!("its candidates: {}", names.join(", ")))
+                .into(),
+        );
     };
     if let Some(m) = all.iter().find(|r| r.state == State::Merged && r.id != id) {
         return Err(Error::usage(format!(
@@ -209,7 +208,6 @@ pub fn pick(repo: &Repo, store: &Store, group: &str, candidate: &str) -> Result<
         State::Succeeded | State::Merged => "picked by hand (git agents pick)".to_string(),
         s => format!("picked by hand (git agents pick), though it ended {s}"),
     };
-    let _lock = store.lock()?;
     for r in &all {
         store.update(&r.id, |r| {
             r.graph.winner = Some(id.clone());
@@ -283,7 +281,10 @@ pub fn settle(cx: &super::attempt::Context, group: &str) -> bool {
 /// is in. Returns the rows and, per folded row's index, its candidates' ids.
 pub fn fold(
     rows: Vec<crate::inventory::Row>,
-) -> (Vec<crate::inventory::Row>, std::collections::HashMap<usize, Vec<String>>) {
+) -> (
+    Vec<crate::inventory::Row>,
+    std::collections::HashMap<usize, Vec<String>>,
+) {
     use std::collections::HashMap;
     let group_of = |r: &crate::inventory::Row| {
         r.record
@@ -354,7 +355,10 @@ pub fn expand_ids(store: &Store, ids: &[crate::task::TaskId]) -> Vec<crate::task
         if m.is_empty() || !is_group(store, id.as_str()) {
             out.push(id.clone());
         } else {
-            out.extend(m.into_iter().filter_map(|r| crate::task::TaskId::parse(&r.id).ok()));
+            out.extend(
+                m.into_iter()
+                    .filter_map(|r| crate::task::TaskId::parse(&r.id).ok()),
+            );
         }
     }
     out
@@ -366,4 +370,20 @@ pub fn list_note(rec: &Record) -> String {
         Some(w) => format!("winner {w}"),
         None => "candidates running or without a winner".into(),
     }
+}
+
+/// Whether `rec` lost, and its task's winner is merged: nothing of it is wanted any
+/// more, so `prune` removes it (its tips logged to pruned.log).
+pub fn lost_to_merged(store: &Store, rec: &Record) -> bool {
+    if !is_loser(rec) {
+        return false;
+    }
+    let Some(w) = rec.graph.winner.as_deref() else {
+        return false;
+    };
+    store
+        .load(w)
+        .ok()
+        .flatten()
+        .is_some_and(|w| w.state == State::Merged || w.merged_commit.is_some())
 }

@@ -150,7 +150,11 @@ pub fn start_point(repo: &Repo, store: &Store, t: &Planned) -> Result<Result<Str
                         "blocked: its dependencies {} conflict in {}{}",
                         by.join(", "),
                         shown.join(", "),
-                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
                     ),
                     by,
                 }));

@@ -213,7 +213,10 @@ impl Runner<'_> {
                     _ if t.deps.is_empty() => self.run_guarded(&t, slot),
                     Ok(Ok(base)) => {
                         t.base_commit = base.clone();
-                        let _ = self.cx.store.update(t.id.as_str(), |r| r.base_commit = base);
+                        let _ = self
+                            .cx
+                            .store
+                            .update(t.id.as_str(), |r| r.base_commit = base);
                         self.run_guarded(&t, slot);
                     }
                     Ok(Err(why)) => self.blocked(&t, why),

@@ -20,7 +20,10 @@ impl DiffStat {
 
 /// `from..to`, renames found as git finds them; a binary file counts as one line.
 pub fn diffstat(root: &Path, from: &str, to: &str) -> Result<DiffStat> {
-    let out = run(root, &["diff", "--numstat", "--no-ext-diff", "-z", from, to])?;
+    let out = run(
+        root,
+        &["diff", "--numstat", "--no-ext-diff", "-z", from, to],
+    )?;
     let mut st = DiffStat::default();
     for rec in out.split('\0') {
         // `ADDED\tREMOVED\tPATH`, or `ADDED\tREMOVED\t` followed by two path records for
