@@ -45,6 +45,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -58,6 +59,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --timeout 'Time limit per attempt, e.g. 45s, 30m, 2h'
             cand --retries 'Extra attempts after a failed one (at most 100)'
             cand --check 'Shell command run in the worktree after the agent; exit 0 = pass'
+            cand --best-of 'Run each task as N candidates at once and keep the best (1-16)'
+            cand --agents 'Run each task once per agent listed, as candidates (e.g. claude,codex)'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
@@ -81,6 +84,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
             cand --all 'Also show pruned tasks (tombstones)'
             cand --json 'Print the tasks as JSON (version 1) on stdout'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -94,6 +98,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
             cand --all 'Also show pruned tasks (tombstones)'
             cand --json 'Print the tasks as JSON (version 1) on stdout'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -275,6 +280,17 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;pick'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand list 'List every agent task and worktree, in the state the repository shows'
@@ -291,6 +307,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -322,6 +339,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;man'= {
         }
         &'git-agents;help;watch'= {
+        }
+        &'git-agents;help;pick'= {
         }
         &'git-agents;help;help'= {
         }
