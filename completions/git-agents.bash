@@ -968,7 +968,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path merge prune show list ls stop wait watch. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path merge prune show list ls stop wait watch pick. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -992,7 +992,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch) ;;
+        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch|pick) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

@@ -306,7 +306,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait watch" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait watch pick" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs
