@@ -387,3 +387,58 @@ pub fn lost_to_merged(store: &Store, rec: &Record) -> bool {
         .flatten()
         .is_some_and(|w| w.state == State::Merged || w.merged_commit.is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, state: &str, check: Option<&str>, lines: usize, ms: u64) -> Entry {
+        let rec: Record = serde_json::from_value(serde_json::json!({
+            "version": 1, "id": id, "state": state, "branch": format!("agent/{id}"),
+            "base": "main", "base_commit": "0", "worktree": "/w", "prompt": "", "command": [],
+            "check": check, "exit_code": null, "head": null, "created_at": 0,
+            "started_at": null, "finished_at": null, "owner": null, "child": null,
+        }))
+        .unwrap();
+        Entry {
+            rec,
+            diff: Some(DiffStat {
+                files: 1,
+                added: lines,
+                removed: 0,
+            }),
+            time: Some(Duration::from_millis(ms)),
+        }
+    }
+
+    #[test]
+    fn check_then_diff_then_time() {
+        let (w, why) = choose(&[
+            entry("t.c1", "failed", Some("failed"), 1, 10),
+            entry("t.c2", "succeeded", Some("passed"), 50, 10),
+            entry("t.c3", "succeeded", Some("passed"), 5, 99),
+        ])
+        .unwrap();
+        assert_eq!(w, "t.c3");
+        assert!(why.contains("smallest diff against the base: 5 lines (next: t.c2, 50)"), "{why}");
+        assert!(why.contains("out: t.c1 check failed"), "{why}");
+
+        let (w, why) = choose(&[
+            entry("t.c1", "succeeded", Some("passed"), 5, 300),
+            entry("t.c2", "succeeded", Some("passed"), 5, 100),
+        ])
+        .unwrap();
+        assert_eq!(w, "t.c2");
+        assert!(why.contains("shorter run"), "{why}");
+
+        // A passing check beats a smaller diff that ran no check.
+        let (w, _) = choose(&[
+            entry("t.c1", "succeeded", None, 1, 1),
+            entry("t.c2", "succeeded", Some("passed"), 100, 100),
+        ])
+        .unwrap();
+        assert_eq!(w, "t.c2");
+
+        assert!(choose(&[entry("t.c1", "failed", None, 1, 1)]).is_none());
+    }
+}

@@ -654,3 +654,28 @@ pub fn state_note(store: &Store, rec: &Record) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependants_follow_their_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.prepare().unwrap();
+        for (id, deps) in [("d", vec!["b", "c"]), ("c", vec!["a"]), ("b", vec!["a"]), ("a", vec![])] {
+            let rec: Record = serde_json::from_value(serde_json::json!({
+                "version": 1, "id": id, "state": "succeeded", "branch": format!("agent/{id}"),
+                "base": "main", "base_commit": "0", "worktree": "/w", "prompt": "",
+                "command": [], "check": null, "exit_code": null, "head": null,
+                "created_at": 0, "started_at": null, "finished_at": null, "owner": null,
+                "child": null, "depends_on": deps,
+            }))
+            .unwrap();
+            store.save(&rec).unwrap();
+        }
+        let ids = ["d", "c", "b", "a"].map(String::from).to_vec();
+        assert_eq!(dependency_order(&store, ids), ["a", "b", "c", "d"]);
+    }
+}
