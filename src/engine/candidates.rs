@@ -420,7 +420,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(w, "t.c3");
-        assert!(why.contains("smallest diff against the base: 5 lines (next: t.c2, 50)"), "{why}");
+        assert!(
+            why.contains("smallest diff against the base: 5 lines (next: t.c2, 50)"),
+            "{why}"
+        );
         assert!(why.contains("out: t.c1 check failed"), "{why}");
 
         let (w, why) = choose(&[
