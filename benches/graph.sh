@@ -13,6 +13,11 @@
 #              and every worktree made and removed);
 #   graph-only graph - flat: what waiting for dependencies and merging their branches
 #              in memory add.
+#   chain      the chain of tasks that ended last, walked back through the dependency
+#              that ended last: its tasks' own time (worktree, agent, commit) and the
+#              gaps between a dependency's end and its dependant's start (the scheduler's
+#              dispatch, the starting point's in-memory merge, and waiting for a free
+#              slot behind other ready tasks).
 #
 # Usage: benches/graph.sh [JOBS]   (default 8)
 set -euo pipefail
@@ -75,7 +80,45 @@ run() { # $1 = graph|flat; prints wall seconds
         ok=$(grep -l '"state": *"succeeded"' .git/agents/tasks/*.json | wc -l)
         [[ $ok -eq $N ]] || { echo "$1: only $ok of $N succeeded" >&2; exit 1; }
         echo "$t1 - $t0" | bc
+        [[ $1 == graph ]] && chain .git/agents/tasks >"$TMP/chain"
+        true
     )
+}
+
+chain() { # the critical chain of a finished graph batch, from its records
+    python3 - "$1" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+recs = {}
+for f in os.listdir(d):
+    r = json.load(open(os.path.join(d, f)))
+    recs[r["id"]] = r
+last = max(recs.values(), key=lambda r: r["finished_at"])
+own = gaps = 0
+n = 0
+gap_list = []
+r = last
+while True:
+    n += 1
+    own += r["finished_at"] - r["started_at"]
+    deps = [recs[x] for x in r.get("depends_on", [])]
+    if not deps:
+        break
+    dep = max(deps, key=lambda x: x["finished_at"])
+    g = r["started_at"] - dep["finished_at"]
+    gaps += g
+    gap_list.append(g)
+    r = dep
+all_gaps = sorted(
+    t["started_at"] - max(recs[x]["finished_at"] for x in t["depends_on"])
+    for t in recs.values() if t.get("depends_on")
+)
+med = all_gaps[len(all_gaps) // 2]
+print(f"chain       {n} tasks: their own time {own/1000:.2f} s, gaps {gaps/1000:.2f} s "
+      f"({', '.join(f'{g}ms' for g in reversed(gap_list))})")
+print(f"gaps        every dependant: median {med} ms, max {all_gaps[-1]} ms "
+      "(dependency ended -> dependant started)")
+PY
 }
 
 echo "$N tasks, depth $LEVELS, agent sleeps 0.1 s, -j $JOBS, $(nproc) cores"
@@ -87,3 +130,4 @@ printf 'graph       %6.2f s   (%.2fx flat)\n' "$graph" "$(echo "$graph / $flat" 
 printf 'critical    %6.2f s\n' "$critical"
 printf 'overhead    %6.2f s   (graph - critical path agent time)\n' "$(echo "$graph - $critical" | bc)"
 printf 'graph-only  %6.2f s   (graph - flat)\n' "$(echo "$graph - $flat" | bc)"
+cat "$TMP/chain"

@@ -213,9 +213,26 @@ fn kill_9_mid_graph_then_spawn_resumes_the_unfinished_part() {
         assert!(std::time::Instant::now() < deadline, "b never ran");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // While b runs, d waits for b and c, and says so.
+    let list = env.run(&["list"]).ok().stdout();
+    assert!(list.contains("pending (waiting for b, c)"), "{list}");
+    let doc = env.run(&["list", "--json"]).ok().json();
+    assert_eq!(
+        tasks(&doc)["d"]["waiting_for"],
+        serde_json::json!(["b", "c"])
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     std::fs::write(&gate, "").unwrap();
+    // b's agent outlives the batch until it sees the gate: wait until it is gone.
+    let pid = env.record("b")["child"]["pid"].as_u64().unwrap();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's agent never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let a_started = started(&env, "a");
     let doc = env.run(&["list", "--json"]).ok().json();
     assert_eq!(tasks(&doc)["d"]["state"], "interrupted");

@@ -79,7 +79,7 @@ pub fn expand(
                     && status(store, t.id.as_str()) == Status::Interrupted
                 {
                     have.insert(t.id.to_string());
-                    out.push(want_of(t, true, true));
+                    out.push(want_of(t, false, true));
                 }
             }
         }
