@@ -41,7 +41,15 @@ fn three_ways(env: &Env) {
 fn best_of_three_picks_the_passing_candidate_with_the_smallest_diff() {
     let env = Env::new();
     three_ways(&env);
-    env.run(&["spawn", "-j", "3"]).code_is(1); // c1's check fails
+    let spawn = env.run(&["spawn", "-j", "3"]).code_is(1); // c1's check fails
+    // The plain lines (the live view off a terminal) name the winner and why.
+    assert!(
+        spawn
+            .stderr()
+            .contains("fix: winner fix.c3 (check passed; smallest diff"),
+        "{}",
+        spawn.stderr()
+    );
     let c1 = env.record("fix.c1");
     assert_eq!(c1["state"], "failed");
     assert_eq!(c1["check"], "failed");

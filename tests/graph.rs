@@ -277,3 +277,20 @@ fn graph_errors_in_the_manifest_are_refused_with_their_position() {
         assert_eq!(env.branches(), vec!["main".to_string()]);
     }
 }
+
+#[test]
+fn the_longest_chain_starts_first() {
+    let env = Env::new();
+    worker(&env);
+    env.write(
+        "agents.yaml",
+        "command: [worker]\ntasks:\n\
+  - {id: free, prompt: F}\n\
+  - {id: root, prompt: R}\n\
+  - {id: mid, prompt: M, depends_on: [root]}\n\
+  - {id: leaf, prompt: L, depends_on: [mid]}\n",
+    );
+    env.run(&["spawn", "-j", "1"]).ok();
+    assert!(started(&env, "root") < started(&env, "free"));
+    assert!(finished(&env, "mid") <= started(&env, "leaf"));
+}

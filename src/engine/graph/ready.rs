@@ -38,7 +38,11 @@ fn unit(p: &Planned) -> String {
 }
 
 impl<'a> Ready<'a> {
-    pub fn new(store: &'a Store, tasks: Vec<Planned>) -> Ready<'a> {
+    pub fn new(store: &'a Store, mut tasks: Vec<Planned>) -> Ready<'a> {
+        // The longest chains first: of the tasks ready at once, the one with the most
+        // tasks waiting behind it starts first (otherwise in the order asked).
+        let height = heights(&tasks);
+        tasks.sort_by_key(|t| std::cmp::Reverse(height.get(&unit(t)).copied().unwrap_or(0)));
         let mut left = HashMap::new();
         for t in &tasks {
             *left.entry(unit(t)).or_insert(0) += 1;
@@ -182,4 +186,44 @@ enum Verdict {
     Ready,
     Wait,
     Blocked(Blocked),
+}
+
+/// Per unit of the batch, the length of the longest chain of the batch's tasks that
+/// wait for it, itself included.
+fn heights(tasks: &[Planned]) -> HashMap<String, usize> {
+    let mut dependants: HashMap<String, Vec<String>> = HashMap::new();
+    for t in tasks {
+        for d in &t.deps {
+            dependants.entry(d.clone()).or_default().push(unit(t));
+        }
+    }
+    fn height(
+        u: &str,
+        dependants: &HashMap<String, Vec<String>>,
+        memo: &mut HashMap<String, usize>,
+        depth: usize,
+    ) -> usize {
+        if let Some(h) = memo.get(u) {
+            return *h;
+        }
+        // The manifest has no cycles; the bound only guards against a hand-edited store.
+        let below = if depth > 256 {
+            0
+        } else {
+            dependants
+                .get(u)
+                .into_iter()
+                .flatten()
+                .map(|d| height(d, dependants, memo, depth + 1))
+                .max()
+                .unwrap_or(0)
+        };
+        memo.insert(u.to_string(), below + 1);
+        below + 1
+    }
+    let mut memo = HashMap::new();
+    for t in tasks {
+        height(&unit(t), &dependants, &mut memo, 0);
+    }
+    memo
 }
