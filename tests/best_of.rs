@@ -114,6 +114,15 @@ fn best_of_three_picks_the_passing_candidate_with_the_smallest_diff() {
     assert!(show.contains("2 files +201 -0"), "{show}");
     assert!(show.contains("winner: fix.c3 (check passed"), "{show}");
 
+    // A command that needs one worktree asks for a candidate.
+    let path = env.run(&["path", "fix"]).code_is(2);
+    assert!(
+        path.stderr()
+            .contains("name one of them (the winner is fix.c3)"),
+        "{}",
+        path.stderr()
+    );
+
     // pick overrides; merge lands the winner only; prune removes the losers.
     let bad = env.run(&["pick", "fix", "fix.c9"]).code_is(2);
     assert!(

@@ -445,3 +445,20 @@ mod tests {
         assert!(choose(&[entry("t.c1", "failed", None, 1, 1)]).is_none());
     }
 }
+
+/// The error for a best-of-N task named where one candidate is needed (`path`, `logs`,
+/// `wait`, `stop`, `prune`).
+pub fn name_a_candidate(store: &Store, group: &str) -> Error {
+    let all = members(store, group);
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    let winner = all
+        .first()
+        .and_then(|r| r.graph.winner.clone())
+        .map(|w| format!(" (the winner is {w})"))
+        .unwrap_or_default();
+    Error::usage(format!(
+        "task {group} ran as candidates {}: name one of them{winner}",
+        ids.join(", ")
+    ))
+    .with_hint(format!("compare them with: git agents show {group}"))
+}
