@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod merge;
 pub mod modules;
 pub mod report;
+pub mod signature;
 pub mod store;
 pub mod supervise;
 pub mod task;

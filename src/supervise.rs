@@ -40,6 +40,19 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+thread_local! {
+    /// Set by [`stop_current`] from a job's `on_line`: stop the job this thread runs.
+    static STOP_CURRENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called from the `on_line` of a running job (which runs on the job's own thread): stop
+/// that job now, as its deadline would (SIGTERM to the tree, grace, SIGKILL); it ends
+/// [`Outcome::TimedOut`]. The caller knows why (an agent that is stuck, one waiting for
+/// a login no one will give).
+pub fn stop_current() {
+    STOP_CURRENT.with(|s| s.set(true));
+}
+
 /// How long a stopped process tree gets between SIGTERM and SIGKILL (at most a minute,
 /// whatever the environment says).
 fn grace() -> Duration {
@@ -79,6 +92,7 @@ pub fn run(
 ) -> Result<Outcome> {
     // Before the first child exists: its orphans must come back to us, not to init.
     tree::become_subreaper();
+    STOP_CURRENT.with(|s| s.set(false));
     let token = tree::new_token();
     // The child's whole environment, spelled out: ours without the variables that would
     // point git at our repository instead of the worktree, the job's, then the marker.
@@ -189,7 +203,9 @@ pub fn run(
             None => {
                 let why = if interrupted() {
                     Some(Outcome::Interrupted)
-                } else if job.deadline.is_some_and(|d| Instant::now() >= d) {
+                } else if job.deadline.is_some_and(|d| Instant::now() >= d)
+                    || STOP_CURRENT.with(|s| s.get())
+                {
                     Some(Outcome::TimedOut)
                 } else {
                     None
@@ -346,6 +362,34 @@ mod tests {
         );
         assert_eq!(o, Outcome::Exited(0));
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_line_can_stop_its_job() {
+        let args = vec!["-c".to_string(), "echo stuck; sleep 30".to_string()];
+        let start = Instant::now();
+        let out = run(
+            Job {
+                program: OsStr::new("sh"),
+                args: &args,
+                dir: Path::new("."),
+                env: &[],
+                stdin: None,
+                deadline: None,
+            },
+            &mut Vec::new(),
+            |_| {},
+            |l| {
+                if l == "stuck" {
+                    stop_current();
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(out, Outcome::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // The next job on this thread starts afresh.
+        assert_eq!(sh("exit 0", None, None).0, Outcome::Exited(0));
     }
 
     fn running(pid: u32) -> bool {

@@ -180,6 +180,13 @@ fn human(
     if let Some(d) = rec.and_then(|r| r.detail.as_deref()) {
         fields.push(("detail", escape_control(d).into_owned()));
     }
+    // What the agent's CLI said, and what to do (a known failure of its preset).
+    if let Some(d) = rec.and_then(|r| r.reason.as_deref()) {
+        fields.push(("reason", escape_control(d).into_owned()));
+    }
+    if let Some(d) = rec.and_then(|r| r.hint.as_deref()) {
+        fields.push(("hint", escape_control(d).into_owned()));
+    }
     if let Some(b) = &row.branch {
         let mut s = b.clone();
         if let (Some(a), Some(be)) = (row.live.ahead, row.live.behind) {

@@ -121,7 +121,7 @@ fn steps(
     for cmd in &t.settings.setup {
         cx.phase(id, Phase::Setup, n);
         let _ = writeln!(log, "==> setup: {cmd}");
-        match supervised(cx, id, &seat.shell(cmd), log)? {
+        match supervised(cx, id, &seat.shell(cmd), log, None)? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Err(AttemptOutcome::Failed {
@@ -140,8 +140,21 @@ fn steps(
 
     cx.phase(id, Phase::Agent, n);
     let _ = writeln!(log, "==> agent: {}", t.agent.template.join(" "));
-    let job = seat.agent(&t.agent, &t.prompt, &cx.store.prompt_path(id));
-    let outcome = supervised(cx, id, &job, log)?;
+    let mut job = seat.agent(&t.agent, &t.prompt, &cx.store.prompt_path(id));
+    // A preset's CLI is watched: its known failures, its default time limit, the stuck
+    // detector (see `signature`, `stuck`).
+    let mut watch = super::stuck::watch_agent(
+        &mut job,
+        &t.agent.template[0],
+        &t.worktree,
+        t.settings.timeout.is_some(),
+    )
+    .map_err(failed)?;
+    let _ = cx.store.update(id, |r| {
+        r.reason = None;
+        r.hint = None;
+    });
+    let outcome = supervised(cx, id, &job, log, watch.as_mut())?;
     if outcome == Outcome::Interrupted {
         return Err(interrupted());
     }
@@ -172,6 +185,21 @@ fn steps(
         });
     }
 
+    if let Some(w) = &watch {
+        let v = w.verdict();
+        if let Some(reason) = v.reason() {
+            let _ = cx.store.update(id, |r| {
+                r.reason = Some(reason);
+                r.hint = v.hint();
+            });
+        }
+        let changed = tip.map(|h| h.to_string()).as_deref() != Some(t.base_commit.as_str());
+        if let Some(o) = super::stuck::judge(w, outcome, changed) {
+            // In the log too, right after the output that led to it.
+            let _ = writeln!(log, "==> {}", o.detail().unwrap_or_default());
+            return Err(o);
+        }
+    }
     match outcome {
         Outcome::Exited(0) => {}
         Outcome::Exited(c) => {
@@ -196,7 +224,7 @@ fn steps(
     };
     cx.phase(id, Phase::Check, n);
     let _ = writeln!(log, "==> check: {check}");
-    match supervised(cx, id, &seat.shell(check), log)? {
+    match supervised(cx, id, &seat.shell(check), log, None)? {
         Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
         Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
             exit_code: c,
@@ -212,12 +240,14 @@ fn steps(
 /// Run a job with its pid in the task's record while it runs (so others can tell it is
 /// alive) and each output line as an event. A job that cannot start fails the attempt.
 /// A job that ends while `git agents stop` asks for the task was stopped, whatever its
-/// exit; none starts once it has asked (see `engine::stop`).
+/// exit; none starts once it has asked (see `engine::stop`). A `watch` sees each line
+/// and may stop the job (an agent that is stuck, or waits for a login).
 fn supervised(
     cx: &Context,
     id: &str,
     job: &Job,
     log: &mut File,
+    mut watch: Option<&mut crate::signature::Watch>,
 ) -> Result<Outcome, AttemptOutcome> {
     if super::stop::requested(cx.store, id) {
         return Ok(Outcome::Interrupted);
@@ -229,6 +259,11 @@ fn supervised(
             crate::fault::point("spawn:child-started");
         },
         |line| {
+            if let Some(w) = watch.as_deref_mut()
+                && w.line(line, std::time::Instant::now())
+            {
+                crate::supervise::stop_current();
+            }
             cx.events.task(
                 id,
                 Kind::Output {

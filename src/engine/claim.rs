@@ -126,6 +126,8 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         conflicts: Vec::new(),
         merge_check: None,
         batch: Some(batch.to_string()),
+        reason: None,
+        hint: None,
         graph: crate::store::Graph {
             depends_on: p.deps.clone(),
             candidate_of: p.candidate_of.clone(),

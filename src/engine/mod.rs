@@ -23,4 +23,5 @@ pub mod queue;
 pub mod respawn;
 pub mod run;
 pub mod stop;
+pub mod stuck;
 pub mod wait;

@@ -77,6 +77,13 @@ pub struct Record {
     /// The batch that last ran the task: its events are in `events/<batch>.ndjson`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// Why the agent's CLI failed, in its own words, when its output matched a known
+    /// failure signature of its preset (see `signature`); cleared when an attempt begins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the user can do about `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// Dependencies and best-of-N (README "Task graphs and best-of-N").
     #[serde(flatten, default)]
     pub graph: Graph,
