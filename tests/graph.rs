@@ -294,3 +294,25 @@ fn the_longest_chain_starts_first() {
     assert!(started(&env, "root") < started(&env, "free"));
     assert!(finished(&env, "mid") <= started(&env, "leaf"));
 }
+
+#[test]
+fn merging_a_dependant_whose_dependency_has_no_work_to_land_is_refused() {
+    let env = Env::new();
+    worker(&env);
+    env.write(
+        "agents.yaml",
+        "command: [worker]\ntasks:\n  - {id: a, prompt: A}\n  - {id: b, prompt: B, depends_on: [a]}\n",
+    );
+    env.run(&["spawn"]).ok();
+    env.run(&["prune", "--force", "--yes", "a"]).ok();
+    let main = env.git(&["rev-parse", "main"]);
+    let run = env.run(&["merge", "b"]).code_is(2);
+    assert!(
+        run.stderr()
+            .contains("task b depends on a, which has no work to land"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(env.git(&["rev-parse", "main"]), main);
+    assert_eq!(env.record("b")["state"], "succeeded");
+}
