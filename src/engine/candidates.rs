@@ -388,6 +388,23 @@ pub fn lost_to_merged(store: &Store, rec: &Record) -> bool {
         .is_some_and(|w| w.state == State::Merged || w.merged_commit.is_some())
 }
 
+/// The error for a best-of-N task named where one candidate is needed (`path`, `logs`,
+/// `wait`, `stop`, `prune`).
+pub fn name_a_candidate(store: &Store, group: &str) -> Error {
+    let all = members(store, group);
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    let winner = all
+        .first()
+        .and_then(|r| r.graph.winner.clone())
+        .map(|w| format!(" (the winner is {w})"))
+        .unwrap_or_default();
+    Error::usage(format!(
+        "task {group} ran as candidates {}: name one of them{winner}",
+        ids.join(", ")
+    ))
+    .with_hint(format!("compare them with: git agents show {group}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,21 +461,4 @@ mod tests {
 
         assert!(choose(&[entry("t.c1", "failed", None, 1, 1)]).is_none());
     }
-}
-
-/// The error for a best-of-N task named where one candidate is needed (`path`, `logs`,
-/// `wait`, `stop`, `prune`).
-pub fn name_a_candidate(store: &Store, group: &str) -> Error {
-    let all = members(store, group);
-    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
-    let winner = all
-        .first()
-        .and_then(|r| r.graph.winner.clone())
-        .map(|w| format!(" (the winner is {w})"))
-        .unwrap_or_default();
-    Error::usage(format!(
-        "task {group} ran as candidates {}: name one of them{winner}",
-        ids.join(", ")
-    ))
-    .with_hint(format!("compare them with: git agents show {group}"))
 }
