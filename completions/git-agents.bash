@@ -508,7 +508,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__list)
-            opts="-C -q -v -h --all --json --candidates --manifest --color --quiet --verbose --help"
+            opts="-w -C -q -v -h --all --json --wide --candidates --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,7 +537,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__logs)
-            opts="-f -C -q -v -h --follow --manifest --color --quiet --verbose --help"
+            opts="-f -C -q -v -h --follow --raw --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,7 +760,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__spawn)
-            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --best-of --agents --manifest --color --quiet --verbose --help"
+            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --max-cost --max-task-cost --max-tokens --retry-in --sandbox --best-of --agents --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -804,6 +804,26 @@ _git_agents_clap() {
                     ;;
                 --check)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-task-cost)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-in)
+                    COMPREPLY=($(compgen -W "fresh same" -- "${cur}"))
+                    return 0
+                    ;;
+                --sandbox)
+                    COMPREPLY=($(compgen -W "none bwrap" -- "${cur}"))
                     return 0
                     ;;
                 --best-of)
@@ -984,7 +1004,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--best-of|spawn,--agents|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|spawn,--best-of|spawn,--agents|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;

@@ -70,6 +70,13 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l base -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l timeout -d 'Time limit per attempt, e.g. 45s, 30m, 2h' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retries -d 'Extra attempts after a failed one (at most 100)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l check -d 'Shell command run in the worktree after the agent; exit 0 = pass' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-cost -d 'Budget of the whole batch in US dollars, as the agents report their spend: passing it stops the running agents, and tasks not yet started stay pending' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-task-cost -d 'Budget of each task in US dollars (agents.maxCost, `max_cost`)' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l max-tokens -d 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retry-in -d 'Where a retry runs: a fresh worktree (default), or the same one, the agent\'s session resumed (agents.retryIn, `retry_in`)' -r -f -a "fresh\t''
+same\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l sandbox -d 'Run each agent, setup and check in a sandbox: bwrap or none (see README)' -r -f -a "none\t''
+bwrap\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l best-of -d 'Run each task as N candidates at once and keep the best (1-16)' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agents -d 'Run each task once per agent listed, as candidates (e.g. claude,codex)' -r -f -a "claude\t''
 codex\t''
@@ -100,6 +107,7 @@ always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s v -l verbose -d 'Print more detail about what happens'
@@ -111,6 +119,7 @@ always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l json -d 'Print the tasks as JSON (version 1) on stdout'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s v -l verbose -d 'Print more detail about what happens'
@@ -158,6 +167,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l color -d 
 always\t''
 never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s f -l follow -d 'Keep printing new output while the task runs'
+complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -l raw -d 'Print the agent\'s output as it wrote it (its JSON stream), not rendered'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand logs" -s h -l help -d 'Print help'

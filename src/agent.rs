@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::adapter::Format;
 use crate::config::AgentChoice;
 use crate::error::Error;
 
@@ -17,6 +18,9 @@ pub struct Preset {
     /// Extra environment the CLI needs to run unattended.
     pub env: &'static [(&'static str, &'static str)],
     pub note: &'static str,
+    /// The structured output the command asks for, which git-agents reads (see
+    /// [`crate::adapter`]); `None`: plain text.
+    pub output: Option<Format>,
 }
 
 /// Non-interactive invocations of the agent CLIs we know (see README).
@@ -29,51 +33,98 @@ pub const PRESETS: &[Preset] = &[
             "{prompt}",
             "--permission-mode",
             "acceptEdits",
+            "--output-format",
+            "stream-json",
+            "--verbose",
         ],
         env: &[],
         note: "Claude Code, print mode, edits accepted without asking",
+        output: Some(Format::ClaudeStreamJson),
     },
     Preset {
         name: "codex",
-        command: &["codex", "exec", "--sandbox", "workspace-write", "{prompt}"],
+        command: &[
+            "codex",
+            "exec",
+            "--json",
+            "--sandbox",
+            "workspace-write",
+            "{prompt}",
+        ],
         env: &[],
         note: "OpenAI Codex CLI, exec mode, may write inside the worktree",
+        output: Some(Format::CodexJson),
     },
     Preset {
         name: "aider",
         command: &["aider", "--yes-always", "--message", "{prompt}"],
         env: &[],
         note: "aider, one message then exit; it commits by itself",
+        output: Some(Format::AiderText),
     },
     Preset {
         name: "gemini",
-        command: &["gemini", "--approval-mode", "auto_edit", "-p", "{prompt}"],
+        command: &[
+            "gemini",
+            "--approval-mode",
+            "auto_edit",
+            "--output-format",
+            "stream-json",
+            "-p",
+            "{prompt}",
+        ],
         env: &[],
         note: "Gemini CLI, prompt mode, edits approved",
+        output: Some(Format::GeminiStreamJson),
     },
     Preset {
         name: "opencode",
-        command: &["opencode", "run", "{prompt}"],
+        command: &["opencode", "run", "--format", "json", "{prompt}"],
         env: &[],
         note: "opencode run; permissions come from opencode.json",
+        output: Some(Format::OpencodeJson),
     },
     Preset {
         name: "cursor-agent",
-        command: &["cursor-agent", "--print", "--force", "{prompt}"],
+        command: &[
+            "cursor-agent",
+            "--print",
+            "--force",
+            "--output-format",
+            "stream-json",
+            "{prompt}",
+        ],
         env: &[],
         note: "Cursor's agent CLI, print mode, changes allowed",
+        output: Some(Format::CursorStreamJson),
     },
     Preset {
         name: "goose",
-        command: &["goose", "run", "-t", "{prompt}"],
+        command: &[
+            "goose",
+            "run",
+            "--quiet",
+            "--output-format",
+            "stream-json",
+            "-t",
+            "{prompt}",
+        ],
         env: &[("GOOSE_MODE", "auto")],
         note: "goose run with GOOSE_MODE=auto",
+        output: Some(Format::GooseStreamJson),
     },
     Preset {
         name: "amp",
-        command: &["amp", "--dangerously-allow-all", "-x", "{prompt}"],
+        command: &[
+            "amp",
+            "--dangerously-allow-all",
+            "--stream-json",
+            "-x",
+            "{prompt}",
+        ],
         env: &[],
         note: "Amp, execute mode, all tools allowed",
+        output: Some(Format::AmpStreamJson),
     },
 ];
 
@@ -89,14 +140,15 @@ pub const PRESET_NAMES: &[&str] = &[
 ];
 
 impl Preset {
-    /// The command template and extra environment, owned.
-    fn parts(&self) -> (Vec<String>, Vec<(String, String)>) {
+    /// The command template, extra environment and output format, owned.
+    pub(crate) fn parts(&self) -> (Vec<String>, Vec<(String, String)>, Option<Format>) {
         (
             self.command.iter().map(|s| s.to_string()).collect(),
             self.env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            self.output,
         )
     }
 }
@@ -115,13 +167,15 @@ pub struct Agent {
     pub template: Vec<String>,
     pub program: PathBuf,
     pub env: Vec<(String, String)>,
+    /// The structured output git-agents reads from it; `None`: plain text.
+    pub output: Option<Format>,
 }
 
 impl Agent {
     /// Resolve a choice (or, with none, the first preset on PATH) and locate its program.
     pub fn resolve(choice: Option<&AgentChoice>) -> Result<Agent, Error> {
-        let (template, env) = match choice {
-            Some(AgentChoice::Command(c)) => (c.clone(), Vec::new()),
+        let (template, env, output) = match choice {
+            Some(AgentChoice::Command(c)) => (c.clone(), Vec::new(), None),
             Some(AgentChoice::Preset(name)) => preset(name)
                 .ok_or_else(|| {
                     Error::usage(format!(
@@ -148,12 +202,57 @@ impl Agent {
             template,
             program,
             env,
+            output,
         })
+    }
+
+    /// The output format a task's `output` setting chose, if it chose one: a format, or
+    /// plain text (`text`).
+    pub fn with_output(mut self, output: Option<OutputChoice>) -> Agent {
+        match output {
+            Some(OutputChoice::Text) => self.output = None,
+            Some(OutputChoice::Format(f)) => self.output = Some(f),
+            None => {}
+        }
+        self
+    }
+
+    /// The template that resumes the agent's session `id` (the Ralph loop's next
+    /// attempt), where the CLI can: `claude --resume ID …`, `codex exec resume ID …`.
+    pub fn resume_template(&self, id: &str) -> Option<Vec<String>> {
+        let mut t = self.template.clone();
+        match self.output? {
+            Format::ClaudeStreamJson => {
+                t.splice(1..1, ["--resume".to_string(), id.to_string()]);
+            }
+            Format::CodexJson => {
+                let exec = t.iter().position(|a| a == "exec")?;
+                t.splice(exec + 1..exec + 1, ["resume".to_string(), id.to_string()]);
+            }
+            _ => return None,
+        }
+        Some(t)
     }
 
     /// Whether the prompt goes on stdin (the template names neither prompt placeholder).
     pub fn prompt_on_stdin(&self) -> bool {
         !uses_prompt(&self.template)
+    }
+}
+
+/// A task's `output` setting: a structured format, or plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputChoice {
+    Text,
+    Format(Format),
+}
+
+impl OutputChoice {
+    pub fn parse(name: &str) -> Option<OutputChoice> {
+        match name {
+            "text" => Some(OutputChoice::Text),
+            n => Format::parse(n).map(OutputChoice::Format),
+        }
     }
 }
 
@@ -259,6 +358,28 @@ fn compose_name(repo: &str, task: &str) -> String {
         s.remove(0);
     }
     if s.is_empty() { "agents".into() } else { s }
+}
+
+/// The state dirs and files an agent CLI writes besides the worktree (its sessions,
+/// settings, credentials refresh): writable under `sandbox: bwrap` on top of
+/// `sandbox_write`. Keyed by the program a template names, so `command: claude …`
+/// gets them too.
+pub fn sandbox_write(program: &str) -> &'static [&'static str] {
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    match name {
+        "claude" => &["~/.claude", "~/.claude.json"],
+        "codex" => &["~/.codex"],
+        "gemini" => &["~/.gemini"],
+        "aider" => &["~/.aider"],
+        "opencode" => &["~/.local/share/opencode", "~/.config/opencode"],
+        "cursor-agent" => &["~/.cursor"],
+        "goose" => &["~/.config/goose", "~/.local/share/goose"],
+        "amp" => &["~/.config/amp", "~/.local/share/amp"],
+        _ => &[],
+    }
 }
 
 #[cfg(test)]

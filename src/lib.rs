@@ -5,6 +5,7 @@
 //! domain code never parses argv and never prints outside [`ui`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod adapter;
 pub mod agent;
 pub mod cli;
 pub mod cmd;
@@ -21,6 +22,8 @@ pub mod manifest;
 pub mod merge;
 pub mod modules;
 pub mod report;
+pub mod runner;
+pub mod sandbox;
 pub mod signature;
 pub mod store;
 pub mod supervise;

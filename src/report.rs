@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod spend;
+pub use spend::{cost_cell, count, spend_fields, tokens_cell, total_line, usage_json};
+
 use crate::git::Repo;
 use crate::store::{Record, Store};
 use crate::task::State;
@@ -279,8 +282,10 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "detail": rec.detail,
         "port": rec.port,
         "pr_url": rec.pr_url,
+        "usage": usage_json(rec),
         "reason": rec.reason,
         "hint": rec.hint,
+        "isolation": rec.isolation,
         "depends_on": rec.graph.depends_on,
         "waiting_for": crate::engine::graph::waiting_json(store, rec),
         "blocked_by": rec.graph.blocked_by,
@@ -320,8 +325,10 @@ pub fn unrecorded_json(
         "detail": null,
         "port": null,
         "pr_url": null,
+        "usage": null,
         "reason": null,
         "hint": null,
+        "isolation": null,
         "depends_on": [],
         "waiting_for": [],
         "blocked_by": [],

@@ -40,19 +40,6 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-thread_local! {
-    /// Set by [`stop_current`] from a job's `on_line`: stop the job this thread runs.
-    static STOP_CURRENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Called from the `on_line` of a running job (which runs on the job's own thread): stop
-/// that job now, as its deadline would (SIGTERM to the tree, grace, SIGKILL); it ends
-/// [`Outcome::TimedOut`]. The caller knows why (an agent that is stuck, one waiting for
-/// a login no one will give).
-pub fn stop_current() {
-    STOP_CURRENT.with(|s| s.set(true));
-}
-
 /// How long a stopped process tree gets between SIGTERM and SIGKILL (at most a minute,
 /// whatever the environment says).
 fn grace() -> Duration {
@@ -80,6 +67,9 @@ pub struct Job<'a> {
     /// Bytes for stdin; `None` closes stdin (`/dev/null`).
     pub stdin: Option<Vec<u8>>,
     pub deadline: Option<Instant>,
+    /// A command that stops the job from outside (a runner's `docker stop NAME`), run
+    /// before the signals on a timeout or Ctrl-C.
+    pub stop: Option<&'a [String]>,
 }
 
 /// Run a job to its end, streaming its output into `log` and each line to `on_line`.
@@ -87,12 +77,23 @@ pub struct Job<'a> {
 pub fn run(
     job: Job,
     log: &mut dyn Write,
+    on_start: impl FnMut(u32),
+    on_line: impl FnMut(&str),
+) -> Result<Outcome> {
+    run_halting(job, log, &AtomicBool::new(false), on_start, on_line)
+}
+
+/// [`run`], also stopped like a timeout (the whole tree, `Outcome::TimedOut`) once
+/// `halt` is set, which `on_line` may do: an agent over its budget.
+pub fn run_halting(
+    job: Job,
+    log: &mut dyn Write,
+    halt: &AtomicBool,
     mut on_start: impl FnMut(u32),
     mut on_line: impl FnMut(&str),
 ) -> Result<Outcome> {
     // Before the first child exists: its orphans must come back to us, not to init.
     tree::become_subreaper();
-    STOP_CURRENT.with(|s| s.set(false));
     let token = tree::new_token();
     // The child's whole environment, spelled out: ours without the variables that would
     // point git at our repository instead of the worktree, the job's, then the marker.
@@ -204,13 +205,17 @@ pub fn run(
                 let why = if interrupted() {
                     Some(Outcome::Interrupted)
                 } else if job.deadline.is_some_and(|d| Instant::now() >= d)
-                    || STOP_CURRENT.with(|s| s.get())
+                    || halt.load(Ordering::Relaxed)
                 {
                     Some(Outcome::TimedOut)
                 } else {
                     None
                 };
                 if let Some(why) = why {
+                    if let Some(argv) = job.stop {
+                        // The container outlives its client otherwise.
+                        crate::runner::run_stop(argv, grace());
+                    }
                     guard.tree.signal(libc::SIGTERM);
                     stop = Some((why, Instant::now()));
                 }
@@ -295,6 +300,7 @@ mod tests {
                 env: &[("X".into(), "y".into())],
                 stdin: stdin.map(|s| s.as_bytes().to_vec()),
                 deadline: deadline.map(|d| Instant::now() + d),
+                stop: None,
             },
             &mut log,
             |_| {},
@@ -368,7 +374,8 @@ mod tests {
     fn a_line_can_stop_its_job() {
         let args = vec!["-c".to_string(), "echo stuck; sleep 30".to_string()];
         let start = Instant::now();
-        let out = run(
+        let halt = AtomicBool::new(false);
+        let out = run_halting(
             Job {
                 program: OsStr::new("sh"),
                 args: &args,
@@ -378,18 +385,17 @@ mod tests {
                 deadline: None,
             },
             &mut Vec::new(),
+            &halt,
             |_| {},
             |l| {
                 if l == "stuck" {
-                    stop_current();
+                    halt.store(true, Ordering::Relaxed);
                 }
             },
         )
         .unwrap();
         assert_eq!(out, Outcome::TimedOut);
         assert!(start.elapsed() < Duration::from_secs(10));
-        // The next job on this thread starts afresh.
-        assert_eq!(sh("exit 0", None, None).0, Outcome::Exited(0));
     }
 
     fn running(pid: u32) -> bool {

@@ -265,7 +265,9 @@ fn detached_ad_hoc_task_and_json() {
     let doc = run.json();
     let t = tasks(&doc);
     assert_eq!(t.len(), 1);
-    assert_eq!(t["say-hi"]["state"], "pending", "{doc}");
+    // Truthful at the time it is printed: the batch may already have started it.
+    let state = t["say-hi"]["state"].as_str().unwrap_or_default();
+    assert!(matches!(state, "pending" | "running"), "{doc}");
     wait_gone(detached_pid(&run));
     assert_eq!(env.record("say-hi")["state"], "succeeded");
     assert_eq!(env.git(&["show", "agent/say-hi:hi.txt"]), "hi unmarked\n");

@@ -505,12 +505,12 @@ fn human_table() {
     }
     let table = env.run(&["list"]).ok().stdout();
     insta::assert_snapshot!(table, @r"
-    ID              STATE      BRANCH                COMMITS  DIRTY  CHECK   AGE    PATH
-    alpha           succeeded  agent/alpha           +1 -1    1      passed  3h00m  .worktrees/alpha
-    beta-long-name  failed     agent/beta-long-name  +0 -1    0      -       3h00m  .worktrees/beta-long-name
-    gamma           orphaned   agent/gamma           +1 -1    -      passed  3h00m  -
-    pending         pending    -                     -        -      -       -      -
-    stray           orphaned   agent/stray           +0 -1    -      -       -      -
+    ID              STATE      BRANCH                COMMITS  DIRTY  CHECK   AGE    COST  PATH
+    alpha           succeeded  agent/alpha           +1 -1    1      passed  3h00m  -     .worktrees/alpha
+    beta-long-name  failed     agent/beta-long-name  +0 -1    0      -       3h00m  -     .worktrees/beta-long-name
+    gamma           orphaned   agent/gamma           +1 -1    -      passed  3h00m  -     -
+    pending         pending    -                     -        -      -       -      -     -
+    stray           orphaned   agent/stray           +0 -1    -      -       -      -     -
     ");
 }
 

@@ -681,7 +681,7 @@ fn plain_progress_lines_and_summary_table() {
     assert_eq!(
         header,
         [
-            "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "DETAIL"
+            "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "COST", "DETAIL"
         ]
     );
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();

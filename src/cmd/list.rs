@@ -37,6 +37,9 @@ pub struct ListArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also show the tokens each task's agents reported (TOKENS)
+    #[arg(short, long)]
+    pub wide: bool,
     /// One row per best-of-N candidate (also with --all), not one per task
     #[arg(long)]
     pub candidates: bool,
@@ -84,8 +87,10 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let now = crate::time::now();
+    let header = header(args.wide);
     let cells = |r: &Row, known: bool| {
         let mut c = cells(ctx, r, known, &cwd, now);
+        spend_cells(&mut c, r, args.wide);
         let note = r.record.as_ref().and_then(|rec| {
             graph::state_note(&ws.store, rec).or_else(|| {
                 (rec.graph.candidate_of.is_some() && r.id != rec.id)
@@ -100,7 +105,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     // On a terminal, what is known without looking inside the worktrees shows at once;
     // each row's commits and changes fill in as its worktree is read.
     let first: Vec<Vec<String>> = rows.iter().map(|r| cells(r, false)).collect();
-    let mut live = ctx.ui.live_table(HEADER, first);
+    let mut live = ctx.ui.live_table(&header, first);
     inventory::fill(&ws.repo, &mut rows, |i, row| {
         if let Some(t) = live.as_mut() {
             t.set(i, cells(row, true));
@@ -110,7 +115,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
         Some(t) => t.finish(),
         None => {
             let all: Vec<Vec<String>> = rows.iter().map(|r| cells(r, true)).collect();
-            ctx.ui.out(&table(HEADER, &all));
+            ctx.ui.out(&table(&header, &all));
         }
     }
     for (id, pids) in &leftovers(&rows) {
@@ -134,6 +139,27 @@ fn leftovers(rows: &[Row]) -> std::collections::BTreeMap<String, Vec<u32>> {
 const HEADER: &[&str] = &[
     "ID", "STATE", "BRANCH", "COMMITS", "DIRTY", "CHECK", "AGE", "PATH",
 ];
+
+/// The header, with COST (and TOKENS when wide) before PATH.
+fn header(wide: bool) -> Vec<&'static str> {
+    let mut h = HEADER.to_vec();
+    let at = h.len() - 1;
+    h.insert(at, "COST");
+    if wide {
+        h.insert(at + 1, "TOKENS");
+    }
+    h
+}
+
+/// The COST (and TOKENS) cells, inserted like their headers.
+fn spend_cells(c: &mut Vec<String>, r: &Row, wide: bool) {
+    let at = c.len() - 1;
+    let rec = r.record.as_ref();
+    c.insert(at, rec.map_or_else(|| "-".into(), report::cost_cell));
+    if wide {
+        c.insert(at + 1, rec.map_or_else(|| "-".into(), report::tokens_cell));
+    }
+}
 
 /// What a slow cell shows until its worktree has been read.
 const UNKNOWN: &str = "..";

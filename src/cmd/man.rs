@@ -247,6 +247,16 @@ fn key_help(key: &str) -> &'static str {
         PORT_RANGE => "ports handed out as GIT_AGENTS_PORT (default 20000-29999)",
         MIN_FREE_DISK => "spawn refuses when free disk would fall below this (default 1GiB)",
         NOTIFY => "shell command run when a spawn batch ends, the summary JSON on its stdin",
+        OUTPUT => "agent output format read (claude-stream-json, codex-json, ..., or text)",
+        MAX_COST => "budget of each task in US dollars, as its agent reports its spend",
+        MAX_TOKENS => "budget of each task in tokens, input plus output (e.g. 200k)",
+        RETRY_IN => "where a retry runs: fresh (a new worktree, default) or same",
+        SANDBOX => "bwrap or none (default none): run agents, setup and check sandboxed",
+        SANDBOX_WRITE => "absolute path a sandboxed agent may write (multi-valued)",
+        SANDBOX_NETWORK => "false takes the network away from a sandboxed agent (default true)",
+        RUNNER => "docker, podman or a command prefix the agent runs inside",
+        RUNNER_IMAGE => "the image of the docker and podman runners",
+        RUNNER_STOP => "command that stops a runner's container (default: the preset's)",
         _ => "",
     }
 }

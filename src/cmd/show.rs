@@ -238,8 +238,14 @@ fn human(
             (None, None) => "none".into(),
         };
         fields.push(("check", escape_control(&check).into_owned()));
+        if let Some(i) = &r.isolation {
+            fields.push(("sandbox", escape_control(&i.describe()).into_owned()));
+        }
         if let Some(c) = r.exit_code {
             fields.push(("exit code", c.to_string()));
+        }
+        for (k, v) in report::spend_fields(r) {
+            fields.push((k, escape_control(&v).into_owned()));
         }
         fields.push(("created", crate::time::rfc3339(r.created_at)));
         if let Some(t) = r.started_at {

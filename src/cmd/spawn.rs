@@ -93,6 +93,27 @@ pub struct SpawnArgs {
     #[arg(short, long)]
     pub detach: bool,
 
+    /// Budget of the whole batch in US dollars, as the agents report their spend:
+    /// passing it stops the running agents, and tasks not yet started stay pending
+    #[arg(long, value_name = "USD", value_parser = parse_cost)]
+    pub max_cost: Option<f64>,
+
+    /// Budget of each task in US dollars (agents.maxCost, `max_cost`)
+    #[arg(long, value_name = "USD", value_parser = parse_cost)]
+    pub max_task_cost: Option<f64>,
+
+    /// Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)
+    #[arg(long, value_name = "N", value_parser = parse_tokens)]
+    pub max_tokens: Option<u64>,
+
+    /// Where a retry runs: a fresh worktree (default), or the same one, the agent's
+    /// session resumed (agents.retryIn, `retry_in`)
+    #[arg(long, value_name = "WHERE", value_enum)]
+    pub retry_in: Option<config::RetryIn>,
+    /// Run each agent, setup and check in a sandbox: bwrap or none (see README)
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::sandbox::NAMES))]
+    pub sandbox: Option<String>,
+
     /// Run each task as N candidates at once and keep the best (1-16)
     #[arg(long, value_name = "N", value_parser = best_of_value, conflicts_with = "agents")]
     pub best_of: Option<u32>,
@@ -107,6 +128,16 @@ fn best_of_value(s: &str) -> Result<u32, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a number of candidates"))?;
     crate::manifest::graph::check_candidates(n)
+}
+
+fn parse_cost(s: &str) -> Result<f64, String> {
+    crate::engine::budget::parse_cost(s)
+        .ok_or_else(|| "expected a number of US dollars, 0 or more (e.g. 0.50)".into())
+}
+
+fn parse_tokens(s: &str) -> Result<u64, String> {
+    crate::engine::budget::parse_tokens(s)
+        .ok_or_else(|| "expected a whole number of tokens, e.g. 200000 or 200k".into())
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
@@ -148,6 +179,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
         ));
     }
 
+    budget_notes(ctx, &args, &plan);
     let pulled: Vec<&str> = plan
         .iter()
         .filter(|p| p.pulled_in)
@@ -229,6 +261,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
             port_range: global.port_range,
             detached,
             on_started: &on_started,
+            max_cost: args.max_cost,
         },
         &emitter,
     );
@@ -255,6 +288,23 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     Ok(summary.exit)
 }
 
+/// Say once what no budget can hold: agents that report no spend.
+fn budget_notes(ctx: &Ctx, args: &SpawnArgs, plan: &[plan::Planned]) {
+    let tasks = plan.iter().map(|p| {
+        (
+            p.id.as_str(),
+            p.agent.output,
+            crate::engine::budget::Limits {
+                max_cost: p.settings.max_cost,
+                max_tokens: p.settings.max_tokens,
+            },
+        )
+    });
+    for note in crate::engine::budget::unenforceable(tasks, args.max_cost) {
+        ctx.ui.warn(&note);
+    }
+}
+
 /// The flags that take part in resolving each task's settings.
 fn flags(args: &SpawnArgs) -> Result<Flags> {
     let command = match &args.command {
@@ -277,6 +327,13 @@ fn flags(args: &SpawnArgs) -> Result<Flags> {
         },
         jobs: args.jobs.map(usize::from),
         merge_strategy: None,
+        max_cost: args.max_task_cost,
+        max_tokens: args.max_tokens,
+        retry_in: args.retry_in,
+        sandbox: args
+            .sandbox
+            .as_deref()
+            .and_then(crate::sandbox::Sandbox::parse),
     })
 }
 
@@ -314,6 +371,7 @@ fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
             report::elapsed(rec)
                 .map(crate::time::short)
                 .unwrap_or_else(|| "-".into()),
+            report::cost_cell(rec),
             rec.detail.clone().unwrap_or_default(),
         ]);
     }
@@ -322,9 +380,12 @@ fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
     } else {
         ctx.ui.out(&table(
             &[
-                "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "DETAIL",
+                "ID", "STATE", "BRANCH", "COMMITS", "CHECK", "TIME", "COST", "DETAIL",
             ],
             &rows,
         ));
+        if let Some(total) = report::total_line(records) {
+            ctx.ui.out(&format!("{total}\n"));
+        }
     }
 }

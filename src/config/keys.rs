@@ -17,6 +17,16 @@ pub const REMOTE: &str = "agents.remote";
 pub const PORT_RANGE: &str = "agents.portRange";
 pub const MIN_FREE_DISK: &str = "agents.minFreeDisk";
 pub const NOTIFY: &str = "agents.notify";
+pub const OUTPUT: &str = "agents.output";
+pub const MAX_COST: &str = "agents.maxCost";
+pub const MAX_TOKENS: &str = "agents.maxTokens";
+pub const RETRY_IN: &str = "agents.retryIn";
+pub const SANDBOX: &str = "agents.sandbox";
+pub const SANDBOX_WRITE: &str = "agents.sandboxWrite";
+pub const SANDBOX_NETWORK: &str = "agents.sandboxNetwork";
+pub const RUNNER: &str = "agents.runner";
+pub const RUNNER_IMAGE: &str = "agents.runnerImage";
+pub const RUNNER_STOP: &str = "agents.runnerStop";
 
 pub const ALL: &[&str] = &[
     AGENT,
@@ -36,6 +46,16 @@ pub const ALL: &[&str] = &[
     PORT_RANGE,
     MIN_FREE_DISK,
     NOTIFY,
+    OUTPUT,
+    MAX_COST,
+    MAX_TOKENS,
+    RETRY_IN,
+    SANDBOX,
+    SANDBOX_WRITE,
+    SANDBOX_NETWORK,
+    RUNNER,
+    RUNNER_IMAGE,
+    RUNNER_STOP,
 ];
 /// Keys that may be given several times; the values add up.
-pub const MULTI: &[&str] = &[SETUP, COPY];
+pub const MULTI: &[&str] = &[SETUP, COPY, SANDBOX_WRITE];

@@ -15,12 +15,13 @@ mod git_config;
 mod global;
 pub mod keys;
 mod paths;
+mod sandbox;
 mod task;
 
 pub use git_config::GitConfig;
 pub use global::{Global, branch_prefix_rule, parse_port_range, parse_size, resolve_global};
 pub use paths::{check_worktree_dir, normalize, resolve_existing};
-pub use task::{AgentChoice, MAX_RETRIES, TaskSettings, parse_retries, resolve_task};
+pub use task::{AgentChoice, MAX_RETRIES, RetryIn, TaskSettings, parse_retries, resolve_task};
 
 fn bad_value(key: &str, value: &str, expected: &str) -> Error {
     Error::usage(format!(
@@ -41,4 +42,11 @@ pub struct Flags {
     pub check: Option<Option<String>>,
     pub jobs: Option<usize>,
     pub merge_strategy: Option<Strategy>,
+    /// `--max-task-cost`, `--max-tokens`: each task's budget.
+    pub max_cost: Option<f64>,
+    pub max_tokens: Option<u64>,
+    /// `--retry-in`.
+    pub retry_in: Option<RetryIn>,
+    /// `--sandbox`.
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }

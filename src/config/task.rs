@@ -29,6 +29,35 @@ pub struct TaskSettings {
     pub copy: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub merge_strategy: Strategy,
+    /// The agent's output format, when the task chose one (`output`).
+    pub output: Option<crate::agent::OutputChoice>,
+    /// The task's budget.
+    pub max_cost: Option<f64>,
+    pub max_tokens: Option<u64>,
+    pub retry_in: RetryIn,
+    /// `sandbox`, `sandbox_write`, `sandbox_network`, `runner`, `runner_image`,
+    /// `runner_stop`.
+    pub sandbox: crate::sandbox::Settings,
+}
+
+/// Where a task's next attempt runs after a failed one: a fresh worktree from the base
+/// (`fresh`, the default), or the same worktree on top of what the last attempt left,
+/// the agent's session resumed where its CLI can (`same`, the Ralph loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RetryIn {
+    #[default]
+    Fresh,
+    Same,
+}
+
+impl RetryIn {
+    pub fn parse(s: &str) -> Option<RetryIn> {
+        match s {
+            "fresh" => Some(RetryIn::Fresh),
+            "same" => Some(RetryIn::Same),
+            _ => None,
+        }
+    }
 }
 
 fn agent_at(agent: &Option<String>, command: &Option<Vec<String>>) -> Option<AgentChoice> {
@@ -102,6 +131,39 @@ pub fn resolve_task(
         None => None,
     };
     let git_check = git.get(keys::CHECK).filter(|c| !c.trim().is_empty());
+    let git_output = match git.get(keys::OUTPUT) {
+        Some(o) => Some(crate::agent::OutputChoice::parse(o).ok_or_else(|| {
+            bad_value(
+                keys::OUTPUT,
+                o,
+                &format!("one of {}", crate::adapter::Format::names()),
+            )
+        })?),
+        None => None,
+    };
+    let git_max_cost = match git.get(keys::MAX_COST) {
+        Some(c) => Some(
+            crate::engine::budget::parse_cost(c)
+                .ok_or_else(|| bad_value(keys::MAX_COST, c, "a number of US dollars, 0 or more"))?,
+        ),
+        None => None,
+    };
+    let git_max_tokens = match git.get(keys::MAX_TOKENS) {
+        Some(t) => Some(crate::engine::budget::parse_tokens(t).ok_or_else(|| {
+            bad_value(
+                keys::MAX_TOKENS,
+                t,
+                "a whole number of tokens such as 200000 or 200k",
+            )
+        })?),
+        None => None,
+    };
+    let git_retry_in = match git.get(keys::RETRY_IN) {
+        Some(r) => {
+            Some(RetryIn::parse(r).ok_or_else(|| bad_value(keys::RETRY_IN, r, "fresh or same"))?)
+        }
+        None => None,
+    };
 
     let check = match &flags.check {
         Some(c) => c.clone(),
@@ -153,6 +215,24 @@ pub fn resolve_task(
             .or(git_strategy)
             .or(top.merge_strategy)
             .unwrap_or(Strategy::Merge),
+        output: task.output.or(git_output).or(top.output),
+        max_cost: flags
+            .max_cost
+            .or(task.max_cost)
+            .or(git_max_cost)
+            .or(top.max_cost),
+        max_tokens: flags
+            .max_tokens
+            .or(task.max_tokens)
+            .or(git_max_tokens)
+            .or(top.max_tokens),
+        retry_in: flags
+            .retry_in
+            .or(task.retry_in)
+            .or(git_retry_in)
+            .or(top.retry_in)
+            .unwrap_or_default(),
+        sandbox: super::sandbox::resolve(flags, task, git, top)?,
     })
 }
 
@@ -292,6 +372,11 @@ mod tests {
             ("agents.retries", "101"),
             ("agents.retries", "4294967296"),
             ("agents.timeout", "18446744073709551615s"),
+            ("agents.maxCost", "-1"),
+            ("agents.maxCost", "lots"),
+            ("agents.maxTokens", "1.5"),
+            ("agents.output", "xml"),
+            ("agents.retryIn", "later"),
         ] {
             let git = GitConfig::from_pairs([(k, v)]);
             let e = resolve_task(&Flags::default(), None, &git, &Layer::default()).unwrap_err();

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use super::budget::{BatchBudget, Limits, Watch};
 use super::events::{Emitter, Kind, Phase};
 use super::launch::{Job, Seat};
 use super::plan::Planned;
@@ -52,6 +53,26 @@ fn interrupted() -> AttemptOutcome {
     }
 }
 
+/// What an attempt's agent run carries beyond the task: the batch's budget, what the
+/// task's earlier attempts spent, the Ralph loop's resume, and (out) what the agent
+/// reported.
+pub struct Turn<'a> {
+    pub budget: &'a BatchBudget,
+    pub before: crate::adapter::Usage,
+    pub resume: Option<Resume>,
+    pub usage: Option<crate::adapter::Usage>,
+}
+
+/// `retry_in: same`: the next attempt runs in the last one's worktree, on top of what it
+/// left, with its agent's session resumed where the CLI can.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub session: Option<String>,
+    /// The end of the failed attempt's output (its check's, when the check failed).
+    pub tail: String,
+    pub last: u32,
+}
+
 /// Attempt `n` of task `t` in scheduler slot `slot`, with `port` reserved for it.
 pub fn attempt(
     cx: &Context,
@@ -60,8 +81,9 @@ pub fn attempt(
     slot: usize,
     port: u16,
     log: &mut File,
+    turn: &mut Turn,
 ) -> AttemptOutcome {
-    match steps(cx, t, n, slot, port, log) {
+    match steps(cx, t, n, slot, port, log, turn) {
         Ok(o) | Err(o) => o,
     }
 }
@@ -74,20 +96,26 @@ fn steps(
     slot: usize,
     port: u16,
     log: &mut File,
+    turn: &mut Turn,
 ) -> Result<AttemptOutcome, AttemptOutcome> {
     let id = t.id.as_str();
     // `git agents stop` asked before this attempt began: it never gets a worktree.
     if super::stop::requested(cx.store, id) {
         return Err(interrupted());
     }
-    cx.phase(id, Phase::Worktree, n);
-    if let Some(parent) = t.worktree.parent() {
-        std::fs::create_dir_all(parent).map_err(internal)?;
+    // The Ralph loop goes on in the last attempt's worktree, as that one left it.
+    let resumed = turn.resume.is_some() && t.worktree.is_dir();
+    if !resumed {
+        cx.phase(id, Phase::Worktree, n);
+        if let Some(parent) = t.worktree.parent() {
+            std::fs::create_dir_all(parent).map_err(internal)?;
+        }
+        git::add_worktree(&cx.repo.root, &t.worktree, &t.branch, &t.base_commit)
+            .map_err(internal)?;
+        crate::fault::point("spawn:worktree-added");
     }
-    git::add_worktree(&cx.repo.root, &t.worktree, &t.branch, &t.base_commit).map_err(internal)?;
-    crate::fault::point("spawn:worktree-added");
 
-    if !t.copy.is_empty() {
+    if !t.copy.is_empty() && !resumed {
         cx.phase(id, Phase::Copy, n);
         let limits = copy::Limits::new(
             &cx.repo.root,
@@ -118,10 +146,27 @@ fn steps(
         deadline: t.settings.timeout.and_then(crate::time::deadline),
     };
 
-    for cmd in &t.settings.setup {
+    let prompt_file = cx.store.prompt_path(id);
+    let encl = crate::sandbox::Enclosure {
+        settings: &t.settings.sandbox,
+        program: &t.agent.template[0],
+        program_path: &t.agent.program,
+        repo: cx.repo,
+        store: cx.store,
+        task: id,
+        branch: &t.branch,
+        worktree: &t.worktree,
+        base: &t.base_name,
+        prompt_file: &prompt_file,
+        attempt: n,
+        port: Some(port),
+    };
+
+    let setup: &[String] = if resumed { &[] } else { &t.settings.setup };
+    for cmd in setup {
         cx.phase(id, Phase::Setup, n);
         let _ = writeln!(log, "==> setup: {cmd}");
-        match supervised(cx, id, &seat.shell(cmd), log, None)? {
+        match enclosed(cx, id, &encl, seat.shell(cmd), &t.prompt, log, None, None)? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Err(AttemptOutcome::Failed {
@@ -139,13 +184,17 @@ fn steps(
     }
 
     cx.phase(id, Phase::Agent, n);
-    let _ = writeln!(log, "==> agent: {}", t.agent.template.join(" "));
-    let mut job = seat.agent(&t.agent, &t.prompt, &cx.store.prompt_path(id));
+    let (agent, prompt) = match turn.resume.as_ref().filter(|_| resumed) {
+        Some(r) => resumed_agent(&t.agent, &t.prompt, r),
+        None => (t.agent.clone(), t.prompt.clone()),
+    };
+    let _ = writeln!(log, "==> agent: {}", agent.template.join(" "));
+    let mut job = seat.agent(&agent, &prompt, &prompt_file);
     // A preset's CLI is watched: its known failures, its default time limit, the stuck
     // detector (see `signature`, `stuck`).
-    let mut watch = super::stuck::watch_agent(
+    let mut signs = super::stuck::watch_agent(
         &mut job,
-        &t.agent.template[0],
+        &agent.template[0],
         &t.worktree,
         t.settings.timeout.is_some(),
     )
@@ -154,7 +203,39 @@ fn steps(
         r.reason = None;
         r.hint = None;
     });
-    let outcome = supervised(cx, id, &job, log, watch.as_mut())?;
+    let limits = Limits {
+        max_cost: t.settings.max_cost,
+        max_tokens: t.settings.max_tokens,
+    };
+    let mut watch = agent
+        .output
+        .map(|f| Watch::new(id, n, f, limits, turn.before.clone(), turn.budget));
+    let outcome = enclosed(
+        cx,
+        id,
+        &encl,
+        job,
+        &prompt,
+        log,
+        watch.as_mut(),
+        signs.as_mut(),
+    );
+    let over = watch.as_mut().and_then(|w| w.over.take());
+    turn.usage = watch.map(Watch::into_usage);
+    if let Some(u) = turn
+        .usage
+        .as_ref()
+        .filter(|u| u.reported() || u.session_id.is_some())
+    {
+        cx.events.task(
+            id,
+            Kind::Usage {
+                attempt: n,
+                usage: u.clone(),
+            },
+        );
+    }
+    let outcome = outcome?;
     if outcome == Outcome::Interrupted {
         return Err(interrupted());
     }
@@ -185,7 +266,10 @@ fn steps(
         });
     }
 
-    if let Some(w) = &watch {
+    if let Some(detail) = over {
+        return Err(AttemptOutcome::OverBudget { detail });
+    }
+    if let Some(w) = &signs {
         let v = w.verdict();
         if let Some(reason) = v.reason() {
             let _ = cx.store.update(id, |r| {
@@ -201,6 +285,19 @@ fn steps(
         }
     }
     match outcome {
+        // The agent's own verdict counts too: claude says `is_error` with exit 0.
+        Outcome::Exited(0) if turn.usage.as_ref().is_some_and(|u| u.is_error) => {
+            let why = turn
+                .usage
+                .as_ref()
+                .and_then(|u| u.final_message.as_deref())
+                .and_then(|m| m.lines().next())
+                .unwrap_or("no message");
+            return Err(AttemptOutcome::Failed {
+                exit_code: Some(0),
+                detail: format!("the agent reported an error: {why}"),
+            });
+        }
         Outcome::Exited(0) => {}
         Outcome::Exited(c) => {
             return Err(AttemptOutcome::Failed {
@@ -224,7 +321,7 @@ fn steps(
     };
     cx.phase(id, Phase::Check, n);
     let _ = writeln!(log, "==> check: {check}");
-    match supervised(cx, id, &seat.shell(check), log, None)? {
+    match enclosed(cx, id, &encl, seat.shell(check), &t.prompt, log, None, None)? {
         Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
         Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
             exit_code: c,
@@ -237,42 +334,90 @@ fn steps(
     }
 }
 
+/// Run a job inside the task's sandbox or runner (if any), then bring what it committed
+/// on its branch inside the sandbox onto the real branch, whatever its outcome.
+fn enclosed(
+    cx: &Context,
+    id: &str,
+    encl: &crate::sandbox::Enclosure,
+    job: Job,
+    prompt: &str,
+    log: &mut File,
+    watch: Option<&mut Watch>,
+    signs: Option<&mut crate::signature::Watch>,
+) -> Result<Outcome, AttemptOutcome> {
+    let ready = encl.prepare().map_err(internal)?;
+    let job = job.enclosed(encl, &ready, prompt).map_err(internal)?;
+    let outcome = supervised(cx, id, &job, log, watch, signs);
+    encl.land(ready).map_err(failed)?;
+    outcome
+}
+
 /// Run a job with its pid in the task's record while it runs (so others can tell it is
 /// alive) and each output line as an event. A job that cannot start fails the attempt.
 /// A job that ends while `git agents stop` asks for the task was stopped, whatever its
-/// exit; none starts once it has asked (see `engine::stop`). A `watch` sees each line
-/// and may stop the job (an agent that is stuck, or waits for a login).
+/// exit; none starts once it has asked (see `engine::stop`).
+/// An agent whose output format is known (`watch`) shows what it does as `activity`
+/// events and is stopped like a timeout once it passes a budget; a preset's CLI (`signs`)
+/// is stopped the same way when it is stuck or waits for a login no one will give.
 fn supervised(
     cx: &Context,
     id: &str,
     job: &Job,
     log: &mut File,
-    mut watch: Option<&mut crate::signature::Watch>,
+    mut watch: Option<&mut Watch>,
+    mut signs: Option<&mut crate::signature::Watch>,
 ) -> Result<Outcome, AttemptOutcome> {
     if super::stop::requested(cx.store, id) {
         return Ok(Outcome::Interrupted);
     }
-    let outcome = job.run(
+    let halt = std::sync::atomic::AtomicBool::new(false);
+    let outcome = job.run_halting(
         log,
+        &halt,
         |pid| {
-            let _ = cx.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
+            let _ = cx.store.update(id, |r| {
+                r.set_child(Some(Proc::of(pid)));
+                r.runner_stop = job.stop.clone();
+            });
             crate::fault::point("spawn:child-started");
         },
         |line| {
-            if let Some(w) = watch.as_deref_mut()
+            if let Some(w) = signs.as_deref_mut()
                 && w.line(line, std::time::Instant::now())
             {
-                crate::supervise::stop_current();
+                halt.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            cx.events.task(
-                id,
-                Kind::Output {
-                    line: line.to_string(),
-                },
-            )
+            match watch.as_deref_mut() {
+                Some(w) => {
+                    let was_over = w.over.is_some();
+                    if let Some(text) = w.line(line) {
+                        cx.events.task(id, Kind::Activity { text });
+                    }
+                    if let (false, Some(detail)) = (was_over, &w.over) {
+                        halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                        cx.events.task(
+                            id,
+                            Kind::Budget {
+                                attempt: w.attempt,
+                                detail: detail.clone(),
+                            },
+                        );
+                    }
+                }
+                None => cx.events.task(
+                    id,
+                    Kind::Output {
+                        line: line.to_string(),
+                    },
+                ),
+            }
         },
     );
-    let _ = cx.store.update(id, |r| r.set_child(None));
+    let _ = cx.store.update(id, |r| {
+        r.set_child(None);
+        r.runner_stop = None;
+    });
     let outcome = outcome.map(|o| {
         if super::stop::requested(cx.store, id) {
             Outcome::Interrupted
@@ -281,6 +426,25 @@ fn supervised(
         }
     });
     outcome.map_err(internal)
+}
+
+/// The agent and prompt of a resumed attempt: its session resumed where the CLI can,
+/// and the prompt followed by why the last attempt failed.
+fn resumed_agent(
+    agent: &crate::agent::Agent,
+    prompt: &str,
+    r: &Resume,
+) -> (crate::agent::Agent, String) {
+    let mut agent = agent.clone();
+    if let Some(t) = r.session.as_deref().and_then(|s| agent.resume_template(s)) {
+        agent.template = t;
+    }
+    let prompt = format!(
+        "{prompt}\n\n---\nAttempt {} did not pass. You are in the same worktree, on top of \
+         its work: continue from there. Its output ended with:\n\n{}\n",
+        r.last, r.tail
+    );
+    (agent, prompt)
 }
 
 /// Commit whatever the agent left uncommitted, with the user's identity; files the task

@@ -126,8 +126,11 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         conflicts: Vec::new(),
         merge_check: None,
         batch: Some(batch.to_string()),
+        output: p.agent.output.map(|f| f.name().to_string()),
         reason: None,
         hint: None,
+        isolation: Some(p.settings.sandbox.isolation(&p.agent.template[0])),
+        runner_stop: None,
         graph: crate::store::Graph {
             depends_on: p.deps.clone(),
             candidate_of: p.candidate_of.clone(),

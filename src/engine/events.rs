@@ -88,6 +88,24 @@ pub enum Kind {
         states: BTreeMap<String, State>,
         exit_code: i32,
     },
+    /// What the agent is doing now, read from its structured output (see
+    /// [`crate::adapter`]): the tool it runs and its target, or the first line of its
+    /// latest message. Sent instead of `output` for agents whose format is known, and
+    /// only when it changes.
+    Activity { text: String },
+    /// What the agent reported about attempt `attempt`: session, turns, tokens, cost,
+    /// final message, its own error flag.
+    Usage {
+        attempt: u32,
+        usage: crate::adapter::Usage,
+    },
+    /// The agent passed a budget (its task's or the batch's) and is being stopped.
+    Budget {
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        detail: String,
+    },
     /// Best-of-N: the task's last candidate ended and its winner was chosen (none when
     /// no candidate succeeded). `task` is the task, not a candidate.
     WinnerChosen {
@@ -389,7 +407,7 @@ mod tests {
         let path = tmp.path().join("x.ndjson");
         let good =
             r#"{"version":1,"ts":"t","batch":"b","task":"a","kind":"task-ended","state":"failed"}"#;
-        let future = r#"{"version":1,"ts":"t","batch":"b","kind":"budget","spent":3}"#;
+        let future = r#"{"version":1,"ts":"t","batch":"b","kind":"from-the-future","spent":3}"#;
         std::fs::write(
             &path,
             format!("{good}\nnot json\n{future}\n\n{{\"version\":1,\"ts\":\"t\",\"ba"),

@@ -6,7 +6,7 @@
 //! environment (`GIT_AGENTS_*`, the task's `env`), the placeholders of an agent's
 //! template, the deadline. [`Seat::shell`] and [`Seat::agent`] build a [`Job`];
 //! [`Job::run`] runs it in its own process group, its output streamed line by line into
-//! the task's log and to the caller. A sandbox or a remote runner would wrap jobs here.
+//! the task's log and to the caller. A sandbox or a runner wraps jobs here ([`Job::enclosed`]).
 
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -71,6 +71,7 @@ impl Seat<'_> {
             env: self.environment(),
             stdin: None,
             deadline: self.deadline,
+            stop: None,
         }
     }
 
@@ -100,6 +101,7 @@ impl Seat<'_> {
             env,
             stdin: agent.prompt_on_stdin().then(|| prompt.as_bytes().to_vec()),
             deadline: self.deadline,
+            stop: None,
         }
     }
 }
@@ -114,6 +116,7 @@ pub fn batch_shell(cmd: &str, dir: &Path, stdin: Vec<u8>, deadline: Option<Insta
         env: Vec::new(),
         stdin: Some(stdin),
         deadline,
+        stop: None,
     }
 }
 
@@ -127,9 +130,28 @@ pub struct Job {
     /// Bytes for stdin; `None` closes it.
     pub stdin: Option<Vec<u8>>,
     pub deadline: Option<Instant>,
+    /// What stops it from outside besides signals (a runner's `docker stop NAME`), run
+    /// on a timeout, a Ctrl-C or `git agents stop`.
+    pub stop: Option<Vec<String>>,
 }
 
 impl Job {
+    /// This job inside the enclosure's sandbox or runner (`ready` made for it).
+    pub fn enclosed(
+        self,
+        encl: &crate::sandbox::Enclosure,
+        ready: &crate::sandbox::Ready,
+        prompt: &str,
+    ) -> Result<Job> {
+        let w = encl.wrap(ready, &self.program, &self.args, &self.env, prompt)?;
+        Ok(Job {
+            program: w.program,
+            args: w.args,
+            stop: w.stop,
+            ..self
+        })
+    }
+
     /// Run to its end (or its deadline, or Ctrl-C), streaming its output into `log` and
     /// each line, without its newline, to `on_line`. `on_start` gets the pid of its
     /// process group leader once it runs. An error means it could not run at all.
@@ -139,7 +161,23 @@ impl Job {
         on_start: impl FnMut(u32),
         on_line: impl FnMut(&str),
     ) -> Result<Outcome> {
-        supervise::run(
+        self.run_halting(
+            log,
+            &std::sync::atomic::AtomicBool::new(false),
+            on_start,
+            on_line,
+        )
+    }
+
+    /// [`Job::run`], stopped like a timeout once `halt` is set (a budget passed).
+    pub fn run_halting(
+        &self,
+        log: &mut dyn Write,
+        halt: &std::sync::atomic::AtomicBool,
+        on_start: impl FnMut(u32),
+        on_line: impl FnMut(&str),
+    ) -> Result<Outcome> {
+        supervise::run_halting(
             supervise::Job {
                 program: &self.program,
                 args: &self.args,
@@ -147,8 +185,10 @@ impl Job {
                 env: &self.env,
                 stdin: self.stdin.clone(),
                 deadline: self.deadline,
+                stop: self.stop.as_deref(),
             },
             log,
+            halt,
             on_start,
             on_line,
         )
@@ -199,6 +239,7 @@ mod tests {
             ],
             program: "/bin/a".into(),
             env: vec![("MODE".into(), "auto".into())],
+            output: None,
         };
         let job = s.agent(&agent, "do it", Path::new("/p.md"));
         assert_eq!(job.program, "/bin/a");

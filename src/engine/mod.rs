@@ -8,6 +8,7 @@
 //! are all built by [`launch`].
 
 pub mod attempt;
+pub mod budget;
 pub mod candidates;
 pub mod claim;
 pub mod cleanup;

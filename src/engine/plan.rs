@@ -112,17 +112,21 @@ pub fn plan(
             own = Some(f);
         }
         let settings = config::resolve_task(own.as_ref().unwrap_or(flags), layer, src.git, top)?;
-        let agent = Agent::resolve(settings.agent.as_ref()).map_err(|e| {
-            if let Some(AgentChoice::Command(c)) = &settings.agent {
-                Error::usage(format!(
-                    "task {id}: agent program {:?} not found on PATH",
-                    c[0]
-                ))
-                .with_hint("check the command, or put the program on PATH")
-            } else {
-                e
-            }
-        })?;
+        settings.sandbox.check(id.as_str(), &repo.common_dir)?;
+        let agent = crate::runner::container_agent(id.as_str(), &settings)
+            .unwrap_or_else(|| Agent::resolve(settings.agent.as_ref()))
+            .map_err(|e| {
+                if let Some(AgentChoice::Command(c)) = &settings.agent {
+                    Error::usage(format!(
+                        "task {id}: agent program {:?} not found on PATH",
+                        c[0]
+                    ))
+                    .with_hint("check the command, or put the program on PATH")
+                } else {
+                    e
+                }
+            })?
+            .with_output(settings.output);
         let base_name = match &settings.base {
             Some(b) => b.clone(),
             None => match repo.head_branch() {

@@ -352,9 +352,14 @@ pub fn agent_of(rec: &Record) -> Result<Agent> {
         Some(p) => AgentChoice::Preset(p.name.to_string()),
         None => AgentChoice::Command(rec.command.clone()),
     };
-    Agent::resolve(Some(&choice)).map_err(|e| {
+    let agent = Agent::resolve(Some(&choice)).map_err(|e| {
         Error::usage(format!("task {}: {}", rec.id, e.message))
             .with_hint("the agent re-runs for --on-conflict agent|retry; put it on PATH")
-            .into()
-    })
+    })?;
+    // A custom command's `output` opt-in, as the record keeps it.
+    let output = rec
+        .output
+        .as_deref()
+        .and_then(crate::adapter::Format::parse);
+    Ok(agent.with_output(output.map(agent::OutputChoice::Format)))
 }

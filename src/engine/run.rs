@@ -19,10 +19,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::attempt::{self, Context};
+use super::budget::BatchBudget;
 use super::claim;
 use super::events::{Emitter, Kind, Phase};
 use super::graph::{Blocked, Next, Ready};
 use super::plan::Planned;
+use crate::adapter::Usage;
+use crate::config::RetryIn;
 use crate::error::{Error, Exit};
 use crate::git::Repo;
 use crate::store::{Record, Store};
@@ -46,6 +49,8 @@ pub struct Batch<'a> {
     /// detached batch tells its parent here, so whoever reads the log after
     /// `spawn --detach` returns finds the batch's first event.
     pub on_started: &'a dyn Fn(),
+    /// `spawn --max-cost`: what the whole batch may spend, in USD.
+    pub max_cost: Option<f64>,
 }
 
 /// How a batch ended.
@@ -80,6 +85,7 @@ pub fn run(batch: Batch, events: &Emitter) -> Result<Summary> {
         port_range: batch.port_range,
         unrecorded: Mutex::new(HashMap::new()),
         not_started: Mutex::new(HashSet::new()),
+        budget: BatchBudget::new(batch.max_cost),
     };
     let jobs = batch.jobs.clamp(1, order.len().max(1));
     // Tasks in dependency order, each handed out once its dependencies are done.
@@ -171,6 +177,7 @@ pub fn rerun(
         port_range,
         unrecorded: Mutex::new(HashMap::new()),
         not_started: Mutex::new(HashSet::new()),
+        budget: BatchBudget::new(None),
     };
     let batch = events.batch().to_string();
     store.update(task.id.as_str(), |r| r.batch = Some(batch))?;
@@ -187,6 +194,8 @@ struct Runner<'a> {
     unrecorded: Mutex<HashMap<String, String>>,
     /// Tasks whose claim was withdrawn before they started.
     not_started: Mutex<HashSet<String>>,
+    /// What the batch spent against its `--max-cost`.
+    budget: BatchBudget,
 }
 
 impl Runner<'_> {
@@ -203,7 +212,15 @@ impl Runner<'_> {
     /// Run (or end unstarted) what the scheduler handed this slot, then tell it.
     fn take(&self, next: Next, slot: usize, ready: &Ready) {
         let t = match next {
-            Next::Unclaim(t) => return self.unclaim(&t),
+            Next::Unclaim(t) => return self.unclaim(&t, "not started"),
+            // The batch's budget is spent: what has not started stays pending.
+            Next::Run(t) if self.budget.spent_out() => {
+                // Every task not started, dependants too (they would wait for ever).
+                for t in std::iter::once(*t).chain(ready.drain()) {
+                    self.unclaim(&t, "not started: the batch's budget is spent");
+                }
+                return;
+            }
             Next::Blocked(t, why) => {
                 self.blocked(&t, why);
                 t
@@ -275,8 +292,16 @@ impl Runner<'_> {
             cx.phase(id, Phase::Replacing, first);
             super::respawn::replace(cx.repo, cx.store, prior)?;
         }
+        let mut turn = attempt::Turn {
+            budget: &self.budget,
+            before: Usage::default(),
+            resume: None,
+            usage: None,
+        };
         for n in first..=last_n {
-            if n > first {
+            // `retry_in: same` goes on in the worktree the last attempt left.
+            if n > first && !(turn.resume.is_some() && t.worktree.is_dir()) {
+                turn.resume = None;
                 cx.phase(id, Phase::Replacing, n);
                 crate::fault::point("spawn:before-discard");
                 attempt::discard(cx, t)?;
@@ -294,18 +319,27 @@ impl Runner<'_> {
             let now = crate::time::now();
             cx.store.update(id, |r| r.start_attempt(n, port, now))?;
             let _ = writeln!(log, "==> git-agents: {id}, attempt {n} of {last_n}");
-            let outcome = attempt::attempt(cx, t, n, slot, port, &mut log);
+            let outcome = attempt::attempt(cx, t, n, slot, port, &mut log, &mut turn);
+            let usage = turn.usage.take();
             let head = cx.repo.branch_tip(&t.branch).map(|h| h.to_string());
             if outcome == AttemptOutcome::Empty && !self.keep_empty {
                 attempt::remove_worktree_and_branch(cx, t)?;
             }
-            let retry = outcome.may_retry() && n < last_n;
+            let spent = usage.as_ref().and_then(|u| u.cost_usd).unwrap_or(0.0);
+            self.budget.settle(id, spent);
+            if let Some(u) = &usage {
+                turn.before = Usage::total([&turn.before, u]);
+            }
+            // A spent batch budget starts no further attempt either.
+            let retry = outcome.may_retry() && n < last_n && !self.budget.spent_out();
             // The failure's tail, read before the record says the attempt ended.
             let tail =
                 (!outcome.is_success()).then(|| attempt::tail_of_log(&cx.store.log_path(id), 30));
             let now = crate::time::now();
-            cx.store
-                .update(id, |r| r.end_attempt(n, &outcome, head.clone(), now, retry))?;
+            cx.store.update(id, |r| {
+                r.record_usage(n, usage.clone());
+                r.end_attempt(n, &outcome, head.clone(), now, retry)
+            })?;
             let detail = outcome.detail().unwrap_or_default();
             cx.events.task(
                 id,
@@ -318,6 +352,13 @@ impl Runner<'_> {
             );
             if let (Some(tail), true) = (&tail, outcome.may_retry()) {
                 attempt::append_notes(&cx.store.notes_path(id), n, detail, tail)?;
+            }
+            if retry && t.settings.retry_in == RetryIn::Same {
+                turn.resume = Some(attempt::Resume {
+                    session: usage.as_ref().and_then(|u| u.session_id.clone()),
+                    tail: tail.clone().unwrap_or_default(),
+                    last: n,
+                });
             }
             if !retry {
                 self.ended(id, outcome.state(), detail);
@@ -361,14 +402,15 @@ impl Runner<'_> {
             })
     }
 
-    /// Interrupted before its turn: withdraw the claim so a later spawn runs it.
-    fn unclaim(&self, t: &Planned) {
+    /// Interrupted (or the batch's budget spent) before its turn: withdraw the claim so
+    /// a later spawn runs it.
+    fn unclaim(&self, t: &Planned, why: &str) {
         claim::unclaim(self.cx.store, t);
         self.not_started
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(t.id.to_string());
-        self.ended(t.id.as_str(), State::Pending, "not started");
+        self.ended(t.id.as_str(), State::Pending, why);
     }
 
     /// An error of ours (not the agent's) ended the task: record it as failed. When even

@@ -150,6 +150,10 @@ pub fn stop(
                 }
             }
             emit(store, batch.as_deref(), &rec.id, Kind::Stopped { by });
+            if let Some(argv) = &rec.runner_stop {
+                // The container outlives its client otherwise.
+                crate::runner::run_stop(argv, grace);
+            }
         }
         tasks.push(Task {
             rec,

@@ -118,6 +118,7 @@ impl Repo {
 mod cmd;
 mod diffstat;
 mod ops;
+pub mod sandbox;
 pub mod store;
 
 use cmd::{command, output, output_of, output_with_input, run, run_with_input, split_z};

@@ -18,6 +18,7 @@ mod depth;
 mod file;
 pub mod graph;
 mod schema;
+mod spend;
 mod values;
 mod yaml_error;
 
@@ -61,6 +62,19 @@ pub struct Layer {
     pub copy: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     pub merge_strategy: Option<Strategy>,
+    /// The agent's output format (`output`): a custom command's opt-in, or `text`.
+    pub output: Option<crate::agent::OutputChoice>,
+    /// Budgets (`max_cost` in USD, `max_tokens`).
+    pub max_cost: Option<f64>,
+    pub max_tokens: Option<u64>,
+    /// Where a retry runs (`retry_in`).
+    pub retry_in: Option<crate::config::RetryIn>,
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+    pub sandbox_write: Option<Vec<PathBuf>>,
+    pub sandbox_network: Option<bool>,
+    pub runner: Option<crate::runner::Spec>,
+    pub runner_image: Option<String>,
+    pub runner_stop: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

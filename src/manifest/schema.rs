@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::file::{file_problem, read_regular};
 use super::graph::{AgentsValue, CandidatesValue, DepsSeed, Spot};
+use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::values::{
     AgentName, CommandValue, DurationValue, EnvMap, Jobs, NonEmpty, PortRange, StrList,
 };
@@ -30,6 +31,16 @@ const TOP_FIELDS: &[&str] = &[
     "port_range",
     "notify",
     "tasks",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -46,6 +57,16 @@ const TASK_FIELDS: &[&str] = &[
     "copy",
     "env",
     "merge_strategy",
+    "output",
+    "max_cost",
+    "max_tokens",
+    "retry_in",
+    "sandbox",
+    "sandbox_write",
+    "sandbox_network",
+    "runner",
+    "runner_image",
+    "runner_stop",
     "depends_on",
     "candidates",
     "agents",
@@ -108,6 +129,34 @@ fn layer_field<'de, A: MapAccess<'de>>(
             key,
             map.next_value::<Strategy>()?,
         )?,
+        "output" => once(&mut layer.output, key, map.next_value::<Output>()?.0)?,
+        "max_cost" => once(&mut layer.max_cost, key, map.next_value::<Cost>()?.0)?,
+        "max_tokens" => once(&mut layer.max_tokens, key, map.next_value::<Tokens>()?.0)?,
+        "retry_in" => once(
+            &mut layer.retry_in,
+            key,
+            map.next_value::<RetryInValue>()?.0,
+        )?,
+        _ => return isolation_field(layer, key, map),
+    }
+    Ok(true)
+}
+
+/// The sandbox and runner fields of a [`Layer`] (see `crate::sandbox`, `crate::runner`).
+fn isolation_field<'de, A: MapAccess<'de>>(
+    layer: &mut Layer,
+    key: &str,
+    map: &mut A,
+) -> Result<bool, A::Error> {
+    match key {
+        "sandbox" => layer.sandbox = Some(map.next_value::<crate::sandbox::SandboxName>()?.0),
+        "sandbox_write" => {
+            layer.sandbox_write = Some(map.next_value::<crate::sandbox::WriteList>()?.0)
+        }
+        "sandbox_network" => layer.sandbox_network = Some(map.next_value::<bool>()?),
+        "runner" => layer.runner = Some(map.next_value::<crate::runner::SpecValue>()?.0),
+        "runner_image" => layer.runner_image = Some(map.next_value::<NonEmpty>()?.0),
+        "runner_stop" => layer.runner_stop = Some(map.next_value::<crate::runner::StopValue>()?.0),
         _ => return Ok(false),
     }
     Ok(true)

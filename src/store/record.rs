@@ -21,6 +21,13 @@ pub struct Attempt {
     pub head: Option<String>,
     /// Which phase failed, and a short reason.
     pub detail: Option<String>,
+    /// What the agent reported about this attempt (session, turns, tokens, cost, final
+    /// message, its own error flag), when its output format says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::adapter::Usage>,
+    /// Why it ended when no exit code tells (`budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,13 +84,24 @@ pub struct Record {
     /// The batch that last ran the task: its events are in `events/<batch>.ndjson`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
-    /// Why the agent's CLI failed, in its own words, when its output matched a known
-    /// failure signature of its preset (see `signature`); cleared when an attempt begins.
+    /// The agent's output format (`claude-stream-json`, ...), so `logs` can render it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Why the task ended when no exit code tells: `budget`, or the agent CLI's own
+    /// words when its output matched a known failure signature of its preset (see
+    /// `signature`; cleared when an attempt begins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What the user can do about `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// How the task's jobs were isolated (sandbox, runner); none for older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::sandbox::Isolation>,
+    /// While a job runs in a runner's container: the command that stops it (so `git
+    /// agents stop` reaches the container, not only its client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_stop: Option<Vec<String>>,
     /// Dependencies and best-of-N (README "Task graphs and best-of-N").
     #[serde(flatten, default)]
     pub graph: Graph,
@@ -122,6 +140,16 @@ impl Record {
             State::Pending | State::Running => State::Interrupted,
             s => s,
         }
+    }
+
+    /// What the agents of all its attempts reported, added up; `None` when none did.
+    pub fn usage(&self) -> Option<crate::adapter::Usage> {
+        let all: Vec<&crate::adapter::Usage> = self
+            .attempts
+            .iter()
+            .filter_map(|a| a.usage.as_ref())
+            .collect();
+        (!all.is_empty()).then(|| crate::adapter::Usage::total(all))
     }
 
     /// Whether the agent, or anything still in the process group it led, runs.

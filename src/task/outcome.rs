@@ -21,6 +21,9 @@ pub enum AttemptOutcome {
     TimedOut { detail: String },
     /// Ctrl-C or a stop request: no retry follows.
     Interrupted { detail: String },
+    /// The agent's reported spend passed its task's or its batch's budget; it was
+    /// stopped like a timeout. No retry follows: it would spend more.
+    OverBudget { detail: String },
 }
 
 impl AttemptOutcome {
@@ -29,7 +32,9 @@ impl AttemptOutcome {
         match self {
             AttemptOutcome::Succeeded { .. } => State::Succeeded,
             AttemptOutcome::Empty => State::Empty,
-            AttemptOutcome::CheckFailed { .. } | AttemptOutcome::Failed { .. } => State::Failed,
+            AttemptOutcome::CheckFailed { .. }
+            | AttemptOutcome::Failed { .. }
+            | AttemptOutcome::OverBudget { .. } => State::Failed,
             AttemptOutcome::TimedOut { .. } => State::TimedOut,
             AttemptOutcome::Interrupted { .. } => State::Interrupted,
         }
@@ -40,7 +45,9 @@ impl AttemptOutcome {
             AttemptOutcome::Succeeded { .. } | AttemptOutcome::Empty => Some(0),
             AttemptOutcome::CheckFailed { exit_code, .. } => Some(*exit_code),
             AttemptOutcome::Failed { exit_code, .. } => *exit_code,
-            AttemptOutcome::TimedOut { .. } | AttemptOutcome::Interrupted { .. } => None,
+            AttemptOutcome::TimedOut { .. }
+            | AttemptOutcome::Interrupted { .. }
+            | AttemptOutcome::OverBudget { .. } => None,
         }
     }
 
@@ -51,7 +58,8 @@ impl AttemptOutcome {
             AttemptOutcome::CheckFailed { detail, .. }
             | AttemptOutcome::Failed { detail, .. }
             | AttemptOutcome::TimedOut { detail }
-            | AttemptOutcome::Interrupted { detail } => Some(detail),
+            | AttemptOutcome::Interrupted { detail }
+            | AttemptOutcome::OverBudget { detail } => Some(detail),
         }
     }
 
@@ -72,7 +80,16 @@ impl AttemptOutcome {
     /// Whether another attempt may follow (retries left): not after success, and never
     /// after an interruption.
     pub fn may_retry(&self) -> bool {
-        !self.is_success() && !matches!(self, AttemptOutcome::Interrupted { .. })
+        !self.is_success()
+            && !matches!(
+                self,
+                AttemptOutcome::Interrupted { .. } | AttemptOutcome::OverBudget { .. }
+            )
+    }
+
+    /// Why it ended, when no exit code tells: `budget`.
+    pub fn reason(&self) -> Option<&'static str> {
+        matches!(self, AttemptOutcome::OverBudget { .. }).then_some("budget")
     }
 }
 
@@ -85,6 +102,8 @@ impl crate::store::Record {
         self.finished_at = None;
         self.port = Some(port);
         self.owner = Some(crate::store::Proc::current());
+        self.reason = None;
+        self.hint = None;
         self.attempts.push(crate::store::Attempt {
             n,
             started_at: now,
@@ -93,7 +112,16 @@ impl crate::store::Record {
             exit_code: None,
             head: None,
             detail: None,
+            usage: None,
+            reason: None,
         });
+    }
+
+    /// What the agent of attempt `n` reported.
+    pub fn record_usage(&mut self, n: u32, usage: Option<crate::adapter::Usage>) {
+        if let Some(a) = self.attempts.iter_mut().find(|a| a.n == n) {
+            a.usage = usage;
+        }
     }
 
     /// Attempt `n` ended with `outcome`, the branch at `head`. With `retry` another
@@ -108,6 +136,15 @@ impl crate::store::Record {
     ) {
         let detail = outcome.detail().map(str::to_string);
         self.settle(n, outcome.state(), outcome.exit_code(), head, detail, now);
+        // A reason the attempt found on its way (a recognised CLI failure, see
+        // `signature`) stays unless the outcome itself names one.
+        if let Some(r) = outcome.reason() {
+            self.reason = Some(r.to_string());
+            self.hint = None;
+        }
+        if let Some(a) = self.attempts.iter_mut().find(|a| a.n == n) {
+            a.reason = self.reason.clone();
+        }
         if outcome.is_success() {
             self.check = outcome.check().map(str::to_string);
         } else if let Some(c) = outcome.check() {

@@ -186,6 +186,7 @@ impl crate::engine::events::Sink for Progress {
                 self.phase(id, &text);
             }
             Kind::Output { line } => self.output(id, line),
+            Kind::Activity { text } => self.output(id, text),
             Kind::TaskEnded { state, detail } => self.done(id, *state, detail),
             Kind::WinnerChosen { winner, reason, .. } => {
                 let text = match winner {

@@ -118,6 +118,17 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
     );
     opt("retries", args.retries.map(|r| r.to_string()));
     opt("check", args.check.clone());
+    opt("max-cost", args.max_cost.map(|c| c.to_string()));
+    opt("max-task-cost", args.max_task_cost.map(|c| c.to_string()));
+    opt("max-tokens", args.max_tokens.map(|t| t.to_string()));
+    opt(
+        "retry-in",
+        args.retry_in.map(|r| match r {
+            crate::config::RetryIn::Fresh => "fresh".into(),
+            crate::config::RetryIn::Same => "same".into(),
+        }),
+    );
+    opt("sandbox", args.sandbox.clone());
     opt("best-of", args.best_of.map(|n| n.to_string()));
     if !args.agents.is_empty() {
         opt("agents", Some(args.agents.join(",")));

@@ -132,6 +132,15 @@ impl<'a> Ready<'a> {
         if wait { Verdict::Wait } else { Verdict::Ready }
     }
 
+    /// Take every task not handed out yet (the batch stops starting tasks).
+    pub fn drain(&self) -> Vec<Planned> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let all = std::mem::take(&mut inner.waiting);
+        drop(inner);
+        self.wake.notify_all();
+        all
+    }
+
     /// Task `t` ended in `state`. Returns the best-of-N group whose last candidate this
     /// was: the caller chooses its winner, then calls [`Ready::group_ended`].
     pub fn ended(&self, t: &Planned, state: State) -> Option<String> {
