@@ -4,8 +4,7 @@
 //!
 //! The winner is a candidate that succeeded: one whose check passed before one that ran
 //! no check, then the smallest diff against its base (lines added and removed), then the
-//! shortest run. (Agents do not report their cost yet; once records hold it, it breaks
-//! the last tie.) The choice and its reason are written to every candidate's record;
+//! shortest run, then the lowest cost the agents reported. The choice and its reason are written to every candidate's record;
 //! `git agents pick` overrides it.
 
 use anyhow::Result;
@@ -68,7 +67,7 @@ fn last_run(rec: &Record) -> Option<Duration> {
 }
 
 /// The order of preference; `None` for a candidate that cannot win.
-fn rank(e: &Entry) -> Option<(u8, usize, Duration)> {
+fn rank(e: &Entry) -> Option<(u8, usize, Duration, u64)> {
     if !matches!(e.rec.state, State::Succeeded | State::Merged) {
         return None;
     }
@@ -77,12 +76,19 @@ fn rank(e: &Entry) -> Option<(u8, usize, Duration)> {
         checked,
         e.diff.map_or(usize::MAX, |d| d.lines()),
         e.time.unwrap_or(Duration::MAX),
+        cost_micros(&e.rec).unwrap_or(u64::MAX),
     ))
+}
+
+/// What the candidate's agents reported spending, in millionths of a dollar.
+fn cost_micros(rec: &Record) -> Option<u64> {
+    let usd = rec.usage()?.cost_usd?;
+    (usd.is_finite() && usd >= 0.0).then(|| (usd * 1e6).round() as u64)
 }
 
 /// The winner of `entries` and why; None when no candidate succeeded.
 pub fn choose(entries: &[Entry]) -> Option<(String, String)> {
-    let mut ranked: Vec<(&Entry, (u8, usize, Duration))> = entries
+    let mut ranked: Vec<(&Entry, (u8, usize, Duration, u64))> = entries
         .iter()
         .filter_map(|e| rank(e).map(|r| (e, r)))
         .collect();
@@ -106,7 +112,7 @@ pub fn choose(entries: &[Entry]) -> Option<(String, String)> {
     match ranked.get(1) {
         None => why.push("the only candidate that succeeded".into()),
         Some((next, nr)) => {
-            let lines = |r: &(u8, usize, Duration)| r.1;
+            let lines = |r: &(u8, usize, Duration, u64)| r.1;
             if nr.0 != wr.0 {
                 why.push(format!("{} ran no check", next.rec.id));
             } else if lines(nr) != lines(wr) {
@@ -124,9 +130,15 @@ pub fn choose(entries: &[Entry]) -> Option<(String, String)> {
                     crate::time::short(wr.2),
                     crate::time::short(nr.2)
                 ));
+            } else if nr.3 != wr.3 && wr.3 != u64::MAX {
+                why.push(format!(
+                    "as small and as fast as {}, lower cost: ${:.4}",
+                    next.rec.id,
+                    wr.3 as f64 / 1e6
+                ));
             } else {
                 why.push(format!(
-                    "tied with {} on check, diff and time: the first in order",
+                    "tied with {} on check, diff, time and cost: the first in order",
                     next.rec.id
                 ));
             }
@@ -458,6 +470,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(w, "t.c2");
+
+        // Same check, diff and time: the lower reported cost wins.
+        let costly = |id: &str, usd: f64| {
+            let mut e = entry(id, "succeeded", Some("passed"), 5, 100);
+            e.rec.attempts = serde_json::from_value(serde_json::json!([{
+                "n": 1, "started_at": 0, "finished_at": 100, "state": "succeeded",
+                "exit_code": 0, "head": null, "detail": null, "usage": {"cost_usd": usd},
+            }]))
+            .unwrap();
+            e
+        };
+        let (w, why) = choose(&[costly("t.c1", 0.5), costly("t.c2", 0.25)]).unwrap();
+        assert_eq!(w, "t.c2");
+        assert!(why.contains("lower cost: $0.2500"), "{why}");
 
         assert!(choose(&[entry("t.c1", "failed", None, 1, 1)]).is_none());
     }
