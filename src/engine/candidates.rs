@@ -66,8 +66,12 @@ fn last_run(rec: &Record) -> Option<Duration> {
     ))
 }
 
+/// A candidate's place in the order of preference, lowest first: check not passed,
+/// lines changed, run time, cost in millionths of a dollar.
+type Rank = (u8, usize, Duration, u64);
+
 /// The order of preference; `None` for a candidate that cannot win.
-fn rank(e: &Entry) -> Option<(u8, usize, Duration, u64)> {
+fn rank(e: &Entry) -> Option<Rank> {
     if !matches!(e.rec.state, State::Succeeded | State::Merged) {
         return None;
     }
@@ -88,7 +92,7 @@ fn cost_micros(rec: &Record) -> Option<u64> {
 
 /// The winner of `entries` and why; None when no candidate succeeded.
 pub fn choose(entries: &[Entry]) -> Option<(String, String)> {
-    let mut ranked: Vec<(&Entry, (u8, usize, Duration, u64))> = entries
+    let mut ranked: Vec<(&Entry, Rank)> = entries
         .iter()
         .filter_map(|e| rank(e).map(|r| (e, r)))
         .collect();
@@ -112,7 +116,7 @@ pub fn choose(entries: &[Entry]) -> Option<(String, String)> {
     match ranked.get(1) {
         None => why.push("the only candidate that succeeded".into()),
         Some((next, nr)) => {
-            let lines = |r: &(u8, usize, Duration, u64)| r.1;
+            let lines = |r: &Rank| r.1;
             if nr.0 != wr.0 {
                 why.push(format!("{} ran no check", next.rec.id));
             } else if lines(nr) != lines(wr) {
