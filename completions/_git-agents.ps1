@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
+            [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -67,6 +68,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)')
             [CompletionResult]::new('--retry-in', '--retry-in', [CompletionResultType]::ParameterName, 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)')
             [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Run each agent, setup and check in a sandbox: bwrap or none (see README)')
+            [CompletionResult]::new('--best-of', '--best-of', [CompletionResultType]::ParameterName, 'Run each task as N candidates at once and keep the best (1-16)')
+            [CompletionResult]::new('--agents', '--agents', [CompletionResultType]::ParameterName, 'Run each task once per agent listed, as candidates (e.g. claude,codex)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
@@ -93,6 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tasks as JSON (version 1) on stdout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
+            [CompletionResult]::new('--candidates', '--candidates', [CompletionResultType]::ParameterName, 'One row per best-of-N candidate (also with --all), not one per task')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -109,6 +113,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tasks as JSON (version 1) on stdout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
+            [CompletionResult]::new('--candidates', '--candidates', [CompletionResultType]::ParameterName, 'One row per best-of-N candidate (also with --all), not one per task')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -305,6 +310,18 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;pick' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;help' {
             [CompletionResult]::new('spawn', 'spawn', [CompletionResultType]::ParameterValue, 'Create a worktree and branch per task and run its agent there, in parallel')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every agent task and worktree, in the state the repository shows')
@@ -321,6 +338,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
+            [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -367,6 +385,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;watch' {
+            break
+        }
+        'git-agents;help;pick' {
             break
         }
         'git-agents;help;help' {

@@ -45,6 +45,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -63,6 +64,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --max-tokens 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)'
             cand --retry-in 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)'
             cand --sandbox 'Run each agent, setup and check in a sandbox: bwrap or none (see README)'
+            cand --best-of 'Run each task as N candidates at once and keep the best (1-16)'
+            cand --agents 'Run each task once per agent listed, as candidates (e.g. claude,codex)'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
@@ -88,6 +91,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -w 'Also show the tokens each task''s agents reported (TOKENS)'
             cand --wide 'Also show the tokens each task''s agents reported (TOKENS)'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -103,6 +107,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -w 'Also show the tokens each task''s agents reported (TOKENS)'
             cand --wide 'Also show the tokens each task''s agents reported (TOKENS)'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -285,6 +290,17 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;pick'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand list 'List every agent task and worktree, in the state the repository shows'
@@ -301,6 +317,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -332,6 +349,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;man'= {
         }
         &'git-agents;help;watch'= {
+        }
+        &'git-agents;help;pick'= {
         }
         &'git-agents;help;help'= {
         }

@@ -286,6 +286,13 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "reason": rec.reason,
         "hint": rec.hint,
         "isolation": rec.isolation,
+        "depends_on": rec.graph.depends_on,
+        "waiting_for": crate::engine::graph::waiting_json(store, rec),
+        "blocked_by": rec.graph.blocked_by,
+        "candidate_of": rec.graph.candidate_of,
+        "candidates": [],
+        "winner": rec.graph.winner,
+        "winner_reason": rec.graph.winner_reason,
     })
 }
 
@@ -322,6 +329,13 @@ pub fn unrecorded_json(
         "reason": null,
         "hint": null,
         "isolation": null,
+        "depends_on": [],
+        "waiting_for": [],
+        "blocked_by": [],
+        "candidate_of": null,
+        "candidates": [],
+        "winner": null,
+        "winner_reason": null,
     })
 }
 

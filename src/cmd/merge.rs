@@ -96,6 +96,22 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     };
     let global = ws.global(&flags)?;
     let (items, targets) = plan::plan(&ws, &args, &flags)?;
+    let along: Vec<&str> = items
+        .iter()
+        .filter(|i| {
+            let asked = |id: &str| args.ids.iter().any(|a| a == id);
+            !args.ids.is_empty()
+                && !asked(&i.rec.id)
+                && !i.rec.graph.candidate_of.as_deref().is_some_and(asked)
+        })
+        .map(|i| i.rec.id.as_str())
+        .collect();
+    if !along.is_empty() {
+        ctx.ui.status(&format!(
+            "landing its dependencies first: {}",
+            along.join(", ")
+        ));
+    }
     // Checks (and setup) from a manifest that came with the repository run only once
     // trusted; a dry run and --pr run none.
     if !args.dry_run && !args.pr {

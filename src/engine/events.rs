@@ -106,6 +106,15 @@ pub enum Kind {
         #[serde(default)]
         detail: String,
     },
+    /// Best-of-N: the task's last candidate ended and its winner was chosen (none when
+    /// no candidate succeeded). `task` is the task, not a candidate.
+    WinnerChosen {
+        #[serde(default)]
+        winner: Option<String>,
+        candidates: Vec<String>,
+        #[serde(default)]
+        reason: String,
+    },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,
@@ -129,6 +138,8 @@ pub enum Phase {
     Merging,
     /// Merge queue: the task's agent resolves conflicts.
     Resolving,
+    /// Waiting for the tasks it depends on (`depends_on`) to succeed.
+    WaitingForDependencies,
     /// A phase this reader does not know.
     #[serde(other)]
     Unknown,
@@ -147,6 +158,7 @@ impl Phase {
             Phase::Check => "check",
             Phase::Merging => "merging",
             Phase::Resolving => "resolving conflicts",
+            Phase::WaitingForDependencies => "waiting for dependencies",
             Phase::Unknown => "…",
         }
     }

@@ -116,11 +116,13 @@ impl Repo {
 }
 
 mod cmd;
+mod diffstat;
 mod ops;
 pub mod sandbox;
 pub mod store;
 
 use cmd::{command, output, output_of, output_with_input, run, run_with_input, split_z};
+pub use diffstat::{DiffStat, diffstat};
 pub use ops::*;
 
 /// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").

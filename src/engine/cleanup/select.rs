@@ -110,6 +110,13 @@ impl Context<'_> {
     pub fn wanted(&self, t: &Task, sel: Selection) -> bool {
         match t.state {
             _ if sel.all => true,
+            _ if t
+                .rec
+                .as_ref()
+                .is_some_and(|r| crate::engine::candidates::lost_to_merged(self.store, r)) =>
+            {
+                true
+            }
             State::Merged | State::Empty => true,
             State::Failed | State::TimedOut | State::Interrupted => sel.failed,
             State::Succeeded | State::Orphaned => self.done(t, t.rec.as_ref()).0.is_some(),
