@@ -362,7 +362,6 @@ struct Readers<'a, 'b> {
 
 /// Run a job inside the task's sandbox or runner (if any), then bring what it committed
 /// on its branch inside the sandbox onto the real branch, whatever its outcome.
-#[allow(clippy::too_many_arguments)]
 fn enclosed(
     cx: &Context,
     id: &str,
