@@ -117,10 +117,12 @@ impl Repo {
 
 mod cmd;
 mod ops;
+mod scratch;
 pub mod store;
 
 use cmd::{command, output, output_of, output_with_input, run, run_with_input, split_z};
 pub use ops::*;
+pub use scratch::*;
 
 /// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
