@@ -131,7 +131,11 @@ fn with_conflicts(ctx: &Ctx, ws: &Workspace, mut rows: Vec<Row>, json: bool) -> 
         .map(|r| {
             let mut c = cells(ctx, r, true, &cwd, now);
             let ids = of(&r.id);
-            c.push(if ids.is_empty() { "-".into() } else { ids.join(",") });
+            c.push(if ids.is_empty() {
+                "-".into()
+            } else {
+                ids.join(",")
+            });
             c
         })
         .collect();

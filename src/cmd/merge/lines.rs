@@ -175,4 +175,3 @@ impl Sink for Lines {
         self.ui.status(&line);
     }
 }
-

@@ -98,7 +98,12 @@ pub fn conflicts_among(repo: &Repo, recs: &[Record]) -> Result<BTreeMap<String, 
     let f = forecast_of(repo, &subjects)?;
     Ok(f.tasks
         .into_iter()
-        .map(|t| (t.id, t.conflicts_with.into_iter().map(|(id, _)| id).collect()))
+        .map(|t| {
+            (
+                t.id,
+                t.conflicts_with.into_iter().map(|(id, _)| id).collect(),
+            )
+        })
         .collect())
 }
 
@@ -167,9 +172,9 @@ pub fn forecast_of(repo: &Repo, subjects: &[Subject]) -> Result<Forecast> {
         .collect();
     let best = largest_independent(&clean, &edges);
     let mut order: Vec<usize> = best.clone();
-    order.extend(
-        (0..n).filter(|i| !best.contains(i) && !matches!(tasks[*i].onto_base, OntoBase::Conflict(_) | OntoBase::Gone)),
-    );
+    order.extend((0..n).filter(|i| {
+        !best.contains(i) && !matches!(tasks[*i].onto_base, OntoBase::Conflict(_) | OntoBase::Gone)
+    }));
     let rest: Vec<usize> = (0..n).filter(|i| !order.contains(i)).collect();
     order.extend(rest);
     let lands = best.len()

@@ -80,7 +80,10 @@ enum Predicted {
     Same,
     /// The queue stops, or needs something that cannot be predicted (an agent).
     End,
-    Merged { commit: ObjectId, tree: ObjectId },
+    Merged {
+        commit: ObjectId,
+        tree: ObjectId,
+    },
 }
 
 /// A candidate in the predicted queue: item `item` checked on `commit`.
@@ -174,12 +177,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
     }
 
     fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
-        Ok(self
-            .merger
-            .repo()
-            .find_commit(commit)?
-            .tree_id()?
-            .detach())
+        Ok(self.merger.repo().find_commit(commit)?.tree_id()?.detach())
     }
 
     /// Item `k` merged onto `onto`, in memory (written, so a check can check it out).
@@ -312,9 +310,14 @@ impl<'s, 'e> Speculator<'s, 'e> {
     fn steer(&mut self, i: usize, base: ObjectId, head: (usize, ObjectId)) -> Result<()> {
         let mut chain = self.chain(i, base)?;
         let want = self.plan(&mut chain);
-        let mut keys: Vec<(usize, ObjectId)> =
-            want.iter().map(|&p| (chain[p].item, chain[p].tree)).collect();
-        if !self.known.contains_key(&head) && !keys.contains(&head) && chain.first().is_none_or(|p| (p.item, p.tree) != head) {
+        let mut keys: Vec<(usize, ObjectId)> = want
+            .iter()
+            .map(|&p| (chain[p].item, chain[p].tree))
+            .collect();
+        if !self.known.contains_key(&head)
+            && !keys.contains(&head)
+            && chain.first().is_none_or(|p| (p.item, p.tree) != head)
+        {
             keys.insert(0, head);
         }
         for r in &mut self.running {
@@ -364,7 +367,13 @@ impl<'s, 'e> Speculator<'s, 'e> {
         Ok(())
     }
 
-    fn start(&mut self, key: (usize, ObjectId), commit: ObjectId, covers: Vec<String>, ahead: Vec<String>) {
+    fn start(
+        &mut self,
+        key: (usize, ObjectId),
+        commit: ObjectId,
+        covers: Vec<String>,
+        ahead: Vec<String>,
+    ) {
         let it = &self.items[key.0];
         let Some(cmd) = it.check.as_deref() else {
             return;
@@ -458,7 +467,10 @@ impl Checks for Speculator<'_, '_> {
                 None => {}
             }
             self.steer(i, base, head)?;
-            if !self.running.iter().any(|r| r.key == head) && !self.running.iter().any(|r| r.key.0 == i) && self.running.len() < self.jobs {
+            if !self.running.iter().any(|r| r.key == head)
+                && !self.running.iter().any(|r| r.key.0 == i)
+                && self.running.len() < self.jobs
+            {
                 // Off the predictions (a merge the queue made otherwise): run it here.
                 let out = check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None)?;
                 match &out {
