@@ -17,8 +17,8 @@
 //!
 //! With `--batch N`, one check decides N consecutive candidates that share a check: it
 //! runs on the result holding all N. A pass lands them all; a failure is bisected (the
-//! first half's result checked, then the half that holds the failure) until the failing
-//! candidate is found. This trusts that a result passes only when every task in it would
+//! first half's result checked, then the half that holds the failure; with slots for
+//! all of them, every prefix at once) until the failing candidate is found. This trusts that a result passes only when every task in it would
 //! have passed on its own prefix (a deterministic check that fails because of a task,
 //! not because of a combination): the README says so.
 
@@ -298,6 +298,13 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 && chain.get(end + 1).is_some_and(|p| {
                     matches!(p.fact, Some(Err(_))) && self.same_check(chain[k].item, p.item)
                 });
+            if failed_after && self.jobs - want.len() > end - k {
+                // Slots enough for every prefix of the failed batch: one round finds
+                // the first failing candidate.
+                want.extend(k..=end);
+                k = end + 1;
+                continue;
+            }
             let pick = if failed_after { k + (end - k) / 2 } else { end };
             want.push(pick);
             k = pick + 1;
