@@ -80,10 +80,10 @@ pub fn show(
                     other => format!("{} ({})", other.as_str(), t.into),
                 },
             ];
-            for j in 0..items.len() {
+            for (j, other) in ids.iter().enumerate() {
                 let mark = if i == j {
                     "-"
-                } else if t.conflicts_with.iter().any(|(id, _)| id == ids[j]) {
+                } else if t.conflicts_with.iter().any(|(id, _)| id == other) {
                     "x"
                 } else {
                     "."
