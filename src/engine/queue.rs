@@ -41,9 +41,10 @@ use crate::store::{Record, Store};
 use crate::supervise;
 use crate::task::{MergeResult, State};
 
+use check::{Checks, Direct};
 use pass::{Pass, Target};
 use pool::Pool;
-use speculate::{Checks, Direct, Speculator};
+use speculate::Speculator;
 
 /// A task in the queue, and how it merges.
 pub struct Item {

@@ -22,6 +22,40 @@ use crate::git::Repo;
 use crate::store::{Proc, Record, Store};
 use crate::supervise::{self, Outcome};
 
+/// Where the queue gets the answer of a check.
+pub(super) trait Checks {
+    /// The check of item `i` (command `cmd`) on `tip`, the result of merging it onto
+    /// `base`, with `into` the branch it goes into.
+    fn check(
+        &mut self,
+        i: usize,
+        cmd: &str,
+        tip: ObjectId,
+        base: ObjectId,
+        into: &str,
+    ) -> Result<CheckResult>;
+}
+
+/// The sequential queue's checks: each runs when asked.
+pub(super) struct Direct<'e> {
+    pub env: Env<'e>,
+    pub pool: &'e Pool,
+    pub items: &'e [Item],
+}
+
+impl Checks for Direct<'_> {
+    fn check(
+        &mut self,
+        i: usize,
+        cmd: &str,
+        tip: ObjectId,
+        _base: ObjectId,
+        into: &str,
+    ) -> Result<CheckResult> {
+        check(self.env, self.pool, &self.items[i], cmd, tip, into, None)
+    }
+}
+
 pub enum CheckResult {
     Passed,
     Failed(String),

@@ -5,8 +5,7 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::collections::HashSet;
 
-use super::check::CheckResult;
-use super::speculate::Checks;
+use super::check::{CheckResult, Checks};
 use super::steps::{self, Resolution};
 use super::{Check, Item, OnConflict, Queue, Verdict, message_of, phase};
 use crate::engine::events::{Kind, Phase};

@@ -29,46 +29,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::Scope;
 
-use super::check::{self, Cancel, CheckResult, Env};
+use super::check::{self, Cancel, CheckResult, Checks, Env};
 use super::pool::Pool;
 use super::{Item, OnConflict};
 use crate::engine::events::Kind;
 use crate::merge::{Landing, Merger, Messages};
 use crate::supervise;
-
-/// Where the queue gets the answer of a check.
-pub(super) trait Checks {
-    /// The check of item `i` (command `cmd`) on `tip`, the result of merging it onto
-    /// `base`, with `into` the branch it goes into.
-    fn check(
-        &mut self,
-        i: usize,
-        cmd: &str,
-        tip: ObjectId,
-        base: ObjectId,
-        into: &str,
-    ) -> Result<CheckResult>;
-}
-
-/// The sequential queue's checks: each runs when asked.
-pub(super) struct Direct<'e> {
-    pub env: Env<'e>,
-    pub pool: &'e Pool,
-    pub items: &'e [Item],
-}
-
-impl Checks for Direct<'_> {
-    fn check(
-        &mut self,
-        i: usize,
-        cmd: &str,
-        tip: ObjectId,
-        _base: ObjectId,
-        into: &str,
-    ) -> Result<CheckResult> {
-        check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None)
-    }
-}
 
 /// A check's answer: `Err` holds why it failed.
 type Fact = std::result::Result<(), String>;
@@ -277,6 +243,10 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 }
             }
         }
+        // Batches no bigger than needed to give every slot one: smaller batches find a
+        // failing task in fewer rounds.
+        let unknown = chain.iter().filter(|p| p.fact.is_none()).count();
+        let size = self.batch.min(unknown.div_ceil(self.jobs)).max(1);
         let mut want = Vec::new();
         let mut k = 0;
         while k < chain.len() && want.len() < self.jobs {
@@ -284,28 +254,43 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 k += 1;
                 continue;
             }
-            // The unknown candidates from k that one check may decide, and whether a
-            // known failure follows them (a batch that failed: bisect it).
-            let mut end = k;
-            while end + 1 < chain.len()
-                && end + 1 - k < self.batch
-                && chain[end + 1].fact.is_none()
-                && self.same_check(chain[k].item, chain[end + 1].item)
+            // The unknown candidates from k (up to a batch), and whether a known failure
+            // follows them: a batch that failed, to bisect.
+            let mut f = k;
+            while f < chain.len()
+                && f - k < self.batch
+                && chain[f].fact.is_none()
+                && self.same_check(chain[k].item, chain[f].item)
             {
-                end += 1;
+                f += 1;
             }
-            let failed_after = self.batch > 1
-                && chain.get(end + 1).is_some_and(|p| {
+            let failed = self.batch > 1
+                && chain.get(f).is_some_and(|p| {
                     matches!(p.fact, Some(Err(_))) && self.same_check(chain[k].item, p.item)
                 });
-            if failed_after && self.jobs - want.len() > end - k {
+            if !failed {
+                // A check already running on one of these results keeps its place:
+                // regrouping would throw its work away.
+                let end = (k..f)
+                    .find(|&j| {
+                        self.running
+                            .iter()
+                            .any(|r| !r.cancelled && r.key == (chain[j].item, chain[j].tree))
+                    })
+                    .unwrap_or(k + size.min(f - k) - 1);
+                want.push(end);
+                k = end + 1;
+                continue;
+            }
+            let end = f - 1;
+            if self.jobs - want.len() > end - k {
                 // Slots enough for every prefix of the failed batch: one round finds
                 // the first failing candidate.
                 want.extend(k..=end);
                 k = end + 1;
                 continue;
             }
-            let pick = if failed_after { k + (end - k) / 2 } else { end };
+            let pick = k + (end - k) / 2;
             want.push(pick);
             k = pick + 1;
         }
