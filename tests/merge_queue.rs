@@ -280,6 +280,13 @@ fn a_stopped_speculative_check_loses_its_whole_process_group() {
         );
     }
     let ev = events(&env);
+    // t2 was first checked on the result predicted to hold t1, then without it.
+    let t2: Vec<&serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "queue-check" && e["task"] == "t2")
+        .collect();
+    assert_eq!(t2[0]["ahead"], serde_json::json!(["t1"]), "{t2:?}");
+    assert_eq!(t2.last().unwrap()["ahead"], serde_json::json!([]), "{t2:?}");
     let requeued: Vec<&serde_json::Value> = ev.iter().filter(|e| e["kind"] == "requeued").collect();
     assert!(!requeued.is_empty());
     assert!(
