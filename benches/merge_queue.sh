@@ -86,9 +86,11 @@ run() {
   local t0
   t0=$(now)
   (cd "$repo" && "$@" > /dev/null 2>&1) || true
-  times[$name]="${times[$name]:-} $(( $(now) - t0 ))"
+  local took=$(( $(now) - t0 ))
+  times[$name]="${times[$name]:-} $took"
+  echo "  $name: $((took / 1000000)) ms" >&2
   local got
-  got="$(git -C "$repo" log --first-parent --format=%T main -1) $(git -C "$repo" rev-list --count "$orig..main")"
+  got="$(git -C "$repo" log --first-parent --format=%T main -1) $(git -C "$repo" rev-list --first-parent --count "$orig..main")"
   if [ -n "${outcome[$name]:-}" ] && [ "${outcome[$name]}" != "$got" ]; then
     echo "$name: a different outcome from one round to the next" >&2
     exit 1

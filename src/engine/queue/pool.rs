@@ -78,7 +78,7 @@ impl Pool {
         if dir.exists() {
             remove_scratch(repo, &dir);
         }
-        git::add_detached_worktree(&repo.root, &dir, &hex)?;
+        git::add_scratch_worktree(&repo.root, &dir, &hex)?;
         // git made it with the umask's mode; like the rest of the state dir it is private.
         crate::store::private_dir(&dir)?;
         Ok(Slot { dir })
