@@ -321,7 +321,9 @@ impl<'s, 'e> Speculator<'s, 'e> {
                     id,
                     Kind::Requeued {
                         result: r.commit.to_string(),
-                        reason: if self.why.is_empty() {
+                        reason: if self.known.get(&r.key).is_some_and(|f| f.is_ok()) {
+                            "not needed: a later result holding it passed".into()
+                        } else if self.why.is_empty() {
                             "the predicted result changed".into()
                         } else {
                             self.why.clone()
@@ -339,7 +341,17 @@ impl<'s, 'e> Speculator<'s, 'e> {
             }
             let (commit, covers, ahead) = match chain.iter().position(|p| (p.item, p.tree) == key) {
                 Some(at) => {
-                    let from = at.saturating_sub(self.batch - 1);
+                    // The candidates this answer decides: back to the one before it
+                    // that has an answer or a check of its own.
+                    let mut from = at;
+                    while from > 0
+                        && at - (from - 1) < self.batch
+                        && chain[from - 1].fact.is_none()
+                        && self.same_check(chain[from - 1].item, key.0)
+                        && !want.contains(&(from - 1))
+                    {
+                        from -= 1;
+                    }
                     let covers: Vec<String> = chain[from..=at]
                         .iter()
                         .filter(|p| p.fact.is_none() && self.same_check(p.item, key.0))
