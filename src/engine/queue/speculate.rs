@@ -411,6 +411,11 @@ impl<'s, 'e> Speculator<'s, 'e> {
     /// ended without one (interrupted, or an error of ours).
     fn receive(&mut self, head: (usize, ObjectId)) -> Option<Result<CheckResult>> {
         let done = self.rx.recv().ok()?;
+        self.record(done, head)
+    }
+
+    /// Take in one finished check (see [`Speculator::receive`]).
+    fn record(&mut self, done: Done, head: (usize, ObjectId)) -> Option<Result<CheckResult>> {
         let at = self.running.iter().position(|r| r.id == done.id)?;
         let r = self.running.remove(at);
         if r.cancelled {
@@ -465,12 +470,19 @@ impl Checks for Speculator<'_, '_> {
             if supervise::interrupted() {
                 return Ok(CheckResult::Interrupted);
             }
+            // Answers that came in while the queue landed earlier tasks, then the
+            // free slots filled again, before anything else: the checks run meanwhile.
+            while let Ok(done) = self.rx.try_recv() {
+                if let Some(out) = self.record(done, head) {
+                    return out;
+                }
+            }
+            self.steer(i, base, head)?;
             match self.known.get(&head) {
                 Some(Ok(())) => return Ok(CheckResult::Passed),
                 Some(Err(why)) => return Ok(CheckResult::Failed(why.clone())),
                 None => {}
             }
-            self.steer(i, base, head)?;
             if !self.running.iter().any(|r| r.key == head)
                 && !self.running.iter().any(|r| r.key.0 == i)
                 && self.running.len() < self.jobs
