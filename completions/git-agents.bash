@@ -508,7 +508,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__list)
-            opts="-w -C -q -v -h --all --json --wide --candidates --manifest --color --quiet --verbose --help"
+            opts="-w -C -q -v -h --all --json --wide --candidates --conflicts --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -599,7 +599,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__merge)
-            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --trust --manifest --color --quiet --verbose --help"
+            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --trust --jobs --batch --plan --order --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +619,18 @@ _git_agents_clap() {
                     ;;
                 --on-conflict)
                     COMPREPLY=($(compgen -W "stop skip agent retry" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --order)
+                    COMPREPLY=($(compgen -W "queue forecast" -- "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -1004,7 +1016,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|spawn,--best-of|spawn,--agents|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|spawn,--best-of|spawn,--agents|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|merge,--jobs|merge,--batch|merge,--order|wait,--timeout) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;

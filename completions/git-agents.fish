@@ -109,6 +109,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l all -d 'A
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l json -d 'Print the tasks as JSON (version 1) on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l conflicts -d 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -121,6 +122,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l all -d 'Als
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l json -d 'Print the tasks as JSON (version 1) on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l conflicts -d 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -133,6 +135,10 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l on-confl
 skip\t''
 agent\t''
 retry\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l jobs -d 'Run up to N checks at once, each on the predicted result of the tasks ahead of it; the outcome is the one --jobs 1 gives [default: agents.jobs when set, else 1]' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l batch -d 'Check N tasks at once as one result; a failing result is bisected to find the failing tasks, the others land' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l order -d 'The queue\'s order: as selected, or the forecast\'s order that lands the most tasks [default: queue]' -r -f -a "queue\t''
+forecast\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -145,6 +151,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run 
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l trust -d 'Run a tracked manifest\'s checks without recording trust (see `git agents trust`)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l plan -d 'Forecast, in memory: whether each task merges cleanly onto its base, which other tasks it conflicts with, and the order that lands the most; change nothing'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'

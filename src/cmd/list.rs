@@ -43,6 +43,10 @@ pub struct ListArgs {
     /// One row per best-of-N candidate (also with --all), not one per task
     #[arg(long)]
     pub candidates: bool,
+    /// Also forecast, for each task waiting to merge, the other tasks it would conflict
+    /// with (CONFLICTS; JSON conflicts_with), computed in memory
+    #[arg(long)]
+    pub conflicts: bool,
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
@@ -55,6 +59,9 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     } else {
         candidates::fold(rows)
     };
+    if args.conflicts {
+        return with_conflicts(ctx, &ws, rows, args.json, args.wide);
+    }
     if args.json {
         inventory::fill(&ws.repo, &mut rows, |_, _| {});
         let left = leftovers(&rows);
@@ -124,6 +131,59 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
             procs::leftover_note(id, pids)
         ));
     }
+    Ok(Exit::Ok)
+}
+
+/// `list --conflicts`: the rows with, for each task waiting to merge (succeeded), the
+/// ids of the others it would conflict with, from the merge queue's forecast.
+fn with_conflicts(
+    ctx: &Ctx,
+    ws: &Workspace,
+    mut rows: Vec<Row>,
+    json: bool,
+    wide: bool,
+) -> Result<Exit> {
+    inventory::fill(&ws.repo, &mut rows, |_, _| {});
+    let waiting: Vec<crate::store::Record> = rows
+        .iter()
+        .filter(|r| r.state == State::Succeeded)
+        .filter_map(|r| r.record.clone())
+        .collect();
+    let conflicts = crate::engine::queue::conflicts_among(&ws.repo, &waiting)?;
+    let of = |id: &str| conflicts.get(id).cloned().unwrap_or_default();
+    if json {
+        let left = leftovers(&rows);
+        let docs = rows
+            .iter()
+            .map(|r| {
+                let mut v = r.json(&ws.store);
+                v["leftover_pids"] = left.get(&r.id).cloned().unwrap_or_default().into();
+                v["conflicts_with"] = of(&r.id).into();
+                v
+            })
+            .collect();
+        ctx.ui.out(&report::document(docs));
+        return Ok(Exit::Ok);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let now = crate::time::now();
+    let mut header = header(wide);
+    header.push("CONFLICTS");
+    let all: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut c = cells(ctx, r, true, &cwd, now);
+            spend_cells(&mut c, r, wide);
+            let ids = of(&r.id);
+            c.push(if ids.is_empty() {
+                "-".into()
+            } else {
+                ids.join(",")
+            });
+            c
+        })
+        .collect();
+    ctx.ui.out(&table(&header, &all));
     Ok(Exit::Ok)
 }
 

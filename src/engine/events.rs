@@ -115,6 +115,20 @@ pub enum Kind {
         #[serde(default)]
         reason: String,
     },
+    /// Merge queue (`--jobs`, `--batch`): a check started on a predicted result
+    /// (`result`, a commit) that holds the tasks in `ahead` besides this one, not landed
+    /// yet. `tasks` are the candidates its answer decides (more than one in a batch).
+    QueueCheck {
+        result: String,
+        #[serde(default)]
+        ahead: Vec<String>,
+        #[serde(default)]
+        tasks: Vec<String>,
+    },
+    /// Merge queue: the check of this task on `result` was stopped, or its answer
+    /// dropped, because the prediction it ran on changed (`reason`); it is checked again
+    /// on the new one.
+    Requeued { result: String, reason: String },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,

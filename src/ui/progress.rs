@@ -195,6 +195,21 @@ impl crate::engine::events::Sink for Progress {
                 };
                 self.note(id, &text);
             }
+            // The merge queue's speculation: which result a task is checked on, and why
+            // a check was dropped.
+            Kind::QueueCheck { result, tasks, .. } => self.phase(
+                id,
+                &format!(
+                    "check on {}{}",
+                    &result[..result.len().min(10)],
+                    if tasks.len() > 1 {
+                        format!(" (batch of {})", tasks.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+            Kind::Requeued { reason, .. } => self.phase(id, &format!("re-queued: {reason}")),
             _ => {}
         }
     }

@@ -152,6 +152,10 @@ impl Context<'_> {
         worktree_dir: &Path,
     ) -> Result<Vec<Stale>> {
         let root = &self.repo.root;
+        if !self.dry_run {
+            // Scratch worktrees of a merge that was killed (its pid is gone).
+            crate::engine::queue::clean_scratch(self.repo, self.store);
+        }
         let task_of = |a: &Admin| {
             tasks.iter().zip(fates).find(|(t, _)| {
                 t.worktree
