@@ -348,7 +348,10 @@ fn a_failing_check_keeps_that_task_out() {
     let seen = env.root.join("seen");
     // Fails on the candidate holding beta's file; records where it ran.
     let check = format!("pwd >> {}; test ! -e b/b.txt", seen.display());
-    let run = env.run(&["merge", "--check", &check, "--json"]).code_is(1);
+    // One check at a time (the default, agents.jobs, checks ahead in parallel).
+    let run = env
+        .run(&["merge", "--jobs", "1", "--check", &check, "--json"])
+        .code_is(1);
     let t = tasks(&run.json());
     assert_eq!(t["alpha"]["result"], "merged");
     assert_eq!(t["alpha"]["merge_check"], "passed");

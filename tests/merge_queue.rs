@@ -539,3 +539,30 @@ fn checks_reuse_one_scratch_worktree_that_starts_clean_each_time() {
     let unique: std::collections::BTreeSet<&str> = dirs.lines().collect();
     assert_eq!(unique.len(), 3, "{dirs}");
 }
+
+#[test]
+fn checks_run_ahead_by_agents_jobs_unless_told_one_at_a_time() {
+    let env = Env::new();
+    let queue: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("t{i}"), format!("echo {i} > f{i}.txt\n")))
+        .collect();
+    spawn(&env, &queue);
+    let orig = rev(&env, "main");
+    let saved = save_records(&env);
+    let checks = |env: &Env| {
+        events(env)
+            .iter()
+            .filter(|e| e["kind"] == "queue-check")
+            .count()
+    };
+    // No --jobs, no agents.jobs: 4 at once, as spawn.
+    let (out, _) = merge_from(&env, &orig, &saved, &["--check", "true"]);
+    assert_eq!(out.landed, ["t1", "t2", "t3"]);
+    let speculative = checks(&env);
+    assert!(speculative >= 3, "no check ran ahead: {speculative}");
+    // agents.jobs = 1: one result at a time, no speculation.
+    env.git(&["config", "agents.jobs", "1"]);
+    let (out, _) = merge_from(&env, &orig, &saved, &["--check", "true"]);
+    assert_eq!(out.landed, ["t1", "t2", "t3"]);
+    assert_eq!(checks(&env), speculative, "agents.jobs = 1 still ran ahead");
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::agent::Agent;
 use crate::cli::Ctx;
-use crate::config::{Flags, keys};
+use crate::config::Flags;
 use crate::engine::queue::{self, Item, OnConflict, Queue, Relaunch, Verdict};
 use crate::error::{Error, Exit};
 use crate::manifest::Strategy;
@@ -107,14 +107,11 @@ pub enum Order {
     Forecast,
 }
 
-/// How many checks run at once: `--jobs`, else `agents.jobs` (git config or the
-/// manifest's `jobs`) when set, else 1. Unset, the queue checks one result at a time,
-/// as it always has: parallel checks are asked for.
+/// How many checks run at once: `--jobs`, else `agents.jobs` (git config, then the
+/// manifest's `jobs`, default 4), as for spawn. The outcome is the same at any number.
 pub(crate) fn speculative(ws: &Workspace, args: &MergeArgs) -> usize {
     args.jobs
-        .or_else(|| ws.git.get(keys::JOBS).and_then(|j| j.parse().ok()))
-        .or_else(|| ws.manifest.as_ref().and_then(|m| m.jobs))
-        .unwrap_or(1)
+        .unwrap_or_else(|| ws.global(&Flags::default()).map_or(1, |g| g.jobs))
 }
 
 /// `--jobs 0`, `--batch 0`: refused before anything else.
