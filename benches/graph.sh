@@ -121,7 +121,26 @@ print(f"gaps        every dependant: median {med} ms, max {all_gaps[-1]} ms "
 PY
 }
 
+plain() { # the plain-git floor: what any tool pays for N worktrees and N commits, and
+    # the agents' sleep, $JOBS at a time (xargs -P), with no scheduling at all
+    local repo=$TMP/plain
+    git init -q -b main "$repo"
+    (
+        cd "$repo"
+        echo hello >README && git add README && git commit -q -m init
+        local t0 t1
+        t0=$(date +%s.%N)
+        seq 0 $((N - 1)) | xargs -P "$JOBS" -I{} sh -c '
+            git worktree add -q -b agent/t{} ../plain-wt/t{} main 2>/dev/null &&
+            cd ../plain-wt/t{} && sleep 0.1 && echo t{} > out-t{}.txt &&
+            git add out-t{}.txt && git commit -q -m t{}'
+        t1=$(date +%s.%N)
+        echo "$t1 - $t0" | bc
+    )
+}
+
 echo "$N tasks, depth $LEVELS, agent sleeps 0.1 s, -j $JOBS, $(nproc) cores"
+floor=$(plain)
 flat=$(run flat)
 graph=$(run graph)
 critical=$(echo "$LEVELS * 0.1" | bc)
@@ -130,4 +149,7 @@ printf 'graph       %6.2f s   (%.2fx flat)\n' "$graph" "$(echo "$graph / $flat" 
 printf 'critical    %6.2f s\n' "$critical"
 printf 'overhead    %6.2f s   (graph - critical path agent time)\n' "$(echo "$graph - $critical" | bc)"
 printf 'graph-only  %6.2f s   (graph - flat)\n' "$(echo "$graph - $flat" | bc)"
+printf 'plain git   %6.2f s   (worktree add + sleep 0.1 + commit per task, %s at a time)\n' "$floor" "$JOBS"
+printf 'graph / plain git %.2f; beyond the plain-git floor %.2f s\n' \
+    "$(echo "$graph / $floor" | bc -l)" "$(echo "$graph - $floor" | bc)"
 cat "$TMP/chain"
