@@ -70,6 +70,7 @@ pub enum Command {
     Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
     Watch(cmd::watch::WatchArgs),
+    RunTask(cmd::run_task::RunTaskArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -138,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
         Command::Watch(args) => cmd::watch::run(&ctx, args),
+        Command::RunTask(args) => cmd::run_task::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -10,6 +10,7 @@ pub mod man;
 pub mod merge;
 pub mod path;
 pub mod prune;
+pub mod run_task;
 pub mod show;
 pub mod spawn;
 pub mod stop;

@@ -27,6 +27,8 @@ pub const SANDBOX_NETWORK: &str = "agents.sandboxNetwork";
 pub const RUNNER: &str = "agents.runner";
 pub const RUNNER_IMAGE: &str = "agents.runnerImage";
 pub const RUNNER_STOP: &str = "agents.runnerStop";
+pub const REMOTE_DISPATCH: &str = "agents.remoteDispatch";
+pub const REMOTE_TIMEOUT: &str = "agents.remoteTimeout";
 
 pub const ALL: &[&str] = &[
     AGENT,
@@ -56,6 +58,8 @@ pub const ALL: &[&str] = &[
     RUNNER,
     RUNNER_IMAGE,
     RUNNER_STOP,
+    REMOTE_DISPATCH,
+    REMOTE_TIMEOUT,
 ];
 /// Keys that may be given several times; the values add up.
 pub const MULTI: &[&str] = &[SETUP, COPY, SANDBOX_WRITE];

@@ -131,6 +131,7 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         hint: None,
         isolation: Some(p.settings.sandbox.isolation(&p.agent.template[0])),
         runner_stop: None,
+        remote: None,
     })
 }
 

@@ -117,6 +117,7 @@ impl Repo {
 
 mod cmd;
 mod ops;
+pub mod remote;
 pub mod sandbox;
 pub mod store;
 

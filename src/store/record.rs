@@ -102,6 +102,10 @@ pub struct Record {
     /// agents stop` reaches the container, not only its client).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_stop: Option<Vec<String>>,
+    /// `runner: remote`: where the task runs (remote, dispatcher, job) and what the
+    /// protocol cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::Where>,
 }
 
 impl Record {
