@@ -156,6 +156,7 @@ fn a_remote_batch_ends_like_the_same_batch_run_locally() {
     assert!(logs.contains("failing"), "{logs}");
     // Merge everything that succeeded: the same result.
     for env in [&local, &remote] {
+        env.run(&["trust"]).ok();
         env.run(&["merge", "--all"]).ok();
     }
     assert_eq!(

@@ -105,3 +105,19 @@ pub fn ref_sha(dir: &Path, name: &str) -> Option<String> {
 pub fn remote_url(dir: &Path, remote: &str) -> Result<String> {
     Ok(run(dir, &["remote", "get-url", remote])?.trim().to_string())
 }
+
+/// Check out the existing `branch` in a new worktree at `path` (a remote task's, made
+/// only when asked for).
+pub fn add_branch_worktree(root: &Path, path: &Path, branch: &str) -> Result<()> {
+    run(
+        root,
+        &[
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "--quiet".as_ref(),
+            path.as_os_str(),
+            branch.as_ref(),
+        ] as &[&OsStr],
+    )
+    .map(|_| ())
+}

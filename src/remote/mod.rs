@@ -130,3 +130,33 @@ pub fn resolve(
             .unwrap_or(DEFAULT_TIMEOUT),
     })
 }
+
+/// A remote task's local worktree, made from its fetched branch when asked for (`git
+/// agents path`, `merge --on-conflict agent`). Whether one was made.
+pub fn materialize(root: &std::path::Path, rec: &crate::store::Record) -> anyhow::Result<bool> {
+    if rec.remote.is_none() || rec.worktree.exists() {
+        return Ok(false);
+    }
+    let branch = format!("refs/heads/{}", rec.branch);
+    if crate::git::remote::ref_sha(root, &branch).is_none() {
+        return Ok(false);
+    }
+    if let Some(parent) = rec.worktree.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    crate::git::remote::add_branch_worktree(root, &rec.worktree, &rec.branch)?;
+    Ok(true)
+}
+
+/// Delete the remote's private refs of a remote task (prune). Refs already gone are no
+/// error; an unreachable remote is (the caller warns).
+pub fn forget(root: &std::path::Path, rec: &crate::store::Record) -> anyhow::Result<()> {
+    let Some(at) = &rec.remote else {
+        return Ok(());
+    };
+    crate::git::remote::delete_remote_refs(root, &at.remote, &private_refs(&rec.id))?;
+    for r in private_refs(&rec.id) {
+        crate::git::remote::delete_ref(root, &r)?;
+    }
+    Ok(())
+}
