@@ -292,6 +292,7 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "reason": rec.reason,
         "hint": rec.hint,
         "isolation": rec.isolation,
+        "remote": rec.remote,
     })
 }
 
@@ -328,6 +329,7 @@ pub fn unrecorded_json(
         "reason": null,
         "hint": null,
         "isolation": null,
+        "remote": null,
     })
 }
 

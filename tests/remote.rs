@@ -152,6 +152,10 @@ fn a_remote_batch_ends_like_the_same_batch_run_locally() {
     // list, show and logs work for remote tasks.
     let list = remote.run(&["list", "--json"]).ok().json();
     assert_eq!(common::tasks(&list)["add-a"]["state"], "succeeded");
+    assert_eq!(common::tasks(&list)["add-a"]["remote"]["dispatcher"], "command");
+    let show = remote.run(&["show", "add-a"]).ok().stdout();
+    assert!(show.contains("where") && show.contains("(command) via origin"), "{show}");
+    remote.run(&["wait", "add-a"]).ok();
     let logs = remote.run(&["logs", "agent-fails"]).ok().stdout();
     assert!(logs.contains("failing"), "{logs}");
     // Merge everything that succeeded: the same result.

@@ -28,6 +28,17 @@ fn poll() -> Duration {
         .clamp(Duration::from_millis(10), Duration::from_secs(60))
 }
 
+/// `agents-<id>-<nonce>`, a valid Kubernetes name (lowercase, at most 63 characters).
+fn job_name(id: &str, nonce: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .take(36)
+        .collect();
+    let tail = &nonce[nonce.len().saturating_sub(16)..];
+    format!("agents-{}-{tail}", id.trim_matches('-'))
+}
+
 fn nonce() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     format!(
@@ -58,7 +69,7 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
         crate::engine::respawn::replace(cx.repo, cx.store, prior)?;
     }
     let nonce = nonce();
-    let job_name = format!("agents-{}-{}", id.to_ascii_lowercase(), &nonce);
+    let job_name = job_name(id, &nonce);
     let mut at = Where {
         remote: rs.remote.clone(),
         dispatcher: rs.dispatch.name().to_string(),
@@ -106,6 +117,23 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
         Err(why) => return end_failed(cx, t, &mut log, &at, why),
     };
 
+    // An ssh host with room for the job, waiting while all are busy.
+    let host = match rs.dispatch {
+        super::Dispatch::Ssh => {
+            let give_up =
+                || supervise::interrupted() || crate::engine::stop::requested(cx.store, id);
+            match super::dispatch::take_host(&rs.params.hosts, rs.params.host_jobs, give_up) {
+                Some(h) => Some(h),
+                None => return end_stopped(cx, t, &at),
+            }
+        }
+        _ => None,
+    };
+    let _host_back = HostBack(host.clone());
+    if let Some(h) = &host {
+        at.job = format!("{h}:{job_name}");
+        cx.store.update(id, |r| r.remote = Some(at.clone()))?;
+    }
     // Start the job, and wait for its status while it runs.
     let ticket = Ticket {
         task: id,
@@ -114,8 +142,13 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
         url: &url,
         job: &job_name,
         nonce: &nonce,
+        host: host.as_deref(),
     };
-    let job = rs.dispatch.job(&root, &ticket);
+    let scratch = cx.store.dir.join("remote");
+    let job = match rs.dispatch.job(&root, &ticket, &rs.params, &scratch) {
+        Ok(j) => j,
+        Err(e) => return end_failed(cx, t, &mut log, &at, format!("cannot dispatch: {e:#}")),
+    };
     let halt = AtomicBool::new(false);
     let mut job_log = log.try_clone()?;
     let dispatched = Instant::now();
@@ -202,6 +235,12 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
     let _ = cx.store.update(id, |r| r.set_child(None));
     match ended {
         Ended::Stopped => {
+            if let Some(cancel) = rs.dispatch.cancel(&root, &ticket, &rs.params) {
+                let _ = writeln!(log, "==> git-agents: cancelling job {job_name}");
+                if let Err(e) = cancel.run(&mut log, |_| {}, |_| {}) {
+                    let _ = writeln!(log, "==> git-agents: the cancel failed: {e:#}");
+                }
+            }
             let now = crate::time::now();
             let outcome = AttemptOutcome::Interrupted {
                 detail: "interrupted: the remote job was cancelled".into(),
@@ -341,6 +380,31 @@ fn apply(
         );
     }
     Ok((rec.state, rec.detail.unwrap_or_default()))
+}
+
+/// Gives an ssh host's slot back when the task is done with it, however it ends.
+struct HostBack(Option<String>);
+
+impl Drop for HostBack {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            super::dispatch::give_back(h);
+        }
+    }
+}
+
+/// Stopped before a job started.
+fn end_stopped(cx: &Context, t: &Planned, at: &Where) -> Result<()> {
+    let outcome = AttemptOutcome::Interrupted {
+        detail: "interrupted while waiting for a host".into(),
+    };
+    let now = crate::time::now();
+    cx.store.update(t.id.as_str(), |r| {
+        r.remote = Some(at.clone());
+        r.end_attempt(t.first_attempt, &outcome, None, now, false)
+    })?;
+    ended_events(cx, t.id.as_str(), t.first_attempt, &outcome);
+    Ok(())
 }
 
 fn end_failed(

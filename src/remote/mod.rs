@@ -33,6 +33,8 @@ pub struct Settings {
     pub remote: String,
     /// How long a job may go without a status once the dispatcher let go of it.
     pub timeout: Duration,
+    /// What the built-in dispatchers need.
+    pub params: dispatch::Params,
 }
 
 /// The `runner` value that makes a task remote.
@@ -79,6 +81,13 @@ pub struct Where {
     pub fetch_ms: u64,
 }
 
+impl Where {
+    /// `job agents-t1-… (command) via origin`, for `show`.
+    pub fn describe(&self) -> String {
+        format!("job {} ({}) via {}", self.job, self.dispatcher, self.remote)
+    }
+}
+
 /// Resolve the remote settings of a task whose runner is `remote`: `remote_dispatch`
 /// and `remote_timeout` from task, git config (`agents.remoteDispatch`,
 /// `agents.remoteTimeout`), top level.
@@ -116,7 +125,9 @@ pub fn resolve(
         })?),
         None => None,
     };
+    let params = params(&dispatch, git)?;
     Ok(Settings {
+        params,
         dispatch,
         remote: git
             .get(keys::REMOTE)
@@ -129,6 +140,59 @@ pub fn resolve(
             .or(top.remote_timeout)
             .unwrap_or(DEFAULT_TIMEOUT),
     })
+}
+
+/// The built-in dispatchers' settings from git config, checked for the one chosen.
+fn params(
+    d: &Dispatch,
+    git: &crate::config::GitConfig,
+) -> Result<dispatch::Params, crate::error::Error> {
+    use crate::config::keys;
+    use crate::error::Error;
+    let get = |k: &str| git.get(k).map(str::trim).filter(|v| !v.is_empty());
+    let host_jobs = match get(keys::REMOTE_HOST_JOBS) {
+        Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Error::usage(format!(
+                "invalid git config {}: {n:?} (a number of jobs per host, 1 or more)",
+                keys::REMOTE_HOST_JOBS
+            ))
+        })?,
+        None => 1,
+    };
+    let p = dispatch::Params {
+        image: get(keys::REMOTE_IMAGE).map(str::to_string),
+        secret: get(keys::REMOTE_SECRET).unwrap_or("git-agents").to_string(),
+        namespace: get(keys::REMOTE_NAMESPACE).unwrap_or("default").to_string(),
+        workflow: get(keys::REMOTE_WORKFLOW)
+            .unwrap_or("git-agents.yml")
+            .to_string(),
+        hosts: get(keys::REMOTE_HOSTS)
+            .map(|h| h.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
+        host_jobs,
+    };
+    let program = match d {
+        Dispatch::Kubernetes if p.image.is_none() => {
+            return Err(Error::usage("remote_dispatch: kubernetes needs the job's image")
+                .with_hint("set it with: git config agents.remoteImage IMAGE (it needs git, git-agents and the agent CLI)"));
+        }
+        Dispatch::Ssh if p.hosts.is_empty() => {
+            return Err(Error::usage("remote_dispatch: ssh needs hosts")
+                .with_hint("set them with: git config agents.remoteHosts \"host1 host2\""));
+        }
+        Dispatch::Kubernetes => "kubectl",
+        Dispatch::GithubActions => "gh",
+        Dispatch::Ssh => "ssh",
+        Dispatch::Command(t) => t[0].as_str(),
+    };
+    if which::which(program).is_err() {
+        return Err(Error::usage(format!(
+            "remote_dispatch: {} runs {program:?}, which is not on PATH",
+            d.name()
+        ))
+        .with_hint("install it, or choose another dispatcher"));
+    }
+    Ok(p)
 }
 
 /// A remote task's local worktree, made from its fetched branch when asked for (`git
