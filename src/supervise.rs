@@ -383,6 +383,7 @@ mod tests {
                 env: &[],
                 stdin: None,
                 deadline: None,
+                stop: None,
             },
             &mut Vec::new(),
             &halt,

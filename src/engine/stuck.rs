@@ -178,6 +178,7 @@ mod tests {
             env: Vec::new(),
             stdin: None,
             deadline: None,
+            stop: None,
         };
         let wt = std::path::Path::new("/w/t1");
         let mut j = job();

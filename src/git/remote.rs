@@ -121,3 +121,28 @@ pub fn add_branch_worktree(root: &Path, path: &Path, branch: &str) -> Result<()>
     )
     .map(|_| ())
 }
+
+/// [`write_blob`] without a process: the blob written by the library.
+pub fn write_blob_here(repo: &Repo, bytes: &[u8]) -> Result<String> {
+    let r = repo.local();
+    let id = r
+        .write_blob(bytes)
+        .map_err(|e| anyhow!("cannot write a blob: {e}"))?;
+    Ok(id.to_string())
+}
+
+/// [`read_blob`] of a ref, without a process.
+pub fn read_blob_here(repo: &Repo, name: &str) -> Result<Vec<u8>> {
+    let r = repo.local();
+    let mut reference = r
+        .find_reference(name)
+        .map_err(|e| anyhow!("no ref {name}: {e}"))?;
+    let id = reference
+        .peel_to_id()
+        .map_err(|e| anyhow!("{name}: {e}"))?;
+    let obj = r.find_object(id).map_err(|e| anyhow!("{name}: {e}"))?;
+    if obj.kind != gix::object::Kind::Blob {
+        return Err(anyhow!("{name} is a {}, not a blob", obj.kind));
+    }
+    Ok(obj.detach().data)
+}

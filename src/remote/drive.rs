@@ -51,8 +51,9 @@ fn nonce() -> String {
 
 /// How the wait for the job ended.
 enum Ended {
-    /// A status answering this run is on the remote (the blob's SHA).
-    Status(String),
+    /// A status answering this run was fetched (with the branch, when there is
+    /// one, at `refs/agents/head/<id>`), in this many milliseconds.
+    Status(u64),
     Stopped,
     /// The task fails: why.
     Failed(String),
@@ -99,7 +100,7 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
             )
         })?;
         let spec = serde_json::to_vec(&TaskSpec::of(t, &nonce)).map_err(|e| e.to_string())?;
-        let blob = gr::write_blob(&root, &spec).map_err(|e| format!("{e:#}"))?;
+        let blob = gr::write_blob_here(cx.repo, &spec).map_err(|e| format!("{e:#}"))?;
         gr::push_refs(
             &root,
             &rs.remote,
@@ -190,8 +191,8 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
                 });
                 let_go = Some(Instant::now());
             }
-            if let Some(sha) = probe(&root, rs, id, &nonce, &mut stale) {
-                break Ended::Status(sha);
+            if let Some(ms) = probe(cx.repo, rs, t, &nonce, &mut stale) {
+                break Ended::Status(ms);
             }
             if supervise::interrupted() || crate::engine::stop::requested(cx.store, id) {
                 break Ended::Stopped;
@@ -253,10 +254,10 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
             Ok(())
         }
         Ended::Failed(why) => end_failed(cx, t, &mut log, &at, why),
-        Ended::Status(sha) => {
+        Ended::Status(fetched_ms) => {
             let started = Instant::now();
-            let applied = apply(cx, t, &root, rs, &sha, &nonce, &mut log);
-            at.fetch_ms = started.elapsed().as_millis() as u64;
+            let applied = apply(cx, t, &root, rs, &nonce, &mut log);
+            at.fetch_ms = fetched_ms + started.elapsed().as_millis() as u64;
             match applied {
                 Ok((state, detail)) => {
                     cx.store.update(id, |r| r.remote = Some(at.clone()))?;
@@ -269,32 +270,44 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
     }
 }
 
-/// The SHA of a status answering this run, if one is on the remote. A status of an
-/// earlier run (another nonce) is remembered in `stale` and skipped.
+/// Whether a status answering this run is on the remote: if so, it is fetched, and
+/// the task's branch with it (to `refs/agents/head/<id>`, moved to the branch only once
+/// the status is read and checked), in one fetch whose milliseconds are returned. A
+/// status of an earlier run (another nonce) is remembered in `stale` and skipped.
 fn probe(
-    root: &std::path::Path,
+    repo: &crate::git::Repo,
     rs: &Settings,
-    id: &str,
+    t: &Planned,
     nonce: &str,
     stale: &mut Option<String>,
-) -> Option<String> {
+) -> Option<u64> {
+    let id = t.id.as_str();
+    let root = &repo.root;
     let name = super::status_ref(id);
-    let sha = gr::ls_remote(root, &rs.remote, std::slice::from_ref(&name))
-        .ok()?
-        .remove(&name)?;
+    let branch = format!("refs/heads/{}", t.branch);
+    let listed = gr::ls_remote(root, &rs.remote, &[name.clone(), branch.clone()]).ok()?;
+    let sha = listed.get(&name)?;
     if stale.as_deref() == Some(sha.as_str()) {
         return None;
     }
-    // Cheap to tell: fetch it and look at its nonce (garbage is the caller's to judge).
-    if gr::fetch_refs(root, &rs.remote, &[(&name, &name)]).is_ok()
-        && let Ok(bytes) = gr::read_blob(root, &name)
+    let started = Instant::now();
+    let head = super::head_ref(id);
+    let mut refs = vec![(name.as_str(), name.as_str())];
+    if listed.contains_key(&branch) {
+        refs.push((branch.as_str(), head.as_str()));
+    } else {
+        let _ = gr::delete_ref(root, &head);
+    }
+    gr::fetch_refs(root, &rs.remote, &refs).ok()?;
+    // An earlier run's status, left on the remote: not ours to end the task with.
+    if let Ok(bytes) = gr::read_blob_here(repo, &name)
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
         && v.get("nonce").and_then(|n| n.as_str()).is_some_and(|n| n != nonce)
     {
-        *stale = Some(sha);
+        *stale = Some(sha.clone());
         return None;
     }
-    Some(sha)
+    Some(started.elapsed().as_millis() as u64)
 }
 
 /// Fetch the status and the branch, and end the task with the job's record: its state
@@ -304,7 +317,6 @@ fn apply(
     t: &Planned,
     root: &std::path::Path,
     rs: &Settings,
-    sha: &str,
     nonce: &str,
     log: &mut std::fs::File,
 ) -> Result<(State, String), String> {
@@ -316,11 +328,7 @@ fn apply(
             rs.remote
         )
     };
-    if gr::ref_sha(root, &name).as_deref() != Some(sha) {
-        gr::fetch_refs(root, &rs.remote, &[(&name, &name)])
-            .map_err(|e| format!("cannot fetch {name}: {e:#}"))?;
-    }
-    let bytes = gr::read_blob(root, &name).map_err(|e| bad(format!("{e:#}")))?;
+    let bytes = gr::read_blob_here(cx.repo, &name).map_err(|e| bad(format!("{e:#}")))?;
     let st = Status::parse(&bytes, id, nonce).map_err(bad)?;
     let _ = writeln!(log, "==> remote job's log (its last lines):");
     let _ = log.write_all(crate::ui::escape_control_lines(&st.log_tail).as_bytes());
@@ -334,16 +342,16 @@ fn apply(
     if let Some(head) = &remote.head
         && remote.state != State::Empty
     {
-        let branch = format!("refs/heads/{}", t.branch);
-        gr::fetch_refs(root, &rs.remote, &[(&branch, &branch)])
-            .map_err(|e| format!("cannot fetch the task's branch {}: {e:#}", t.branch))?;
-        let tip = gr::ref_sha(root, &branch);
-        if tip.as_deref() != Some(head.as_str()) {
+        let fetched = gr::ref_sha(root, &super::head_ref(id));
+        if fetched.as_deref() != Some(head.as_str()) {
             return Err(bad(format!(
-                "its record says the branch is at {head}, the remote has {}",
-                tip.unwrap_or_else(|| "no such branch".into())
+                "its record says branch {} is at {head}, the remote has {}",
+                t.branch,
+                fetched.unwrap_or_else(|| "no such branch".into())
             )));
         }
+        gr::set_ref(root, &format!("refs/heads/{}", t.branch), head)
+            .map_err(|e| format!("cannot set branch {}: {e:#}", t.branch))?;
     }
     let first = t.first_attempt;
     let now = crate::time::now();

@@ -57,6 +57,10 @@ pub fn task_ref(id: &str) -> String {
 pub fn status_ref(id: &str) -> String {
     format!("refs/agents/status/{id}")
 }
+/// Where the local side fetches the job's branch before checking it against the status.
+pub fn head_ref(id: &str) -> String {
+    format!("refs/agents/head/{id}")
+}
 pub fn private_refs(id: &str) -> Vec<String> {
     vec![base_ref(id), task_ref(id), status_ref(id)]
 }
@@ -219,7 +223,7 @@ pub fn forget(root: &std::path::Path, rec: &crate::store::Record) -> anyhow::Res
         return Ok(());
     };
     crate::git::remote::delete_remote_refs(root, &at.remote, &private_refs(&rec.id))?;
-    for r in private_refs(&rec.id) {
+    for r in private_refs(&rec.id).into_iter().chain([head_ref(&rec.id)]) {
         crate::git::remote::delete_ref(root, &r)?;
     }
     Ok(())
