@@ -285,3 +285,133 @@ fn a_status_with_garbage_fails_the_task_with_the_reason() {
     assert!(d.contains("refs/agents/status/add-a") && d.contains("refused"), "{d}");
     assert!(d.contains("not a git-agents status"), "{d}");
 }
+
+/// Run `program args` (a schema checker installed by .ci/run) and insist it passes.
+#[track_caller]
+fn validates(program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is not installed (.ci/run installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
+    let env = setup(true);
+    env.agent(
+        "kubectl",
+        "case \"$1\" in\napply) cp \"$3\" \"$HOME/job.yaml\"; echo job created ;;\ndelete) echo \"$@\" > \"$HOME/delete.args\" ;;\nesac",
+    );
+    env.git(&["config", "agents.remoteDispatch", "kubernetes"]);
+    env.git(&["config", "agents.remoteImage", "registry.example/agents:1"]);
+    env.git(&["config", "agents.remoteSecret", "agent-keys"]);
+    let mut child = env
+        .cmd(&["spawn", "--trust", "add-a"])
+        .env("GIT_AGENTS_REMOTE_POLL_MS", "50")
+        .env("ANTHROPIC_API_KEY", "sk-very-secret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let job = env.home.join("job.yaml");
+    wait_for("the Job applied", || job.exists());
+    let yaml = std::fs::read_to_string(&job).unwrap();
+    validates("kubernetes-validate", &["--strict", job.to_str().unwrap()]);
+    assert!(yaml.contains("name: \"agent-keys\""), "{yaml}");
+    assert!(yaml.contains("image: \"registry.example/agents:1\""), "{yaml}");
+    assert!(!yaml.contains("sk-very-secret"));
+    let rec = env.record("add-a");
+    assert_eq!(rec["state"], "running");
+    let name = rec["remote"]["job"].as_str().unwrap().to_string();
+    assert!(yaml.contains(&format!("name: \"{name}\"")), "{yaml}");
+    env.run(&["stop", "add-a"]).ok();
+    child.wait().unwrap();
+    let del = std::fs::read_to_string(env.home.join("delete.args")).unwrap();
+    assert_eq!(
+        del.trim(),
+        format!("delete job {name} --namespace default --ignore-not-found --wait=false")
+    );
+    assert_eq!(env.record("add-a")["state"], "interrupted");
+    // The secret is in no record and no ref.
+    let spec = env.git_in(
+        &env.root.join("remote.git"),
+        &["cat-file", "blob", "refs/agents/task/add-a"],
+    );
+    assert!(!spec.contains("sk-very-secret") && spec.contains("write a"), "{spec}");
+    assert!(!env.record("add-a").to_string().contains("sk-very-secret"));
+}
+
+#[test]
+fn github_actions_runs_the_shipped_workflow_which_is_valid() {
+    let wf = concat!(env!("CARGO_MANIFEST_DIR"), "/src/remote/examples/github-workflow.yml");
+    validates(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.github-workflows", wf],
+    );
+    let env = setup(true);
+    env.agent(
+        "gh",
+        "echo \"$@\" >> \"$HOME/gh.args\"\ncase \"$1 $2\" in\n'run list') echo 4242 ;;\nesac",
+    );
+    env.git(&["config", "agents.remoteDispatch", "github-actions"]);
+    let mut child = env
+        .cmd(&["spawn", "--trust", "add-a"])
+        .env("GIT_AGENTS_REMOTE_POLL_MS", "50")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let args = env.home.join("gh.args");
+    wait_for("gh workflow run", || args.exists());
+    let name = env.record("add-a")["remote"]["job"].as_str().unwrap().to_string();
+    env.run(&["stop", "add-a"]).ok();
+    child.wait().unwrap();
+    let calls = std::fs::read_to_string(&args).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("workflow run git-agents.yml -f task=add-a -f job={name}")
+    );
+    assert!(lines[1].starts_with("run list --workflow git-agents.yml"), "{calls}");
+    assert_eq!(lines[2], "run cancel 4242", "{calls}");
+}
+
+#[test]
+fn ssh_takes_hosts_round_robin_within_their_job_limit() {
+    let env = setup(true);
+    std::os::unix::fs::symlink(BIN, env.bin.join("git-agents")).unwrap();
+    // A stand-in for ssh: runs the command here, noting the host and any overlap.
+    env.agent(
+        "ssh",
+        "host=$3\necho \"$host\" >> \"$HOME/ssh.log\"\nmkdir \"$HOME/busy-$host\" 2>/dev/null || echo OVERLAP >> \"$HOME/ssh.log\"\nsh -c \"$4\" >/dev/null; rc=$?\nrmdir \"$HOME/busy-$host\"\nexit $rc",
+    );
+    env.git(&["config", "agents.remoteDispatch", "ssh"]);
+    env.git(&["config", "agents.remoteHosts", "h1 h2"]);
+    env.git(&["config", "agents.remoteHostJobs", "1"]);
+    let doc = spawn(&env, &["-j", "4", "add-a", "add-b", "add-c", "add-d"]).ok().json();
+    for (id, t) in common::tasks(&doc) {
+        assert_eq!(t["state"], "succeeded", "{id}: {doc}");
+        let job = env.record(&id)["remote"]["job"].as_str().unwrap().to_string();
+        assert!(job.starts_with("h1:") || job.starts_with("h2:"), "{job}");
+    }
+    let log = std::fs::read_to_string(env.home.join("ssh.log")).unwrap();
+    assert!(!log.contains("OVERLAP"), "{log}");
+    let hosts: Vec<&str> = log.lines().collect();
+    assert_eq!(hosts.len(), 4);
+    assert_eq!(hosts.iter().filter(|h| **h == "h1").count(), 2, "{log}");
+    assert_eq!(env.git(&["show", "agent/add-c:add-c.txt"]), "add-c\n");
+}
