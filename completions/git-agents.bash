@@ -53,6 +53,9 @@ _git_agents_clap() {
             git__agents,prune)
                 cmd="git__agents__subcmd__prune"
                 ;;
+            git__agents,run-task)
+                cmd="git__agents__subcmd__run__subcmd__task"
+                ;;
             git__agents,show)
                 cmd="git__agents__subcmd__show"
                 ;;
@@ -101,6 +104,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,prune)
                 cmd="git__agents__subcmd__help__subcmd__prune"
                 ;;
+            git__agents__subcmd__help,run-task)
+                cmd="git__agents__subcmd__help__subcmd__run__subcmd__task"
+                ;;
             git__agents__subcmd__help,show)
                 cmd="git__agents__subcmd__help__subcmd__show"
                 ;;
@@ -126,7 +132,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,7 +223,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch help"
+            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,6 +363,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__run__subcmd__task)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -659,6 +679,39 @@ _git_agents_clap() {
                 return 0
             fi
             case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__run__subcmd__task)
+            opts="-C -q -v -h --remote --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -C)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
