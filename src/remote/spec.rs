@@ -163,3 +163,37 @@ impl Status {
         Ok(st)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_is_checked_against_its_run() {
+        let rec = |id: &str, state: &str| {
+            serde_json::json!({
+                "version": 1, "id": id, "state": state, "branch": "agent/t1", "base": "main",
+                "base_commit": "0", "worktree": "/w", "prompt": "p", "command": ["a"],
+                "check": null, "exit_code": 0, "head": null, "created_at": 0,
+                "started_at": null, "finished_at": null, "owner": null, "child": null,
+            })
+        };
+        let status = |nonce: &str, record: Value| {
+            serde_json::to_vec(&json!({"version": 1, "nonce": nonce, "record": record}))
+                .unwrap()
+        };
+        assert!(Status::parse(&status("n1", rec("t1", "succeeded")), "t1", "n1").is_ok());
+        let e = Status::parse(&status("n0", rec("t1", "succeeded")), "t1", "n1").unwrap_err();
+        assert!(e.contains("answers run \"n0\""), "{e}");
+        let e = Status::parse(&status("n1", rec("t2", "failed")), "t1", "n1").unwrap_err();
+        assert!(e.contains("task \"t2\""), "{e}");
+        let e = Status::parse(&status("n1", rec("t1", "running")), "t1", "n1").unwrap_err();
+        assert!(e.contains("running, not an end"), "{e}");
+        let e = Status::parse(&status("n1", Value::Null), "t1", "n1").unwrap_err();
+        assert!(e.contains("neither a record nor an error"), "{e}");
+        let e = Status::parse(b"\x1b[31mnope", "t1", "n1").unwrap_err();
+        assert!(e.contains("not a git-agents status"), "{e}");
+        let big = vec![b' '; MAX_STATUS + 1];
+        assert!(Status::parse(&big, "t1", "n1").unwrap_err().contains("more than"));
+    }
+}
