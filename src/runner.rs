@@ -348,7 +348,9 @@ impl<'de> Deserialize<'de> for SpecValue {
         impl<'de> Visitor<'de> for V {
             type Value = SpecValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a runner preset (docker, podman), remote, or a command prefix as a list")
+                f.write_str(
+                    "a runner preset (docker, podman), remote, or a command prefix as a list",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SpecValue, E> {
                 if PRESETS.contains(&v) || v == crate::remote::RUNNER {

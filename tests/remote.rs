@@ -131,9 +131,17 @@ fn a_remote_batch_ends_like_the_same_batch_run_locally() {
         assert_eq!(r["remote"]["remote"], "origin");
         // No worktree here: the work ran in the job's clone.
         assert!(!remote.worktree(id).exists(), "{id}");
-        assert!(r["remote"]["job"].as_str().unwrap().starts_with(&format!("agents-{id}-")));
+        assert!(
+            r["remote"]["job"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("agents-{id}-"))
+        );
     }
-    assert_eq!(local.record("flaky")["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        local.record("flaky")["attempts"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(local.branches(), remote.branches());
     for b in local.branches() {
         assert_eq!(
@@ -146,15 +154,24 @@ fn a_remote_batch_ends_like_the_same_batch_run_locally() {
     let refs = remote_refs(&remote);
     for id in IDS {
         for kind in ["base", "task", "status"] {
-            assert!(refs.contains(&format!("refs/agents/{kind}/{id}")), "{refs:?}");
+            assert!(
+                refs.contains(&format!("refs/agents/{kind}/{id}")),
+                "{refs:?}"
+            );
         }
     }
     // list, show and logs work for remote tasks.
     let list = remote.run(&["list", "--json"]).ok().json();
     assert_eq!(common::tasks(&list)["add-a"]["state"], "succeeded");
-    assert_eq!(common::tasks(&list)["add-a"]["remote"]["dispatcher"], "command");
+    assert_eq!(
+        common::tasks(&list)["add-a"]["remote"]["dispatcher"],
+        "command"
+    );
     let show = remote.run(&["show", "add-a"]).ok().stdout();
-    assert!(show.contains("where") && show.contains("(command) via origin"), "{show}");
+    assert!(
+        show.contains("where") && show.contains("(command) via origin"),
+        "{show}"
+    );
     remote.run(&["wait", "add-a"]).ok();
     let logs = remote.run(&["logs", "agent-fails"]).ok().stdout();
     assert!(logs.contains("failing"), "{logs}");
@@ -172,7 +189,10 @@ fn a_remote_batch_ends_like_the_same_batch_run_locally() {
     }
     // A worktree only when asked.
     let path = remote.run(&["path", "check-fails"]).ok().stdout();
-    assert_eq!(std::fs::read_to_string(format!("{}/bad.txt", path.trim())).unwrap(), "bad\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("{}/bad.txt", path.trim())).unwrap(),
+        "bad\n"
+    );
     // Prune removes the remote's private refs too.
     remote.run(&["prune", "--all", "--force", "--yes"]).ok();
     let left = remote_refs(&remote);
@@ -193,7 +213,10 @@ fn a_job_that_dies_without_status_fails_after_the_timeout() {
     assert_eq!(t["state"], "failed", "{doc}");
     let rec = env.record("add-a");
     let detail = rec["detail"].as_str().unwrap();
-    assert!(detail.contains("lost") && detail.contains("remote_timeout"), "{detail}");
+    assert!(
+        detail.contains("lost") && detail.contains("remote_timeout"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -235,7 +258,11 @@ fn stop_cancels_a_remote_job() {
         .args(["-f", &format!("{}/jobs", env.home.display())])
         .output();
     if let Ok(out) = out {
-        assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }
 
@@ -244,11 +271,22 @@ fn an_unknown_dispatcher_is_refused_before_anything_runs() {
     let env = setup(true);
     env.git(&["config", "agents.remoteDispatch", "nomad"]);
     let r = spawn(&env, &["add-a"]).code_is(2);
-    assert!(r.stderr().contains("unknown remote dispatcher \"nomad\""), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("unknown remote dispatcher \"nomad\""),
+        "{}",
+        r.stderr()
+    );
     assert!(!env.agents_dir().join("tasks/add-a.json").exists());
-    env.write("agents.yaml", &MANIFEST.replace("tasks:", "remote_dispatch: nomad\ntasks:"));
+    env.write(
+        "agents.yaml",
+        &MANIFEST.replace("tasks:", "remote_dispatch: nomad\ntasks:"),
+    );
     let r = spawn(&env, &["add-a"]).code_is(2);
-    assert!(r.stderr().contains("unknown remote dispatcher"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("unknown remote dispatcher"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -282,7 +320,10 @@ fn a_status_with_garbage_fails_the_task_with_the_reason() {
     spawn(&env, &["add-a"]).code_is(1);
     let rec = env.record("add-a");
     let d = rec["detail"].as_str().unwrap();
-    assert!(d.contains("refs/agents/status/add-a") && d.contains("refused"), "{d}");
+    assert!(
+        d.contains("refs/agents/status/add-a") && d.contains("refused"),
+        "{d}"
+    );
     assert!(d.contains("not a git-agents status"), "{d}");
 }
 
@@ -332,7 +373,10 @@ fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
     let yaml = std::fs::read_to_string(&job).unwrap();
     validates("kubernetes-validate", &["--strict", job.to_str().unwrap()]);
     assert!(yaml.contains("name: \"agent-keys\""), "{yaml}");
-    assert!(yaml.contains("image: \"registry.example/agents:1\""), "{yaml}");
+    assert!(
+        yaml.contains("image: \"registry.example/agents:1\""),
+        "{yaml}"
+    );
     assert!(!yaml.contains("sk-very-secret"));
     let rec = env.record("add-a");
     assert_eq!(rec["state"], "running");
@@ -351,13 +395,19 @@ fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
         &env.root.join("remote.git"),
         &["cat-file", "blob", "refs/agents/task/add-a"],
     );
-    assert!(!spec.contains("sk-very-secret") && spec.contains("write a"), "{spec}");
+    assert!(
+        !spec.contains("sk-very-secret") && spec.contains("write a"),
+        "{spec}"
+    );
     assert!(!env.record("add-a").to_string().contains("sk-very-secret"));
 }
 
 #[test]
 fn github_actions_runs_the_shipped_workflow_which_is_valid() {
-    let wf = concat!(env!("CARGO_MANIFEST_DIR"), "/src/remote/examples/github-workflow.yml");
+    let wf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/remote/examples/github-workflow.yml"
+    );
     validates(
         "check-jsonschema",
         &["--builtin-schema", "vendor.github-workflows", wf],
@@ -377,7 +427,10 @@ fn github_actions_runs_the_shipped_workflow_which_is_valid() {
         .unwrap();
     let args = env.home.join("gh.args");
     wait_for("gh workflow run", || args.exists());
-    let name = env.record("add-a")["remote"]["job"].as_str().unwrap().to_string();
+    let name = env.record("add-a")["remote"]["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
     env.run(&["stop", "add-a"]).ok();
     child.wait().unwrap();
     let calls = std::fs::read_to_string(&args).unwrap();
@@ -386,7 +439,10 @@ fn github_actions_runs_the_shipped_workflow_which_is_valid() {
         lines[0],
         format!("workflow run git-agents.yml -f task=add-a -f job={name}")
     );
-    assert!(lines[1].starts_with("run list --workflow git-agents.yml"), "{calls}");
+    assert!(
+        lines[1].starts_with("run list --workflow git-agents.yml"),
+        "{calls}"
+    );
     assert_eq!(lines[2], "run cancel 4242", "{calls}");
 }
 
@@ -402,10 +458,15 @@ fn ssh_takes_hosts_round_robin_within_their_job_limit() {
     env.git(&["config", "agents.remoteDispatch", "ssh"]);
     env.git(&["config", "agents.remoteHosts", "h1 h2"]);
     env.git(&["config", "agents.remoteHostJobs", "1"]);
-    let doc = spawn(&env, &["-j", "4", "add-a", "add-b", "add-c", "add-d"]).ok().json();
+    let doc = spawn(&env, &["-j", "4", "add-a", "add-b", "add-c", "add-d"])
+        .ok()
+        .json();
     for (id, t) in common::tasks(&doc) {
         assert_eq!(t["state"], "succeeded", "{id}: {doc}");
-        let job = env.record(&id)["remote"]["job"].as_str().unwrap().to_string();
+        let job = env.record(&id)["remote"]["job"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(job.starts_with("h1:") || job.starts_with("h2:"), "{job}");
     }
     let log = std::fs::read_to_string(env.home.join("ssh.log")).unwrap();

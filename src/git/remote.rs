@@ -6,9 +6,11 @@ use super::*;
 
 /// Write `bytes` as a blob into the repository at `dir`; its SHA.
 pub fn write_blob(dir: &Path, bytes: &[u8]) -> Result<String> {
-    Ok(run_with_input(dir, &["hash-object", "-w", "--stdin"], bytes)?
-        .trim()
-        .to_string())
+    Ok(
+        run_with_input(dir, &["hash-object", "-w", "--stdin"], bytes)?
+            .trim()
+            .to_string(),
+    )
 }
 
 /// The bytes of the blob `rev` names (a ref to a blob, or its SHA).
@@ -137,9 +139,7 @@ pub fn read_blob_here(repo: &Repo, name: &str) -> Result<Vec<u8>> {
     let mut reference = r
         .find_reference(name)
         .map_err(|e| anyhow!("no ref {name}: {e}"))?;
-    let id = reference
-        .peel_to_id()
-        .map_err(|e| anyhow!("{name}: {e}"))?;
+    let id = reference.peel_to_id().map_err(|e| anyhow!("{name}: {e}"))?;
     let obj = r.find_object(id).map_err(|e| anyhow!("{name}: {e}"))?;
     if obj.kind != gix::object::Kind::Blob {
         return Err(anyhow!("{name} is a {}, not a blob", obj.kind));

@@ -158,7 +158,10 @@ fn isolation_field<'de, A: MapAccess<'de>>(
         "runner_image" => layer.runner_image = Some(map.next_value::<NonEmpty>()?.0),
         "runner_stop" => layer.runner_stop = Some(map.next_value::<crate::runner::StopValue>()?.0),
         "remote_dispatch" => {
-            layer.remote_dispatch = Some(map.next_value::<crate::remote::dispatch::DispatchValue>()?.0)
+            layer.remote_dispatch = Some(
+                map.next_value::<crate::remote::dispatch::DispatchValue>()?
+                    .0,
+            )
         }
         "remote_timeout" => layer.remote_timeout = Some(map.next_value::<DurationValue>()?.0),
         _ => return Ok(false),

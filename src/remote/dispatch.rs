@@ -198,7 +198,11 @@ impl Dispatch {
                 std::fs::write(&file, render_job(t, p))?;
                 job(
                     "kubectl",
-                    vec!["apply".into(), "-f".into(), file.to_string_lossy().into_owned()],
+                    vec![
+                        "apply".into(),
+                        "-f".into(),
+                        file.to_string_lossy().into_owned(),
+                    ],
                 )
             }
             Dispatch::GithubActions => job(
@@ -323,7 +327,10 @@ pub fn expand(arg: &str, vars: &BTreeMap<&str, String>) -> String {
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        match after.find('}').and_then(|c| vars.get(&after[..c]).map(|v| (c, v))) {
+        match after
+            .find('}')
+            .and_then(|c| vars.get(&after[..c]).map(|v| (c, v)))
+        {
             Some((close, v)) => {
                 out.push_str(v);
                 rest = &after[close + 1..];
@@ -377,7 +384,11 @@ mod tests {
 
     #[test]
     fn names_and_templates() {
-        assert!(Dispatch::named("nomad").unwrap_err().contains("unknown remote dispatcher"));
+        assert!(
+            Dispatch::named("nomad")
+                .unwrap_err()
+                .contains("unknown remote dispatcher")
+        );
         assert!(Dispatch::command(vec!["x".into(), "{nope}".into()]).is_err());
         let d = Dispatch::parse_config("my-dispatch {task} {url}").unwrap();
         let t = Ticket {
@@ -389,13 +400,34 @@ mod tests {
             nonce: "x",
             host: None,
         };
-        let job = d.job(Path::new("/r"), &t, &Params::default(), Path::new("/nowhere")).unwrap();
+        let job = d
+            .job(
+                Path::new("/r"),
+                &t,
+                &Params::default(),
+                Path::new("/nowhere"),
+            )
+            .unwrap();
         assert_eq!(job.program, "my-dispatch");
         assert_eq!(job.args, ["t1", "/srv/r.git"]);
         assert!(d.cancel(Path::new("/r"), &t, &Params::default()).is_none());
-        let yaml = render_job(&t, &Params { image: Some("img:1".into()), secret: "s".into(), namespace: "ns".into(), ..Params::default() });
-        assert!(yaml.contains("name: \"agents-t1-x\"") && yaml.contains("image: \"img:1\""), "{yaml}");
+        let yaml = render_job(
+            &t,
+            &Params {
+                image: Some("img:1".into()),
+                secret: "s".into(),
+                namespace: "ns".into(),
+                ..Params::default()
+            },
+        );
+        assert!(
+            yaml.contains("name: \"agents-t1-x\"") && yaml.contains("image: \"img:1\""),
+            "{yaml}"
+        );
         assert!(yaml.contains("emptyDir: {}"), "{yaml}");
-        assert_eq!(expand("{task}{x}", &[("task", "{x}".to_string())].into()), "{x}{x}");
+        assert_eq!(
+            expand("{task}{x}", &[("task", "{x}".to_string())].into()),
+            "{x}{x}"
+        );
     }
 }

@@ -32,7 +32,13 @@ fn poll() -> Duration {
 fn job_name(id: &str, nonce: &str) -> String {
     let id: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(36)
         .collect();
     let tail = &nonce[nonce.len().saturating_sub(16)..];
@@ -183,9 +189,7 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
                 exit = Some(match out {
                     Some(Ok(Ok(o))) => o,
                     Some(Ok(Err(e))) => {
-                        break Ended::Failed(format!(
-                            "the dispatcher could not start: {e:#}"
-                        ));
+                        break Ended::Failed(format!("the dispatcher could not start: {e:#}"));
                     }
                     _ => break Ended::Failed("the dispatcher panicked".into()),
                 });
@@ -302,7 +306,9 @@ fn probe(
     // An earlier run's status, left on the remote: not ours to end the task with.
     if let Ok(bytes) = gr::read_blob_here(repo, &name)
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
-        && v.get("nonce").and_then(|n| n.as_str()).is_some_and(|n| n != nonce)
+        && v.get("nonce")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| n != nonce)
     {
         *stale = Some(sha.clone());
         return None;
@@ -322,12 +328,7 @@ fn apply(
 ) -> Result<(State, String), String> {
     let id = t.id.as_str();
     let name = super::status_ref(id);
-    let bad = |why: String| {
-        format!(
-            "the status at {name} on {} is refused: {why}",
-            rs.remote
-        )
-    };
+    let bad = |why: String| format!("the status at {name} on {} is refused: {why}", rs.remote);
     let bytes = gr::read_blob_here(cx.repo, &name).map_err(|e| bad(format!("{e:#}")))?;
     let st = Status::parse(&bytes, id, nonce).map_err(bad)?;
     let _ = writeln!(log, "==> remote job's log (its last lines):");

@@ -35,17 +35,19 @@ pub fn run_task(
 ) -> Result<Record> {
     let root = &here.repo.root;
     let (task_ref, base_ref) = (super::task_ref(id), super::base_ref(id));
-    gr::fetch_refs(root, remote, &[(&task_ref, &task_ref), (&base_ref, &base_ref)]).map_err(
-        |e| {
-            Error::usage(format!(
-                "cannot fetch task {id}'s spec from remote {remote:?}: {e:#}"
-            ))
-            .with_hint("was it dispatched by `git agents spawn` with runner: remote?")
-        },
-    )?;
+    gr::fetch_refs(
+        root,
+        remote,
+        &[(&task_ref, &task_ref), (&base_ref, &base_ref)],
+    )
+    .map_err(|e| {
+        Error::usage(format!(
+            "cannot fetch task {id}'s spec from remote {remote:?}: {e:#}"
+        ))
+        .with_hint("was it dispatched by `git agents spawn` with runner: remote?")
+    })?;
     let bytes = gr::read_blob(root, &task_ref).map_err(|e| Error::usage(format!("{e:#}")))?;
-    let spec = TaskSpec::parse(&bytes)
-        .map_err(|e| Error::usage(format!("{task_ref}: {e}")))?;
+    let spec = TaskSpec::parse(&bytes).map_err(|e| Error::usage(format!("{task_ref}: {e}")))?;
     if spec.id != id {
         return Err(Error::usage(format!(
             "{task_ref} holds the spec of task {:?}, not {id:?}",
@@ -140,7 +142,15 @@ fn push_result(here: &Here, spec: &TaskSpec, status: &Status, remote: &str) -> R
         .as_ref()
         .filter(|r| r.state != crate::task::State::Empty)
         .and_then(|r| r.head.clone())
-        .filter(|_| here.repo.branch_exists(&status.record.as_ref().map(|r| r.branch.clone()).unwrap_or_default()));
+        .filter(|_| {
+            here.repo.branch_exists(
+                &status
+                    .record
+                    .as_ref()
+                    .map(|r| r.branch.clone())
+                    .unwrap_or_default(),
+            )
+        });
     let mut refs: Vec<(&str, &str)> = Vec::new();
     if let Some(tip) = &tip {
         refs.push((tip, &branch_dst));

@@ -154,7 +154,10 @@ impl Status {
             if r.id != id {
                 return Err(format!("its record is of task {:?}, not {id:?}", r.id));
             }
-            if matches!(r.state, crate::task::State::Pending | crate::task::State::Running) {
+            if matches!(
+                r.state,
+                crate::task::State::Pending | crate::task::State::Running
+            ) {
                 return Err(format!("its record says {}, not an end", r.state));
             }
         } else if st.error.is_none() {
@@ -179,8 +182,7 @@ mod tests {
             })
         };
         let status = |nonce: &str, record: Value| {
-            serde_json::to_vec(&json!({"version": 1, "nonce": nonce, "record": record}))
-                .unwrap()
+            serde_json::to_vec(&json!({"version": 1, "nonce": nonce, "record": record})).unwrap()
         };
         assert!(Status::parse(&status("n1", rec("t1", "succeeded")), "t1", "n1").is_ok());
         let e = Status::parse(&status("n0", rec("t1", "succeeded")), "t1", "n1").unwrap_err();
@@ -194,6 +196,10 @@ mod tests {
         let e = Status::parse(b"\x1b[31mnope", "t1", "n1").unwrap_err();
         assert!(e.contains("not a git-agents status"), "{e}");
         let big = vec![b' '; MAX_STATUS + 1];
-        assert!(Status::parse(&big, "t1", "n1").unwrap_err().contains("more than"));
+        assert!(
+            Status::parse(&big, "t1", "n1")
+                .unwrap_err()
+                .contains("more than")
+        );
     }
 }
