@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
+            [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
             [CompletionResult]::new('run-task', 'run-task', [CompletionResultType]::ParameterValue, 'Run one task dispatched with `runner: remote`, in this clone, and push its result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -68,6 +69,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)')
             [CompletionResult]::new('--retry-in', '--retry-in', [CompletionResultType]::ParameterName, 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)')
             [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Run each agent, setup and check in a sandbox: bwrap or none (see README)')
+            [CompletionResult]::new('--best-of', '--best-of', [CompletionResultType]::ParameterName, 'Run each task as N candidates at once and keep the best (1-16)')
+            [CompletionResult]::new('--agents', '--agents', [CompletionResultType]::ParameterName, 'Run each task once per agent listed, as candidates (e.g. claude,codex)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
@@ -94,6 +97,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tasks as JSON (version 1) on stdout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
+            [CompletionResult]::new('--candidates', '--candidates', [CompletionResultType]::ParameterName, 'One row per best-of-N candidate (also with --all), not one per task')
+            [CompletionResult]::new('--conflicts', '--conflicts', [CompletionResultType]::ParameterName, 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -110,6 +115,8 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the tasks as JSON (version 1) on stdout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Also show the tokens each task''s agents reported (TOKENS)')
+            [CompletionResult]::new('--candidates', '--candidates', [CompletionResultType]::ParameterName, 'One row per best-of-N candidate (also with --all), not one per task')
+            [CompletionResult]::new('--conflicts', '--conflicts', [CompletionResultType]::ParameterName, 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -123,6 +130,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--into', '--into', [CompletionResultType]::ParameterName, 'Merge into this branch instead of each task''s base')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Shell command run on each merged result; exit 0 = it may land')
             [CompletionResult]::new('--on-conflict', '--on-conflict', [CompletionResultType]::ParameterName, 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Run up to N checks at once, each on the predicted result of the tasks ahead of it; the outcome is the one --jobs 1 gives [default: agents.jobs when set, else 1]')
+            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Check N tasks at once as one result; a failing result is bisected to find the failing tasks, the others land')
+            [CompletionResult]::new('--order', '--order', [CompletionResultType]::ParameterName, 'The queue''s order: as selected, or the forecast''s order that lands the most tasks [default: queue]')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
@@ -133,6 +143,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'Remove each merged task''s worktree and branch')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON on stdout')
             [CompletionResult]::new('--trust', '--trust', [CompletionResultType]::ParameterName, 'Run a tracked manifest''s checks without recording trust (see `git agents trust`)')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Forecast, in memory: whether each task merges cleanly onto its base, which other tasks it conflicts with, and the order that lands the most; change nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
@@ -306,6 +317,18 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;pick' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;run-task' {
             [CompletionResult]::new('--remote', '--remote', [CompletionResultType]::ParameterName, 'The git remote the task came through')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
@@ -335,6 +358,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
+            [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
             [CompletionResult]::new('run-task', 'run-task', [CompletionResultType]::ParameterValue, 'Run one task dispatched with `runner: remote`, in this clone, and push its result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -382,6 +406,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;watch' {
+            break
+        }
+        'git-agents;help;pick' {
             break
         }
         'git-agents;help;run-task' {

@@ -50,6 +50,9 @@ _git_agents_clap() {
             git__agents,path)
                 cmd="git__agents__subcmd__path"
                 ;;
+            git__agents,pick)
+                cmd="git__agents__subcmd__pick"
+                ;;
             git__agents,prune)
                 cmd="git__agents__subcmd__prune"
                 ;;
@@ -101,6 +104,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,path)
                 cmd="git__agents__subcmd__help__subcmd__path"
                 ;;
+            git__agents__subcmd__help,pick)
+                cmd="git__agents__subcmd__help__subcmd__pick"
+                ;;
             git__agents__subcmd__help,prune)
                 cmd="git__agents__subcmd__help__subcmd__prune"
                 ;;
@@ -132,7 +138,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch run-task help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch pick run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,7 +229,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help"
+            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,6 +355,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__pick)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -508,7 +528,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__list)
-            opts="-w -C -q -v -h --all --json --wide --manifest --color --quiet --verbose --help"
+            opts="-w -C -q -v -h --all --json --wide --candidates --conflicts --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -599,7 +619,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__merge)
-            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --trust --manifest --color --quiet --verbose --help"
+            opts="-C -q -v -h --all --strategy --into --check --no-check --on-conflict --pr --dry-run --prune --json --trust --jobs --batch --plan --order --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +639,18 @@ _git_agents_clap() {
                     ;;
                 --on-conflict)
                     COMPREPLY=($(compgen -W "stop skip agent retry" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --order)
+                    COMPREPLY=($(compgen -W "queue forecast" -- "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -644,6 +676,35 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__path)
+            opts="-C -q -v -h --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__pick)
             opts="-C -q -v -h --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -764,7 +825,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__spawn)
-            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --max-cost --max-task-cost --max-tokens --retry-in --sandbox --manifest --color --quiet --verbose --help"
+            opts="-p -j -d -C -q -v -h --prompt --agent --command --jobs --base --timeout --retries --check --no-check --keep-empty --json --trust --force --detach --max-cost --max-task-cost --max-tokens --retry-in --sandbox --best-of --agents --manifest --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -828,6 +889,14 @@ _git_agents_clap() {
                     ;;
                 --sandbox)
                     COMPREPLY=($(compgen -W "none bwrap" -- "${cur}"))
+                    return 0
+                    ;;
+                --best-of)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agents)
+                    COMPREPLY=($(compgen -W "claude codex aider gemini opencode cursor-agent goose amp" -- "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -984,7 +1053,7 @@ _git_agents_ids() {
 }
 
 # Complete a task id when the word under the cursor is an ID argument of one of:
-# spawn logs path merge prune show list ls stop wait watch. Returns 1 (and leaves COMPREPLY alone) otherwise.
+# spawn logs path merge prune show list ls stop wait watch pick. Returns 1 (and leaves COMPREPLY alone) otherwise.
 _git_agents_complete_ids() {
     local cur="${COMP_WORDS[COMP_CWORD]}" sub="" value="" w i
     local -a pass=()
@@ -1000,7 +1069,7 @@ _git_agents_complete_ids() {
             --manifest=*) pass+=("$w") ;;
             -*)
                 case "$sub,$w" in
-                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|wait,--timeout) value="$w" ;;
+                    *,-C|*,--manifest|*,--color|spawn,-p|spawn,--prompt|spawn,--agent|spawn,--command|spawn,-j|spawn,--jobs|spawn,--base|spawn,--timeout|spawn,--retries|spawn,--check|spawn,--max-cost|spawn,--max-task-cost|spawn,--max-tokens|spawn,--retry-in|spawn,--sandbox|spawn,--best-of|spawn,--agents|merge,--strategy|merge,--into|merge,--check|merge,--on-conflict|merge,--jobs|merge,--batch|merge,--order|wait,--timeout) value="$w" ;;
                 esac
                 ;;
             *) [[ -z $sub ]] && sub="$w" ;;
@@ -1008,7 +1077,7 @@ _git_agents_complete_ids() {
     done
     [[ -n $value || $cur == -* ]] && return 1
     case "$sub" in
-        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch) ;;
+        spawn|logs|path|merge|prune|show|list|ls|stop|wait|watch|pick) ;;
         *) return 1 ;;
     esac
     local IFS=$'\n'

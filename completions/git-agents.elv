@@ -45,6 +45,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand run-task 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -64,6 +65,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --max-tokens 'Budget of each task in tokens, input plus output, e.g. 200k (agents.maxTokens)'
             cand --retry-in 'Where a retry runs: a fresh worktree (default), or the same one, the agent''s session resumed (agents.retryIn, `retry_in`)'
             cand --sandbox 'Run each agent, setup and check in a sandbox: bwrap or none (see README)'
+            cand --best-of 'Run each task as N candidates at once and keep the best (1-16)'
+            cand --agents 'Run each task once per agent listed, as candidates (e.g. claude,codex)'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
@@ -89,6 +92,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -w 'Also show the tokens each task''s agents reported (TOKENS)'
             cand --wide 'Also show the tokens each task''s agents reported (TOKENS)'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
+            cand --conflicts 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -104,6 +109,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --json 'Print the tasks as JSON (version 1) on stdout'
             cand -w 'Also show the tokens each task''s agents reported (TOKENS)'
             cand --wide 'Also show the tokens each task''s agents reported (TOKENS)'
+            cand --candidates 'One row per best-of-N candidate (also with --all), not one per task'
+            cand --conflicts 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -116,6 +123,9 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --into 'Merge into this branch instead of each task''s base'
             cand --check 'Shell command run on each merged result; exit 0 = it may land'
             cand --on-conflict 'What a conflict does: stop the queue, skip the task, let its agent resolve it, or re-run the task from the new base [default: stop]'
+            cand --jobs 'Run up to N checks at once, each on the predicted result of the tasks ahead of it; the outcome is the one --jobs 1 gives [default: agents.jobs when set, else 1]'
+            cand --batch 'Check N tasks at once as one result; a failing result is bisected to find the failing tasks, the others land'
+            cand --order 'The queue''s order: as selected, or the forecast''s order that lands the most tasks [default: queue]'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
             cand --manifest 'Manifest file to use instead of agents.yaml'
             cand --color 'When to colour output (NO_COLOR is honoured by auto)'
@@ -126,6 +136,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand --prune 'Remove each merged task''s worktree and branch'
             cand --json 'Print the result as JSON on stdout'
             cand --trust 'Run a tracked manifest''s checks without recording trust (see `git agents trust`)'
+            cand --plan 'Forecast, in memory: whether each task merges cleanly onto its base, which other tasks it conflicts with, and the order that lands the most; change nothing'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Print more detail about what happens'
@@ -286,6 +297,17 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;pick'= {
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;run-task'= {
             cand --remote 'The git remote the task came through'
             cand -C 'Run as if started in PATH (like git -C); may be repeated'
@@ -314,6 +336,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand trust 'Show the manifest''s commands (agent command, setup, check, env, notify) and trust them'
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
+            cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
             cand run-task 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -346,6 +369,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;man'= {
         }
         &'git-agents;help;watch'= {
+        }
+        &'git-agents;help;pick'= {
         }
         &'git-agents;help;run-task'= {
         }

@@ -53,6 +53,7 @@ complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "completions" 
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env, notify) and trust them'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "watch" -d 'Follow running tasks live, from any terminal, until they end'
+complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "pick" -d 'Make a candidate the winner of a best-of-N task, over the automatic choice'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "run-task" -d 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
 complete -c git-agents -n "__fish_git_agents_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s p -l prompt -d 'Run an ad-hoc task with this prompt (at most one ID)' -r
@@ -77,6 +78,15 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l retry-in
 same\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l sandbox -d 'Run each agent, setup and check in a sandbox: bwrap or none (see README)' -r -f -a "none\t''
 bwrap\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l best-of -d 'Run each task as N candidates at once and keep the best (1-16)' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l agents -d 'Run each task once per agent listed, as candidates (e.g. claude,codex)' -r -f -a "claude\t''
+codex\t''
+aider\t''
+gemini\t''
+opencode\t''
+cursor-agent\t''
+goose\t''
+amp\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand spawn" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -99,6 +109,8 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l json -d 'Print the tasks as JSON (version 1) on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand list" -l conflicts -d 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -110,6 +122,8 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l all -d 'Also show pruned tasks (tombstones)'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l json -d 'Print the tasks as JSON (version 1) on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s w -l wide -d 'Also show the tokens each task\'s agents reported (TOKENS)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l candidates -d 'One row per best-of-N candidate (also with --all), not one per task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -l conflicts -d 'Also forecast, for each task waiting to merge, the other tasks it would conflict with (CONFLICTS; JSON conflicts_with), computed in memory'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -122,6 +136,10 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l on-confl
 skip\t''
 agent\t''
 retry\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l jobs -d 'Run up to N checks at once, each on the predicted result of the tasks ahead of it; the outcome is the one --jobs 1 gives [default: agents.jobs when set, else 1]' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l batch -d 'Check N tasks at once as one result; a failing result is bisected to find the failing tasks, the others land' -r
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l order -d 'The queue\'s order: as selected, or the forecast\'s order that lands the most tasks [default: queue]' -r -f -a "queue\t''
+forecast\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
@@ -134,6 +152,7 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l dry-run 
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l prune -d 'Remove each merged task\'s worktree and branch'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l json -d 'Print the result as JSON on stdout'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l trust -d 'Run a tracked manifest\'s checks without recording trust (see `git agents trust`)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -l plan -d 'Forecast, in memory: whether each task merges cleanly onto its base, which other tasks it conflicts with, and the order that lands the most; change nothing'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -257,6 +276,14 @@ complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -l json -d 
 complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -l color -d 'When to colour output (NO_COLOR is honoured by auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -s q -l quiet -d 'Print only data and errors'
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -s v -l verbose -d 'Print more detail about what happens'
+complete -c git-agents -n "__fish_git_agents_using_subcommand pick" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -l remote -d 'The git remote the task came through' -r
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -s C -d 'Run as if started in PATH (like git -C); may be repeated' -r -f -a "(__fish_complete_directories)"
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -l manifest -d 'Manifest file to use instead of agents.yaml' -r -F
@@ -266,23 +293,24 @@ never\t''"
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -s q -l quiet -d 'Print only data and errors'
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -s v -l verbose -d 'Print more detail about what happens'
 complete -c git-agents -n "__fish_git_agents_using_subcommand run-task" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "show" -d 'Show everything known about one task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "stop" -d 'Stop running tasks: their agents and every process they started'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "wait" -d 'Wait for running tasks to end'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "path" -d 'Print the worktree path of a task'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "completions" -d 'Print a shell completion script'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env, notify) and trust them'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "watch" -d 'Follow running tasks live, from any terminal, until they end'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "run-task" -d 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
-complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch run-task help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "spawn" -d 'Create a worktree and branch per task and run its agent there, in parallel'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "list" -d 'List every agent task and worktree, in the state the repository shows'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "merge" -d 'Merge finished tasks into their base branch, one at a time (a local merge queue)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "prune" -d 'Remove the worktrees and branches of finished tasks'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "logs" -d 'Print a task\'s log (setup, agent and check output of every attempt)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "show" -d 'Show everything known about one task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "stop" -d 'Stop running tasks: their agents and every process they started'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "wait" -d 'Wait for running tasks to end'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "path" -d 'Print the worktree path of a task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "init" -d 'Write a starter agents.yaml and choose the agent (agents.agent)'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "demo" -d 'Watch a whole batch in a scratch repository: spawn, list, merge (with a conflict), prune'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "completions" -d 'Print a shell completion script'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "trust" -d 'Show the manifest\'s commands (agent command, setup, check, env, notify) and trust them'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "man" -d 'Print the git-agents(1) man page, or install every page'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "watch" -d 'Follow running tasks live, from any terminal, until they end'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "pick" -d 'Make a candidate the winner of a best-of-N task, over the automatic choice'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "run-task" -d 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
+complete -c git-agents -n "__fish_git_agents_using_subcommand help; and not __fish_seen_subcommand_from spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Task ids, for the commands whose arguments are ids; -C and --manifest on the line
 # choose the repository and manifest.
@@ -306,7 +334,7 @@ function __fish_git_agents_ids
     GIT_AGENTS_COMPLETE=ids git-agents $pass 2>/dev/null
 end
 
-complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait watch" -f -a "(__fish_git_agents_ids)" -d 'task'
+complete -c git-agents -n "__fish_git_agents_using_subcommand spawn logs path merge prune show list ls stop wait watch pick" -f -a "(__fish_git_agents_ids)" -d 'task'
 
 # fish forwards `git agents …` to these completions by itself, except 3.6.0, which
 # looks for the command under the wrong name (fish #9457): forward it here. This needs

@@ -70,6 +70,7 @@ pub enum Command {
     Trust(cmd::trust::TrustArgs),
     Man(cmd::man::ManArgs),
     Watch(cmd::watch::WatchArgs),
+    Pick(cmd::pick::PickArgs),
     RunTask(cmd::run_task::RunTaskArgs),
 }
 
@@ -139,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Trust(args) => cmd::trust::run(&ctx, args),
         Command::Man(args) => cmd::man::run(&ctx, args),
         Command::Watch(args) => cmd::watch::run(&ctx, args),
+        Command::Pick(args) => cmd::pick::run(&ctx, args),
         Command::RunTask(args) => cmd::run_task::run(&ctx, args),
     };
     match result {

@@ -292,6 +292,13 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "reason": rec.reason,
         "hint": rec.hint,
         "isolation": rec.isolation,
+        "depends_on": rec.graph.depends_on,
+        "waiting_for": crate::engine::graph::waiting_json(store, rec),
+        "blocked_by": rec.graph.blocked_by,
+        "candidate_of": rec.graph.candidate_of,
+        "candidates": [],
+        "winner": rec.graph.winner,
+        "winner_reason": rec.graph.winner_reason,
         "remote": rec.remote,
     })
 }
@@ -329,6 +336,13 @@ pub fn unrecorded_json(
         "reason": null,
         "hint": null,
         "isolation": null,
+        "depends_on": [],
+        "waiting_for": [],
+        "blocked_by": [],
+        "candidate_of": null,
+        "candidates": [],
+        "winner": null,
+        "winner_reason": null,
         "remote": null,
     })
 }

@@ -278,6 +278,13 @@ impl Drop for Guard {
     }
 }
 
+/// Stop a running job from outside the thread supervising it (a speculative merge check
+/// that is no longer wanted): its whole process group gets SIGKILL; [`run`] then sees
+/// the leader's end and stops whatever else of its tree is left.
+pub fn kill_group(pgid: u32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
 fn signal_group(pgid: u32, sig: libc::c_int) {
     // SAFETY: killpg on a process group we created; ESRCH (already gone) is fine.
     unsafe {

@@ -157,7 +157,7 @@ fn bash_through_gits_completion() {
         &["--prompt", "--agent", "--jobs", "--json", "--manifest"],
     );
     assert_eq!(r[2], r[3]);
-    assert_eq!(r[4], ["--agent"]);
+    assert_eq!(r[4], ["--agent", "--agents"]);
     assert_eq!(r[5], ["claude", "codex", "cursor-agent"]);
     // Task ids: the manifest's and the store's, never a pruned tombstone.
     assert_eq!(r[6], ["alpha", "beta", "extra"]);

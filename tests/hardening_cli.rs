@@ -679,17 +679,17 @@ fn bash_completes_through_git_aliases_of_agents() {
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let r = complete(&env, &git_script, &lines);
     let want: &[&[&str]] = &[
-        &["--agent"],
+        &["--agent", "--agents"],
         &["claude", "codex", "cursor-agent"],
         &["alpha", "beta"],
-        &["--agent"],
-        &["--agent"],
-        &["--agent"],
+        &["--agent", "--agents"],
+        &["--agent", "--agents"],
+        &["--agent", "--agents"],
         &["spawn"],
-        &["--agent"],
-        &["--agent"],
+        &["--agent", "--agents"],
+        &["--agent", "--agents"],
         &["beta"],
-        &["--agent"],
+        &["--agent", "--agents"],
         &["alpha", "beta"],
         &["--short"],
     ];

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::Ctx;
-use crate::engine::procs;
+use crate::engine::{candidates, graph, procs};
 use crate::error::{Error, Exit};
 use crate::inventory::{self, Row, display_path};
 use crate::report::{self, Live};
@@ -40,12 +40,28 @@ pub struct ListArgs {
     /// Also show the tokens each task's agents reported (TOKENS)
     #[arg(short, long)]
     pub wide: bool,
+    /// One row per best-of-N candidate (also with --all), not one per task
+    #[arg(long)]
+    pub candidates: bool,
+    /// Also forecast, for each task waiting to merge, the other tasks it would conflict
+    /// with (CONFLICTS; JSON conflicts_with), computed in memory
+    #[arg(long)]
+    pub conflicts: bool,
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let ids = parse_ids(&args.ids)?;
     let ws = Workspace::open_lenient(ctx)?;
-    let mut rows = ws.inventory_skeleton(&ids, args.all)?;
+    let ids = candidates::expand_ids(&ws.store, &ids);
+    let rows = ws.inventory_skeleton(&ids, args.all)?;
+    let (mut rows, folded) = if args.all || args.candidates {
+        (rows, Default::default())
+    } else {
+        candidates::fold(rows)
+    };
+    if args.conflicts {
+        return with_conflicts(ctx, &ws, rows, args.json, args.wide);
+    }
     if args.json {
         inventory::fill(&ws.repo, &mut rows, |_, _| {});
         let left = leftovers(&rows);
@@ -54,6 +70,17 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
             .map(|r| {
                 let mut v = r.json(&ws.store);
                 v["leftover_pids"] = left.get(&r.id).cloned().unwrap_or_default().into();
+                v
+            })
+            .collect::<Vec<_>>();
+        let docs = docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut v)| {
+                if let Some(c) = folded.get(&i) {
+                    v["id"] = rows[i].id.clone().into();
+                    v["candidates"] = c.clone().into();
+                }
                 v
             })
             .collect();
@@ -71,6 +98,15 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
     let cells = |r: &Row, known: bool| {
         let mut c = cells(ctx, r, known, &cwd, now);
         spend_cells(&mut c, r, args.wide);
+        let note = r.record.as_ref().and_then(|rec| {
+            graph::state_note(&ws.store, rec).or_else(|| {
+                (rec.graph.candidate_of.is_some() && r.id != rec.id)
+                    .then(|| candidates::list_note(rec))
+            })
+        });
+        if let Some(n) = note {
+            c[1] = format!("{} ({n})", c[1]);
+        }
         c
     };
     // On a terminal, what is known without looking inside the worktrees shows at once;
@@ -95,6 +131,59 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<Exit> {
             procs::leftover_note(id, pids)
         ));
     }
+    Ok(Exit::Ok)
+}
+
+/// `list --conflicts`: the rows with, for each task waiting to merge (succeeded), the
+/// ids of the others it would conflict with, from the merge queue's forecast.
+fn with_conflicts(
+    ctx: &Ctx,
+    ws: &Workspace,
+    mut rows: Vec<Row>,
+    json: bool,
+    wide: bool,
+) -> Result<Exit> {
+    inventory::fill(&ws.repo, &mut rows, |_, _| {});
+    let waiting: Vec<crate::store::Record> = rows
+        .iter()
+        .filter(|r| r.state == State::Succeeded)
+        .filter_map(|r| r.record.clone())
+        .collect();
+    let conflicts = crate::engine::queue::conflicts_among(&ws.repo, &waiting)?;
+    let of = |id: &str| conflicts.get(id).cloned().unwrap_or_default();
+    if json {
+        let left = leftovers(&rows);
+        let docs = rows
+            .iter()
+            .map(|r| {
+                let mut v = r.json(&ws.store);
+                v["leftover_pids"] = left.get(&r.id).cloned().unwrap_or_default().into();
+                v["conflicts_with"] = of(&r.id).into();
+                v
+            })
+            .collect();
+        ctx.ui.out(&report::document(docs));
+        return Ok(Exit::Ok);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let now = crate::time::now();
+    let mut header = header(wide);
+    header.push("CONFLICTS");
+    let all: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut c = cells(ctx, r, true, &cwd, now);
+            spend_cells(&mut c, r, wide);
+            let ids = of(&r.id);
+            c.push(if ids.is_empty() {
+                "-".into()
+            } else {
+                ids.join(",")
+            });
+            c
+        })
+        .collect();
+    ctx.ui.out(&table(&header, &all));
     Ok(Exit::Ok)
 }
 

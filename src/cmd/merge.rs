@@ -5,24 +5,21 @@
 //! is a batch with its own event log.
 
 use anyhow::Result;
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
 
 use crate::agent::Agent;
 use crate::cli::Ctx;
-use crate::config::Flags;
-use crate::engine::events::{self, Emitter, Event, Kind, Phase, Sink};
+use crate::config::{Flags, keys};
 use crate::engine::queue::{self, Item, OnConflict, Queue, Relaunch, Verdict};
-use crate::error::Exit;
+use crate::error::{Error, Exit};
 use crate::manifest::Strategy;
 use crate::report;
 use crate::supervise;
-use crate::task::MergeResult;
-use crate::ui::{Progress, Ui, table};
+use crate::ui::{Progress, table};
 
 use super::Workspace;
 
+mod forecast;
+mod lines;
 mod plan;
 
 /// Merge finished tasks into their base branch, one at a time (a local merge queue).
@@ -81,9 +78,59 @@ pub struct MergeArgs {
     /// Run a tracked manifest's checks without recording trust (see `git agents trust`)
     #[arg(long)]
     pub trust: bool,
+
+    /// Run up to N checks at once, each on the predicted result of the tasks ahead of
+    /// it; the outcome is the one --jobs 1 gives [default: agents.jobs when set, else 1]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Check N tasks at once as one result; a failing result is bisected to find the
+    /// failing tasks, the others land
+    #[arg(long, value_name = "N", conflicts_with = "pr")]
+    pub batch: Option<usize>,
+
+    /// Forecast, in memory: whether each task merges cleanly onto its base, which other
+    /// tasks it conflicts with, and the order that lands the most; change nothing
+    #[arg(long, conflicts_with_all = ["prune", "pr", "dry_run"])]
+    pub plan: bool,
+
+    /// The queue's order: as selected, or the forecast's order that lands the most
+    /// tasks [default: queue]
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub order: Option<Order>,
+}
+
+/// `--order`: the queue as selected, or reordered by the conflict forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Order {
+    Queue,
+    Forecast,
+}
+
+/// How many checks run at once: `--jobs`, else `agents.jobs` (git config or the
+/// manifest's `jobs`) when set, else 1. Unset, the queue checks one result at a time,
+/// as it always has: parallel checks are asked for.
+pub(crate) fn speculative(ws: &Workspace, args: &MergeArgs) -> usize {
+    args.jobs
+        .or_else(|| ws.git.get(keys::JOBS).and_then(|j| j.parse().ok()))
+        .or_else(|| ws.manifest.as_ref().and_then(|m| m.jobs))
+        .unwrap_or(1)
+}
+
+/// `--jobs 0`, `--batch 0`: refused before anything else.
+fn check_counts(args: &MergeArgs) -> Result<()> {
+    for (flag, n) in [("--jobs", args.jobs), ("--batch", args.batch)] {
+        if n == Some(0) {
+            return Err(Error::usage(format!("{flag} 0: it must be 1 or more"))
+                .with_hint(format!("{flag} 1 checks one result at a time"))
+                .into());
+        }
+    }
+    Ok(())
 }
 
 pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
+    check_counts(&args)?;
     let ws = Workspace::open(ctx)?;
     let flags = Flags {
         check: if args.no_check {
@@ -95,7 +142,29 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
         ..Flags::default()
     };
     let global = ws.global(&flags)?;
-    let (items, targets) = plan::plan(&ws, &args, &flags)?;
+    let (mut items, targets) = plan::plan(&ws, &args, &flags)?;
+    if args.plan {
+        return forecast::show(ctx, &ws, &items, &targets, args.json);
+    }
+    if args.order == Some(Order::Forecast) && !items.is_empty() {
+        items = forecast::reorder(&ws, items, &targets)?;
+    }
+    let along: Vec<&str> = items
+        .iter()
+        .filter(|i| {
+            let asked = |id: &str| args.ids.iter().any(|a| a == id);
+            !args.ids.is_empty()
+                && !asked(&i.rec.id)
+                && !i.rec.graph.candidate_of.as_deref().is_some_and(asked)
+        })
+        .map(|i| i.rec.id.as_str())
+        .collect();
+    if !along.is_empty() {
+        ctx.ui.status(&format!(
+            "landing its dependencies first: {}",
+            along.join(", ")
+        ));
+    }
     // Checks (and setup) from a manifest that came with the repository run only once
     // trusted; a dry run and --pr run none.
     if !args.dry_run && !args.pr {
@@ -130,7 +199,7 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     } else {
         Some(queue::lock(&ws.store)?)
     };
-    let events = emitter(ctx, &ws, &args, &items, &targets);
+    let events = lines::emitter(ctx, &ws, &args, &items, &targets);
     let report = if args.pr {
         queue::pull_requests(
             &ws.repo,
@@ -160,6 +229,8 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
             dry_run: args.dry_run,
             prune: args.prune,
             port_range: global.port_range,
+            jobs: speculative(&ws, &args),
+            batch: args.batch.unwrap_or(1),
         }
         .run(&items, &targets)?
     };
@@ -168,65 +239,6 @@ pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Exit> {
     }
     summary(ctx, &ws, &args, &items, &targets, &report.verdicts)?;
     Ok(report.exit)
-}
-
-/// Where this run's events go: the status lines, and (unless nothing may change) the
-/// run's event log.
-fn emitter(
-    ctx: &Ctx,
-    ws: &Workspace,
-    args: &MergeArgs,
-    items: &[Item],
-    targets: &[String],
-) -> Emitter {
-    let lines = Lines {
-        ui: ctx.ui.clone(),
-        pr: args.pr,
-        tasks: items
-            .iter()
-            .map(|it| {
-                let t = LineTask {
-                    into: targets[it.target].clone(),
-                    branch: it.rec.branch.clone(),
-                    check: it.check.clone().unwrap_or_default(),
-                    retry: args.on_conflict == Some(OnConflict::Retry),
-                };
-                (it.rec.id.clone(), t)
-            })
-            .collect(),
-    };
-    let batch = events::batch_id();
-    let mut emitter = Emitter::new(batch.clone()).with(lines);
-    if !args.dry_run {
-        emitter = emitter.with(LazyLog {
-            state_dir: ws.store.dir.clone(),
-            batch,
-            log: Mutex::new(None),
-        });
-    }
-    emitter
-}
-
-/// The run's event log, made with its first event: a run refused before it starts (a
-/// missing identity, a branch gone) leaves none behind.
-struct LazyLog {
-    state_dir: PathBuf,
-    batch: String,
-    log: Mutex<Option<events::Log>>,
-}
-
-impl Sink for LazyLog {
-    fn emit(&self, event: &Event) {
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.is_none() {
-            // A log that cannot be made must not stop the merge, as one that cannot be
-            // written does not.
-            *log = events::Log::create(&self.state_dir, &self.batch).ok();
-        }
-        if let Some(l) = log.as_ref() {
-            l.emit(event);
-        }
-    }
 }
 
 /// The result table (or JSON document), in queue order.
@@ -289,82 +301,6 @@ fn strategy_name(s: Strategy) -> &'static str {
         Strategy::Merge => "merge",
         Strategy::Squash => "squash",
         Strategy::Rebase => "rebase",
-    }
-}
-
-/// What the status lines say about a task besides its events.
-struct LineTask {
-    into: String,
-    branch: String,
-    check: String,
-    retry: bool,
-}
-
-/// The queue's events as status lines on stderr: a line when a slow step starts, and
-/// one per task once its verdict is final, in queue order.
-struct Lines {
-    ui: Ui,
-    pr: bool,
-    tasks: HashMap<String, LineTask>,
-}
-
-impl Sink for Lines {
-    fn emit(&self, event: &Event) {
-        let Some(id) = event.task.as_deref() else {
-            return;
-        };
-        let Some(t) = self.tasks.get(id) else {
-            return;
-        };
-        let line = match &event.kind {
-            Kind::Phase {
-                phase: Phase::Check,
-                ..
-            } => format!(
-                "{id}: checking the merged result (onto {}) with `{}`",
-                t.into, t.check
-            ),
-            Kind::Phase {
-                phase: Phase::Resolving,
-                ..
-            } if t.retry => format!(
-                "{id}: conflicts; re-running the task from the new {}",
-                t.into
-            ),
-            Kind::Phase {
-                phase: Phase::Resolving,
-                ..
-            } => format!(
-                "{id}: conflicts; merging {} into {} and running its agent",
-                t.into, t.branch
-            ),
-            Kind::MergeResult { result, detail, .. } if self.pr => {
-                format!("{id}: {result} {detail}")
-            }
-            Kind::MergeResult {
-                result: MergeResult::NotReached,
-                ..
-            } => return,
-            Kind::MergeResult {
-                result,
-                into,
-                commit,
-                detail,
-                ..
-            } => {
-                let mut s = format!("{id}: {result} ({into})");
-                if let Some(c) = commit {
-                    s.push(' ');
-                    s.push_str(&c[..c.len().min(10)]);
-                }
-                if !detail.is_empty() {
-                    s.push_str(&format!(": {detail}"));
-                }
-                s
-            }
-            _ => return,
-        };
-        self.ui.status(&line);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod man;
 pub mod merge;
 pub mod path;
+pub mod pick;
 pub mod prune;
 pub mod run_task;
 pub mod show;
@@ -116,6 +117,9 @@ impl Workspace {
     pub fn record(&self, id: &str) -> Result<Record> {
         match self.store.load(id)? {
             Some(r) => Ok(r),
+            None if crate::engine::candidates::is_group(&self.store, id) => {
+                Err(crate::engine::candidates::name_a_candidate(&self.store, id).into())
+            }
             None => Err(Error::usage(format!(
                 "no task {id:?} has been spawned in this repository"
             ))

@@ -16,6 +16,8 @@ use crate::ui::{escape_control, paint, table};
 
 use super::Workspace;
 
+mod candidates;
+
 /// Lines of the log `show` prints.
 const LOG_LINES: usize = 20;
 
@@ -37,6 +39,9 @@ pub struct ShowArgs {
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
     let ws = Workspace::open_lenient(ctx)?;
+    if crate::engine::candidates::is_group(&ws.store, id.as_str()) {
+        return candidates::show(ctx, &ws, id.as_str(), args.json);
+    }
     let row = ws
         .inventory(std::slice::from_ref(&id), true)?
         .into_iter()

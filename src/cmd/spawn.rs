@@ -14,6 +14,7 @@ use crate::agent;
 use crate::cli::Ctx;
 use crate::config::{self, Flags};
 use crate::engine::events::{self, Emitter};
+use crate::engine::graph::BestOf;
 use crate::engine::plan::{self, Request, Sources};
 use crate::engine::{claim, run};
 use crate::error::{Error, Exit};
@@ -112,6 +113,21 @@ pub struct SpawnArgs {
     /// Run each agent, setup and check in a sandbox: bwrap or none (see README)
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::sandbox::NAMES))]
     pub sandbox: Option<String>,
+
+    /// Run each task as N candidates at once and keep the best (1-16)
+    #[arg(long, value_name = "N", value_parser = best_of_value, conflicts_with = "agents")]
+    pub best_of: Option<u32>,
+
+    /// Run each task once per agent listed, as candidates (e.g. claude,codex)
+    #[arg(long, value_name = "A,B", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(agent::PRESET_NAMES), conflicts_with_all = ["agent", "command"])]
+    pub agents: Vec<String>,
+}
+
+fn best_of_value(s: &str) -> Result<u32, String> {
+    let n: u64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of candidates"))?;
+    crate::manifest::graph::check_candidates(n)
 }
 
 fn parse_cost(s: &str) -> Result<f64, String> {
@@ -128,9 +144,25 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     let ws = Workspace::open(ctx)?;
     let flags = flags(&args)?;
     let global = ws.global(&flags)?;
+    let best_of = match (args.best_of, args.agents.is_empty()) {
+        (Some(n), _) => Some(BestOf {
+            n,
+            agents: Vec::new(),
+        }),
+        (None, false) => {
+            crate::manifest::graph::check_agents(&args.agents)
+                .map_err(|e| Error::usage(format!("--{e}")))?;
+            Some(BestOf {
+                n: args.agents.len() as u32,
+                agents: args.agents.clone(),
+            })
+        }
+        (None, true) => None,
+    };
     let request = Request {
         ids: &args.ids,
         prompt: args.prompt.as_deref(),
+        best_of: best_of.as_ref(),
     };
     let sources = Sources {
         repo: &ws.repo,
@@ -148,12 +180,32 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<Exit> {
     }
 
     budget_notes(ctx, &args, &plan);
+    let pulled: Vec<&str> = plan
+        .iter()
+        .filter(|p| p.pulled_in)
+        .map(|p| p.candidate_of.as_deref().unwrap_or(p.id.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !pulled.is_empty() {
+        ctx.ui.status(&format!(
+            "also spawning {}: unfinished dependencies of the tasks asked for",
+            pulled.join(", ")
+        ));
+    }
     ws.ensure_trusted(&ctx.ui, args.trust)?;
     if !args.force {
         plan::check_disk(&ws.repo, &global, plan.len())?;
     }
     if args.detach {
-        let ids: Vec<String> = plan.iter().map(|p| p.id.to_string()).collect();
+        // A candidate is asked for by its task's id.
+        let mut ids: Vec<String> = Vec::new();
+        for p in &plan {
+            let id = p.candidate_of.clone().unwrap_or_else(|| p.id.to_string());
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         return detach::run(ctx, &ws, &args, &ids);
     }
     // Before the claim: a failure here (a full disk) must not leave tasks claimed.

@@ -26,7 +26,7 @@ pub use ids::{complete_from_env, task_ids};
 /// Subcommands whose positional `ID` arguments are task ids. A command listed here that
 /// does not exist (yet) is skipped; one that lands later needs only its name here.
 pub const ID_COMMANDS: &[&str] = &[
-    "spawn", "logs", "path", "merge", "prune", "show", "list", "stop", "wait", "watch",
+    "spawn", "logs", "path", "merge", "prune", "show", "list", "stop", "wait", "watch", "pick",
 ];
 
 /// The environment variable that makes the binary print completion data and exit.

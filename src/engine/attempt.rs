@@ -166,7 +166,15 @@ fn steps(
     for cmd in setup {
         cx.phase(id, Phase::Setup, n);
         let _ = writeln!(log, "==> setup: {cmd}");
-        match enclosed(cx, id, &encl, seat.shell(cmd), &t.prompt, log, None, None)? {
+        match enclosed(
+            cx,
+            id,
+            &encl,
+            seat.shell(cmd),
+            &t.prompt,
+            log,
+            Readers::default(),
+        )? {
             Outcome::Exited(0) => {}
             Outcome::Exited(c) => {
                 return Err(AttemptOutcome::Failed {
@@ -217,8 +225,10 @@ fn steps(
         job,
         &prompt,
         log,
-        watch.as_mut(),
-        signs.as_mut(),
+        Readers {
+            adapter: watch.as_mut(),
+            signs: signs.as_mut(),
+        },
     );
     let over = watch.as_mut().and_then(|w| w.over.take());
     turn.usage = watch.map(Watch::into_usage);
@@ -321,7 +331,15 @@ fn steps(
     };
     cx.phase(id, Phase::Check, n);
     let _ = writeln!(log, "==> check: {check}");
-    match enclosed(cx, id, &encl, seat.shell(check), &t.prompt, log, None, None)? {
+    match enclosed(
+        cx,
+        id,
+        &encl,
+        seat.shell(check),
+        &t.prompt,
+        log,
+        Readers::default(),
+    )? {
         Outcome::Exited(0) => Ok(AttemptOutcome::Succeeded { checked: true }),
         Outcome::Exited(c) => Err(AttemptOutcome::CheckFailed {
             exit_code: c,
@@ -334,6 +352,14 @@ fn steps(
     }
 }
 
+/// What reads an agent's lines as they come: its adapter (activity, usage, budget) and
+/// its preset's failure signatures. Setup and check have neither.
+#[derive(Default)]
+struct Readers<'a, 'b> {
+    adapter: Option<&'a mut Watch<'b>>,
+    signs: Option<&'a mut crate::signature::Watch>,
+}
+
 /// Run a job inside the task's sandbox or runner (if any), then bring what it committed
 /// on its branch inside the sandbox onto the real branch, whatever its outcome.
 fn enclosed(
@@ -343,12 +369,11 @@ fn enclosed(
     job: Job,
     prompt: &str,
     log: &mut File,
-    watch: Option<&mut Watch>,
-    signs: Option<&mut crate::signature::Watch>,
+    readers: Readers<'_, '_>,
 ) -> Result<Outcome, AttemptOutcome> {
     let ready = encl.prepare().map_err(internal)?;
     let job = job.enclosed(encl, &ready, prompt).map_err(internal)?;
-    let outcome = supervised(cx, id, &job, log, watch, signs);
+    let outcome = supervised(cx, id, &job, log, readers);
     encl.land(ready).map_err(failed)?;
     outcome
 }
@@ -365,9 +390,12 @@ fn supervised(
     id: &str,
     job: &Job,
     log: &mut File,
-    mut watch: Option<&mut Watch>,
-    mut signs: Option<&mut crate::signature::Watch>,
+    readers: Readers<'_, '_>,
 ) -> Result<Outcome, AttemptOutcome> {
+    let Readers {
+        adapter: mut watch,
+        mut signs,
+    } = readers;
     if super::stop::requested(cx.store, id) {
         return Ok(Outcome::Interrupted);
     }

@@ -131,6 +131,11 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
         hint: None,
         isolation: Some(p.settings.sandbox.isolation(&p.agent.template[0])),
         runner_stop: None,
+        graph: crate::store::Graph {
+            depends_on: p.deps.clone(),
+            candidate_of: p.candidate_of.clone(),
+            ..Default::default()
+        },
         remote: None,
     })
 }

@@ -52,6 +52,8 @@ pub struct Task {
 pub enum Done {
     Merged,
     InBase(InBase),
+    /// A best-of-N candidate that lost to a winner that is merged.
+    Lost,
 }
 
 /// What every removal needs: the repository, its store, this run's trash.

@@ -106,6 +106,29 @@ pub enum Kind {
         #[serde(default)]
         detail: String,
     },
+    /// Best-of-N: the task's last candidate ended and its winner was chosen (none when
+    /// no candidate succeeded). `task` is the task, not a candidate.
+    WinnerChosen {
+        #[serde(default)]
+        winner: Option<String>,
+        candidates: Vec<String>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Merge queue (`--jobs`, `--batch`): a check started on a predicted result
+    /// (`result`, a commit) that holds the tasks in `ahead` besides this one, not landed
+    /// yet. `tasks` are the candidates its answer decides (more than one in a batch).
+    QueueCheck {
+        result: String,
+        #[serde(default)]
+        ahead: Vec<String>,
+        #[serde(default)]
+        tasks: Vec<String>,
+    },
+    /// Merge queue: the check of this task on `result` was stopped, or its answer
+    /// dropped, because the prediction it ran on changed (`reason`); it is checked again
+    /// on the new one.
+    Requeued { result: String, reason: String },
     /// A kind this reader does not know (written by a newer git-agents).
     #[serde(other)]
     Unknown,
@@ -129,6 +152,8 @@ pub enum Phase {
     Merging,
     /// Merge queue: the task's agent resolves conflicts.
     Resolving,
+    /// Waiting for the tasks it depends on (`depends_on`) to succeed.
+    WaitingForDependencies,
     /// A phase this reader does not know.
     #[serde(other)]
     Unknown,
@@ -147,6 +172,7 @@ impl Phase {
             Phase::Check => "check",
             Phase::Merging => "merging",
             Phase::Resolving => "resolving conflicts",
+            Phase::WaitingForDependencies => "waiting for dependencies",
             Phase::Unknown => "…",
         }
     }

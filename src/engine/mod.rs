@@ -9,11 +9,13 @@
 
 pub mod attempt;
 pub mod budget;
+pub mod candidates;
 pub mod claim;
 pub mod cleanup;
 pub mod detach;
 pub mod events;
 pub mod follow;
+pub mod graph;
 pub mod launch;
 pub mod notify;
 pub mod plan;

@@ -30,6 +30,8 @@ pub struct Sources<'a> {
 pub struct Request<'a> {
     pub ids: &'a [String],
     pub prompt: Option<&'a str>,
+    /// `--best-of N` / `--agents a,b`.
+    pub best_of: Option<&'a super::graph::BestOf>,
 }
 
 impl Request<'_> {
@@ -58,6 +60,12 @@ pub struct Planned {
     /// The task's record when it is spawned again: its worktree and branch, if still
     /// there, are replaced (what they hold logged to pruned.log first).
     pub prior: Option<Record>,
+    /// The tasks (manifest ids) whose work this one starts from.
+    pub deps: Vec<String>,
+    /// The best-of-N task this is a candidate of.
+    pub candidate_of: Option<String>,
+    /// A dependency the user did not name, spawned because a task named needs it.
+    pub pulled_in: bool,
 }
 
 /// Resolve and check every task before anything is created.
@@ -68,6 +76,14 @@ pub fn plan(
     global: &config::Global,
 ) -> Result<Vec<Planned>> {
     let wanted = wanted(src, req, global)?;
+    let wanted = super::graph::expand(
+        src.manifest,
+        src.store,
+        !req.ids.is_empty() && req.prompt.is_none(),
+        req.all_unspawned(),
+        req.best_of,
+        wanted,
+    )?;
     if global.worktree_dir.exists() && !global.worktree_dir.is_dir() {
         return Err(Error::usage(format!(
             "worktree dir {} exists and is not a directory",
@@ -84,8 +100,18 @@ pub fn plan(
     let include = copy::worktreeinclude(&repo.root)?;
     let limits = copy::Limits::new(&repo.root, &repo.common_dir, &global.worktree_dir);
     let mut out = Vec::new();
-    for (id, prompt, layer) in wanted {
-        let settings = config::resolve_task(flags, layer, src.git, top)?;
+    for want in wanted {
+        let (id, prompt) = (want.id, want.prompt);
+        let layer = want.layer.as_ref();
+        let mut own = None;
+        if let Some(a) = &want.agent {
+            // A candidate's own agent (`agents:`, `--agents`) wins over every level.
+            let mut f = flags.clone();
+            f.agent = Some(a.clone());
+            f.command = None;
+            own = Some(f);
+        }
+        let settings = config::resolve_task(own.as_ref().unwrap_or(flags), layer, src.git, top)?;
         settings.sandbox.check(id.as_str(), &repo.common_dir)?;
         let agent = crate::runner::container_agent(id.as_str(), &settings)
             .unwrap_or_else(|| Agent::resolve(settings.agent.as_ref()))
@@ -138,7 +164,7 @@ pub fn plan(
         // tasks: whatever it claimed since we listed them is its own, not an error. A
         // claim writes the record before making the branch, so a branch or path seen
         // above that belongs to such a claim always has its record by now.
-        if req.all_unspawned() && src.store.record_path(id.as_str()).exists() {
+        if req.all_unspawned() && !want.resume && src.store.record_path(id.as_str()).exists() {
             continue;
         }
         let prior = src.store.load(id.as_str())?;
@@ -185,6 +211,9 @@ pub fn plan(
             copy: vetted,
             first_attempt: next_attempt(prior.as_ref()),
             prior,
+            deps: want.deps,
+            candidate_of: want.candidate_of,
+            pulled_in: want.pulled_in,
         });
     }
     Ok(out)
@@ -227,11 +256,21 @@ fn wanted<'m>(
                     .with_hint(format!("run it with: git agents spawn {id}"))
                     .into());
                 }
+                let exists = src.store.record_path(id.as_str()).exists()
+                    || !super::candidates::members(src.store, id.as_str()).is_empty();
+                if req.best_of.is_some() && exists {
+                    return Err(Error::usage(format!(
+                        "task {id} exists already; best-of-N with -p starts a new task"
+                    ))
+                    .with_hint("give -p another id, or none to have one made from the prompt")
+                    .into());
+                }
                 id
             }
             None => TaskId::slug(prompt, |s| {
                 in_manifest(s)
                     || src.store.record_path(s).exists()
+                    || !super::candidates::members(src.store, s).is_empty()
                     || src
                         .repo
                         .branch_exists(&format!("{}{s}", global.branch_prefix))
@@ -343,6 +382,9 @@ impl Planned {
             worktree: rec.worktree.clone(),
             first_attempt: next_attempt(Some(rec)),
             prior: None,
+            deps: rec.graph.depends_on.clone(),
+            candidate_of: rec.graph.candidate_of.clone(),
+            pulled_in: false,
         })
     }
 }

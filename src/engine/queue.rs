@@ -11,11 +11,16 @@
 //! The queue knows nothing of the terminal: it reports through an [`Emitter`] and
 //! returns a [`Report`]; the command decides what the user sees.
 
+mod check;
+mod forecast;
 mod pass;
+mod pool;
 mod pr;
 mod scratch;
+mod speculate;
 mod steps;
 
+pub use forecast::{Forecast, OntoBase, TaskForecast, conflicts_among, forecast};
 pub use pr::pull_requests;
 pub use scratch::clean_scratch;
 
@@ -36,7 +41,10 @@ use crate::store::{Record, Store};
 use crate::supervise;
 use crate::task::{MergeResult, State};
 
+use check::{Checks, Direct};
 use pass::{Pass, Target};
+use pool::Pool;
+use speculate::Speculator;
 
 /// A task in the queue, and how it merges.
 pub struct Item {
@@ -198,6 +206,11 @@ pub struct Queue<'a> {
     pub prune: bool,
     /// Where a resolving agent's `GIT_AGENTS_PORT` comes from.
     pub port_range: (u16, u16),
+    /// How many checks may run at once, on predicted results (`--jobs`; 1: one at a
+    /// time, each on the result it decides).
+    pub jobs: usize,
+    /// How many candidates one check may decide (`--batch`; 1: each its own).
+    pub batch: usize,
 }
 
 impl Queue<'_> {
@@ -236,23 +249,91 @@ impl Queue<'_> {
             pid: std::process::id(),
             detached: false,
         });
+        let pool = Pool::new(self.store);
+        let into: Vec<String> = items
+            .iter()
+            .map(|it| targets[it.target].branch.clone())
+            .collect();
+        let env = self.env();
+        let speculate = !self.dry_run
+            && (self.jobs > 1 || self.batch > 1)
+            && items.iter().any(|it| it.check.is_some());
+        let (verdicts, errors) = std::thread::scope(|scope| -> Result<_> {
+            let mut direct = Direct {
+                env,
+                pool: &pool,
+                items,
+            };
+            let mut spec = if speculate {
+                Some(Speculator::new(
+                    scope,
+                    env,
+                    &pool,
+                    items,
+                    &into,
+                    self.on_conflict,
+                    self.jobs,
+                    self.batch,
+                )?)
+            } else {
+                None
+            };
+            let checks: &mut dyn Checks = match spec.as_mut() {
+                Some(s) => s,
+                None => &mut direct,
+            };
+            let out = self.pass(&mut merger, items, &into, &mut targets, checks);
+            if let Some(s) = spec.as_mut() {
+                s.shutdown();
+            }
+            Ok(out)
+        })?;
+        pool.clear(self.repo);
+        Ok(Report::new(
+            self.events,
+            self.store,
+            items,
+            verdicts,
+            errors,
+        ))
+    }
+}
+
+impl Queue<'_> {
+    fn env(&self) -> check::Env<'_> {
+        check::Env {
+            repo: self.repo,
+            store: self.store,
+            events: self.events,
+            port_range: self.port_range,
+        }
+    }
+
+    /// The queue's one pass through `items`, in order: their verdicts, and what stopped
+    /// a base branch from moving after the last task.
+    fn pass(
+        &self,
+        merger: &mut Merger,
+        items: &[Item],
+        into: &[String],
+        targets: &mut [Target],
+        checks: &mut dyn Checks,
+    ) -> (Vec<Verdict>, Vec<String>) {
         let mut pass = Pass {
             q: self,
             items,
-            into: items
-                .iter()
-                .map(|it| targets[it.target].branch.clone())
-                .collect(),
+            into: into.to_vec(),
             verdicts: vec![None; items.len()],
             landing: HashSet::new(),
             shown: 0,
+            checks,
         };
         let mut stopped = false;
         for (i, it) in items.iter().enumerate() {
             if stopped || supervise::interrupted() {
                 break;
             }
-            let verdict = match pass.one(&mut merger, i, &mut targets[it.target]) {
+            let verdict = match pass.one(merger, i, &mut targets[it.target]) {
                 Ok(v) => v,
                 Err(e) => {
                     // An error of ours, or the base branch moved: stop the queue here.
@@ -274,7 +355,7 @@ impl Queue<'_> {
             pass.show_ready();
         }
         let mut errors = Vec::new();
-        for t in &mut targets {
+        for t in targets.iter_mut() {
             if let Err(e) = pass.flush(t) {
                 errors.push(message_of(&e));
             }
@@ -283,14 +364,7 @@ impl Queue<'_> {
             v.get_or_insert_with(|| Verdict::new(MergeResult::NotReached));
         }
         pass.show_ready();
-        let verdicts = pass.verdicts.into_iter().flatten().collect();
-        Ok(Report::new(
-            self.events,
-            self.store,
-            items,
-            verdicts,
-            errors,
-        ))
+        (pass.verdicts.into_iter().flatten().collect(), errors)
     }
 }
 

@@ -13,7 +13,7 @@
 //! tasks of the batch still finish.
 
 use anyhow::Result;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -22,6 +22,7 @@ use super::attempt::{self, Context};
 use super::budget::BatchBudget;
 use super::claim;
 use super::events::{Emitter, Kind, Phase};
+use super::graph::{Blocked, Next, Ready};
 use super::plan::Planned;
 use crate::adapter::Usage;
 use crate::config::RetryIn;
@@ -87,24 +88,18 @@ pub fn run(batch: Batch, events: &Emitter) -> Result<Summary> {
         budget: BatchBudget::new(batch.max_cost),
     };
     let jobs = batch.jobs.clamp(1, order.len().max(1));
-    let queue = Mutex::new(batch.tasks.into_iter().collect::<VecDeque<_>>());
+    // Tasks in dependency order, each handed out once its dependencies are done.
+    let ready = Ready::new(batch.store, batch.tasks);
+    for (id, n) in ready.waiting_now() {
+        runner.cx.phase(&id, Phase::WaitingForDependencies, n);
+    }
     std::thread::scope(|s| {
         for slot in 0..jobs {
             let runner = &runner;
-            let queue = &queue;
+            let ready = &ready;
             s.spawn(move || {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some(task) = next else { break };
-                    if supervise::interrupted() {
-                        runner.unclaim(&task, "not started");
-                        continue;
-                    }
-                    if runner.budget.spent_out() {
-                        runner.unclaim(&task, "not started: the batch's budget is spent");
-                        continue;
-                    }
-                    runner.run_guarded(&task, slot);
+                while let Some(next) = ready.next() {
+                    runner.take(next, slot, ready);
                 }
             });
         }
@@ -212,6 +207,62 @@ impl Runner<'_> {
                 detail: detail.to_string(),
             },
         );
+    }
+
+    /// Run (or end unstarted) what the scheduler handed this slot, then tell it.
+    fn take(&self, next: Next, slot: usize, ready: &Ready) {
+        let t = match next {
+            Next::Unclaim(t) => return self.unclaim(&t, "not started"),
+            // The batch's budget is spent: what has not started stays pending.
+            Next::Run(t) if self.budget.spent_out() => {
+                // Every task not started, dependants too (they would wait for ever).
+                for t in std::iter::once(*t).chain(ready.drain()) {
+                    self.unclaim(&t, "not started: the batch's budget is spent");
+                }
+                return;
+            }
+            Next::Blocked(t, why) => {
+                self.blocked(&t, why);
+                t
+            }
+            Next::Run(mut t) => {
+                match super::graph::start_point(self.cx.repo, self.cx.store, &t) {
+                    _ if t.deps.is_empty() => self.run_guarded(&t, slot),
+                    Ok(Ok(base)) => {
+                        t.base_commit = base.clone();
+                        let _ = self
+                            .cx
+                            .store
+                            .update(t.id.as_str(), |r| r.base_commit = base);
+                        self.run_guarded(&t, slot);
+                    }
+                    Ok(Err(why)) => self.blocked(&t, why),
+                    Err(e) => self.crashed(&t, &e),
+                }
+                t
+            }
+        };
+        let state = self.cx.store.load(t.id.as_str()).ok().flatten();
+        let state = state.map_or(State::Failed, |r| r.state);
+        if let Some(group) = ready.ended(&t, state) {
+            let won = super::candidates::settle(&self.cx, &group);
+            ready.group_ended(&group, won);
+        }
+    }
+
+    /// A dependency keeps the task from starting: it ends failed, saying which and why.
+    fn blocked(&self, t: &Planned, why: Blocked) {
+        let id = t.id.as_str();
+        let now = crate::time::now();
+        let recorded = self.cx.store.update(id, |r| {
+            r.end_unstarted(State::Failed, why.detail.clone(), now);
+            r.graph.blocked_by = why.by.clone();
+        });
+        if let Err(e) = recorded {
+            self.crashed(t, &e);
+            return;
+        }
+        self.ended(id, State::Failed, &why.detail);
     }
 
     fn run_guarded(&self, t: &Planned, slot: usize) {

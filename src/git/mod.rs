@@ -116,13 +116,17 @@ impl Repo {
 }
 
 mod cmd;
+mod diffstat;
 mod ops;
 pub mod remote;
 pub mod sandbox;
+mod scratch;
 pub mod store;
 
 use cmd::{command, output, output_of, output_with_input, run, run_with_input, split_z};
+pub use diffstat::{DiffStat, diffstat};
 pub use ops::*;
+pub use scratch::*;
 
 /// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use crate::task::TaskId;
 
 mod depth;
 mod file;
+pub mod graph;
 mod schema;
 mod spend;
 mod values;
@@ -87,6 +88,12 @@ pub struct Task {
     /// The file the prompt was read from, canonical (symlinks and `..` resolved).
     pub prompt_file: Option<PathBuf>,
     pub layer: Layer,
+    /// Tasks whose work this one starts from (`depends_on`).
+    pub depends_on: Vec<TaskId>,
+    /// `candidates: N` (best-of-N).
+    pub candidates: Option<u32>,
+    /// `agents: [..]`: one candidate per entry, with that agent.
+    pub agents: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -153,9 +160,24 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, Error> {
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let de = serde_yaml::Deserializer::from_str(text);
-    let raw = ManifestSeed { dir }
+    let raw = ManifestSeed { dir, verdict: None }
         .deserialize(de)
         .map_err(|e| yaml_error(path, text, &e))?;
+    if let Some(verdict) = graph::verdict(&raw.tasks) {
+        // Read again with the verdict, so the error names the value's line and column.
+        let de = serde_yaml::Deserializer::from_str(text);
+        let again = ManifestSeed {
+            dir,
+            verdict: Some(&verdict),
+        }
+        .deserialize(de);
+        let mut why = verdict.values().cloned().collect::<Vec<_>>();
+        why.sort();
+        return Err(match again {
+            Err(e) => yaml_error(path, text, &e),
+            Ok(_) => Error::usage(format!("{}: {}", path.display(), why[0])),
+        });
+    }
     Ok(Manifest {
         path: path.to_path_buf(),
         text: text.to_string(),

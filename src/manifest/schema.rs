@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::file::{file_problem, read_regular};
+use super::graph::{AgentsValue, CandidatesValue, DepsSeed, Spot};
 use super::spend::{Cost, Output, RetryInValue, Tokens};
 use super::values::{
     AgentName, CommandValue, DurationValue, EnvMap, Jobs, NonEmpty, PortRange, StrList,
@@ -68,6 +69,9 @@ const TASK_FIELDS: &[&str] = &[
     "runner",
     "runner_image",
     "runner_stop",
+    "depends_on",
+    "candidates",
+    "agents",
     "remote_dispatch",
     "remote_timeout",
 ];
@@ -172,6 +176,8 @@ fn isolation_field<'de, A: MapAccess<'de>>(
 /// The whole manifest; carries the manifest's directory down to `prompt_file`.
 pub(super) struct ManifestSeed<'a> {
     pub(super) dir: &'a Path,
+    /// The graph's errors, on the second reading of a manifest whose graph is wrong.
+    pub(super) verdict: Option<&'a super::graph::Verdict>,
 }
 
 impl<'de> DeserializeSeed<'de> for ManifestSeed<'_> {
@@ -210,7 +216,10 @@ impl<'de> Visitor<'de> for ManifestSeed<'_> {
                 "port_range" => m.port_range = Some(map.next_value::<PortRange>()?.0),
                 "notify" => m.notify = Some(map.next_value::<String>()?),
                 "tasks" => {
-                    m.tasks = map.next_value_seed(TaskListSeed { dir: self.dir })?;
+                    m.tasks = map.next_value_seed(TaskListSeed {
+                        dir: self.dir,
+                        verdict: self.verdict,
+                    })?;
                     saw_tasks = true;
                 }
                 other => return Err(de::Error::unknown_field(other, TOP_FIELDS)),
@@ -225,6 +234,7 @@ impl<'de> Visitor<'de> for ManifestSeed<'_> {
 
 struct TaskListSeed<'a> {
     dir: &'a Path,
+    verdict: Option<&'a super::graph::Verdict>,
 }
 
 impl<'de> DeserializeSeed<'de> for TaskListSeed<'_> {
@@ -245,6 +255,10 @@ impl<'de> Visitor<'de> for TaskListSeed<'_> {
         while let Some(t) = seq.next_element_seed(TaskSeed {
             dir: self.dir,
             ids: &mut ids,
+            spot: Spot {
+                task: tasks.len(),
+                verdict: self.verdict,
+            },
         })? {
             tasks.push(t);
         }
@@ -256,6 +270,7 @@ struct TaskSeed<'a> {
     dir: &'a Path,
     /// Ids of the tasks before this one: a repeated id is an error at the id itself.
     ids: &'a mut HashSet<TaskId>,
+    spot: Spot<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for TaskSeed<'_> {
@@ -275,6 +290,9 @@ impl<'de> Visitor<'de> for TaskSeed<'_> {
         let mut prompt: Option<String> = None;
         let mut prompt_file: Option<(PathBuf, String)> = None;
         let mut layer = Layer::default();
+        let mut depends_on = Vec::new();
+        let mut candidates = None;
+        let mut agents = None;
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
@@ -284,9 +302,13 @@ impl<'de> Visitor<'de> for TaskSeed<'_> {
                 continue;
             }
             match key.as_str() {
+                "depends_on" => depends_on = map.next_value_seed(DepsSeed(self.spot))?,
+                "candidates" => candidates = Some(map.next_value::<CandidatesValue>()?.0),
+                "agents" => agents = Some(map.next_value::<AgentsValue>()?.0),
                 "id" => {
                     let v = map.next_value_seed(IdSeed {
                         ids: &mut *self.ids,
+                        spot: self.spot,
                     })?;
                     id = Some(v);
                 }
@@ -312,11 +334,20 @@ impl<'de> Visitor<'de> for TaskSeed<'_> {
                 )));
             }
         };
+        if candidates.is_some() && agents.is_some() {
+            return Err(de::Error::custom(format!(
+                "task {id}: has both `candidates` and `agents`; `agents` already gives one \
+                 candidate per entry, so give one of them"
+            )));
+        }
         Ok(Task {
             id,
             prompt,
             prompt_file,
             layer,
+            depends_on,
+            candidates,
+            agents,
         })
     }
 }
@@ -333,6 +364,7 @@ fn both_prompts<E: de::Error>(id: Option<&TaskId>) -> E {
 /// A task id, checked against the rule and against the ids before it.
 struct IdSeed<'a> {
     ids: &'a mut HashSet<TaskId>,
+    spot: Spot<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
@@ -349,6 +381,9 @@ impl Visitor<'_> for IdSeed<'_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<TaskId, E> {
         let id = TaskId::parse(v).map_err(E::custom)?;
+        if let Some(why) = super::graph::id_verdict(self.spot, v) {
+            return Err(E::custom(why));
+        }
         if !self.ids.insert(id.clone()) {
             return Err(E::custom(format!(
                 "duplicate task id {v:?}; every task needs its own id"

@@ -97,6 +97,7 @@ fn run_spec(
         &Request {
             ids: &ids,
             prompt: None,
+            best_of: None,
         },
         &flags,
         &global,

@@ -27,7 +27,7 @@ mod record;
 pub use files::{Lock, lock_file, private_dir, private_file, write_atomic};
 pub use port::PortClaim;
 pub use proc::Proc;
-pub use record::{Attempt, RECORD_VERSION, Record};
+pub use record::{Attempt, Graph, RECORD_VERSION, Record};
 
 use anyhow::{Context as _, Result};
 use std::fs::{self, File};

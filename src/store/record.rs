@@ -102,10 +102,32 @@ pub struct Record {
     /// agents stop` reaches the container, not only its client).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_stop: Option<Vec<String>>,
+    /// Dependencies and best-of-N (README "Task graphs and best-of-N").
+    #[serde(flatten, default)]
+    pub graph: Graph,
     /// `runner: remote`: where the task runs (remote, dispatcher, job) and what the
     /// protocol cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::remote::Where>,
+}
+
+/// What a record says of the task's place in a graph or a best-of-N group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Graph {
+    /// The tasks (ids as the manifest names them) this one starts from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The task this record is a candidate of (best-of-N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_of: Option<String>,
+    /// The group's winner, once chosen (on every candidate's record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner_reason: Option<String>,
+    /// The dependencies that kept the task from starting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
 }
 
 impl Record {

@@ -150,6 +150,17 @@ impl Progress {
         }
     }
 
+    /// A line about a task that is not one of the batch's rows (a best-of-N task's
+    /// winner): above the live lines on a terminal, a plain line otherwise.
+    pub fn note(&self, id: &str, text: &str) {
+        let line = format!("{id}: {}", escape_control(text));
+        if let Some(bars) = &self.bars {
+            let _ = bars.multi.println(line);
+        } else if !self.quiet {
+            eprintln!("[{}] {line}", crate::time::short(self.started.elapsed()));
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(b) = &self.bars {
             b.overall.finish();
@@ -177,6 +188,28 @@ impl crate::engine::events::Sink for Progress {
             Kind::Output { line } => self.output(id, line),
             Kind::Activity { text } => self.output(id, text),
             Kind::TaskEnded { state, detail } => self.done(id, *state, detail),
+            Kind::WinnerChosen { winner, reason, .. } => {
+                let text = match winner {
+                    Some(w) => format!("winner {w} ({reason})"),
+                    None => format!("no winner ({reason})"),
+                };
+                self.note(id, &text);
+            }
+            // The merge queue's speculation: which result a task is checked on, and why
+            // a check was dropped.
+            Kind::QueueCheck { result, tasks, .. } => self.phase(
+                id,
+                &format!(
+                    "check on {}{}",
+                    &result[..result.len().min(10)],
+                    if tasks.len() > 1 {
+                        format!(" (batch of {})", tasks.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+            Kind::Requeued { reason, .. } => self.phase(id, &format!("re-queued: {reason}")),
             _ => {}
         }
     }

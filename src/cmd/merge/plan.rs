@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::MergeArgs;
 use crate::cmd::Workspace;
 use crate::config::{self, Flags};
+use crate::engine::graph;
 use crate::engine::queue::Item;
 use crate::error::Error;
 use crate::manifest::Layer;
@@ -40,9 +41,18 @@ pub fn plan(ws: &Workspace, args: &MergeArgs, flags: &Flags) -> Result<(Vec<Item
                 r.created_at,
             )
         });
-        records = all;
+        let ids: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
+        let (keep, _) = graph::merge_set(&ws.store, &ids, false)?;
+        records = keep
+            .iter()
+            .filter_map(|id| all.iter().find(|r| &r.id == id).cloned())
+            .collect();
     } else {
         for raw in &args.ids {
+            TaskId::parse(raw).map_err(Error::usage)?;
+        }
+        let (ids, _) = graph::merge_set(&ws.store, &args.ids, true)?;
+        for raw in &ids {
             let id = TaskId::parse(raw).map_err(Error::usage)?;
             if records.iter().any(|r| r.id == id.as_str()) {
                 continue;

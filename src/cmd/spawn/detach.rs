@@ -129,6 +129,10 @@ fn child_args(ctx: &Ctx, args: &SpawnArgs, planned: &[String]) -> Vec<OsString> 
         }),
     );
     opt("sandbox", args.sandbox.clone());
+    opt("best-of", args.best_of.map(|n| n.to_string()));
+    if !args.agents.is_empty() {
+        opt("agents", Some(args.agents.join(",")));
+    }
     for (on, flag) in [
         (args.no_check, "--no-check"),
         (args.keep_empty, "--keep-empty"),

@@ -87,6 +87,8 @@ pub enum Why {
     WorkIn(String),
     /// Merging its tips into the base (named) would change nothing.
     ChangesIn(String),
+    /// A best-of-N candidate whose task's winner is merged.
+    Lost,
 }
 
 impl fmt::Display for Why {
@@ -98,6 +100,7 @@ impl fmt::Display for Why {
             Why::Ended(s) => f.write_str(s.as_str()),
             Why::WorkIn(base) => write!(f, "work in {base}"),
             Why::ChangesIn(base) => write!(f, "changes already in {base}"),
+            Why::Lost => f.write_str("lost to the merged winner"),
         }
     }
 }
@@ -123,6 +126,7 @@ pub fn decide(t: &Task, f: &Facts, force: bool) -> Action {
         Why::Forced
     } else {
         match (f.state, f.done) {
+            (_, Some(Done::Lost)) => Why::Lost,
             (State::Merged, _) | (_, Some(Done::Merged)) => Why::Merged,
             (State::Empty, _) => Why::Empty,
             (s @ (State::Failed | State::TimedOut | State::Interrupted | State::Conflicted), _) => {

@@ -131,6 +131,9 @@ impl Context<'_> {
             _ => None,
         };
         let base = base_tip(repo, t, rec);
+        if rec.is_some_and(|r| crate::engine::candidates::lost_to_merged(self.store, r)) {
+            return (Some(Done::Lost), Vec::new(), tip);
+        }
         let mut why = None;
         let mut unmerged = Vec::new();
         let mut tips = vec![];

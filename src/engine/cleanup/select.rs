@@ -110,6 +110,13 @@ impl Context<'_> {
     pub fn wanted(&self, t: &Task, sel: Selection) -> bool {
         match t.state {
             _ if sel.all => true,
+            _ if t
+                .rec
+                .as_ref()
+                .is_some_and(|r| crate::engine::candidates::lost_to_merged(self.store, r)) =>
+            {
+                true
+            }
             State::Merged | State::Empty => true,
             State::Failed | State::TimedOut | State::Interrupted => sel.failed,
             State::Succeeded | State::Orphaned => self.done(t, t.rec.as_ref()).0.is_some(),
@@ -145,6 +152,10 @@ impl Context<'_> {
         worktree_dir: &Path,
     ) -> Result<Vec<Stale>> {
         let root = &self.repo.root;
+        if !self.dry_run {
+            // Scratch worktrees of a merge that was killed (its pid is gone).
+            crate::engine::queue::clean_scratch(self.repo, self.store);
+        }
         let task_of = |a: &Admin| {
             tasks.iter().zip(fates).find(|(t, _)| {
                 t.worktree

@@ -5,7 +5,8 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::collections::HashSet;
 
-use super::steps::{self, CheckResult, Resolution};
+use super::check::{CheckResult, Checks};
+use super::steps::{self, Resolution};
 use super::{Check, Item, OnConflict, Queue, Verdict, message_of, phase};
 use crate::engine::events::{Kind, Phase};
 use crate::error::Error;
@@ -33,6 +34,8 @@ pub(super) struct Pass<'q, 'a> {
     pub landing: HashSet<usize>,
     /// Items whose verdict is out; they go out in queue order.
     pub shown: usize,
+    /// Where the answers of checks come from (run now, or speculated ahead).
+    pub checks: &'q mut dyn Checks,
 }
 
 impl Pass<'_, '_> {
@@ -187,7 +190,7 @@ impl Pass<'_, '_> {
             merger.keep()?;
             if let Some(check) = &it.check {
                 self.flush(t)?;
-                match steps::check(q, it, check, tip, &t.branch)? {
+                match self.checks.check(i, check, tip, t.tip, &t.branch)? {
                     CheckResult::Passed => v.check = Some(Check::Passed),
                     CheckResult::Failed(why) => {
                         v.result = MergeResult::CheckFailed;

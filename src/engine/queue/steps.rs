@@ -1,5 +1,5 @@
-//! The slow steps of the merge queue, each a child process: the check of a merged result
-//! in a scratch worktree, an agent resolving conflicts in its task's worktree, a task
+//! The slow steps of the merge queue, each a child process (the check of a merged
+//! result is in [`super::check`]): an agent resolving conflicts in its task's worktree, a task
 //! re-run from the new base, and pruning a merged task.
 //!
 //! None of them touches the user's checkout. Trouble a task can have (an agent that
@@ -8,30 +8,20 @@
 
 use anyhow::Result;
 use gix::ObjectId;
-use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
-use super::scratch::{remove_scratch, scratch_root};
+use super::check::{hold_port, seat, supervised};
 use super::{Item, Queue, agent_of, phase};
 use crate::copy;
 use crate::dirty::Untracked;
 use crate::engine::cleanup;
-use crate::engine::events::{Kind, Phase};
-use crate::engine::launch::{Job, Seat};
-use crate::engine::stop;
+use crate::engine::events::Phase;
 use crate::git::{self, Repo};
 use crate::merge;
 use crate::store::{Proc, Record, Store};
-use crate::supervise::{self, Outcome};
+use crate::supervise::Outcome;
 use crate::task::State;
-
-pub enum CheckResult {
-    Passed,
-    Failed(String),
-    Interrupted,
-}
 
 /// How an attempt to get past a conflict ended.
 pub enum Resolution {
@@ -45,186 +35,6 @@ pub enum Resolution {
     Failed(String),
     /// Its agent was stopped (`git agents stop`, Ctrl-C): the task is `interrupted`.
     Interrupted(String),
-}
-
-/// Run the task's setup and `cmd` on `candidate` in a scratch worktree (with the task's
-/// `copy` entries), then remove it.
-pub fn check(
-    q: &Queue,
-    it: &Item,
-    cmd: &str,
-    candidate: ObjectId,
-    into: &str,
-) -> Result<CheckResult> {
-    let rec = &it.rec;
-    let id = rec.id.as_str();
-    let short = candidate.to_hex_with_len(10).to_string();
-    q.events.task(id, phase(Phase::Check, rec));
-    let root = scratch_root(q.store);
-    crate::store::private_dir(&root)?;
-    let dir = root.join(format!("{id}.{}", std::process::id()));
-    if dir.exists() {
-        remove_scratch(q.repo, &dir);
-    }
-    git::add_detached_worktree(&q.repo.root, &dir, &short)?;
-    // git made it with the umask's mode; like the rest of the state dir it is private.
-    let result =
-        crate::store::private_dir(&dir).and_then(|()| run_check(q, it, cmd, &dir, into, &short));
-    remove_scratch(q.repo, &dir);
-    result
-}
-
-fn run_check(
-    q: &Queue,
-    it: &Item,
-    cmd: &str,
-    dir: &Path,
-    into: &str,
-    short: &str,
-) -> Result<CheckResult> {
-    let rec = &it.rec;
-    let id = rec.id.as_str();
-    let repo = q.repo;
-    let mut log = q.store.open_log(id)?;
-    let _ = writeln!(
-        log,
-        "==> git-agents merge: check of {short} (onto {into}): {cmd}"
-    );
-    // The entries spawn copies into the task's worktree, merged the one way spawn does.
-    let entries = copy::task_entries(&repo.root, &it.settings.copy)?;
-    let limits = copy::Limits::new(
-        &repo.root,
-        &repo.common_dir,
-        rec.worktree.parent().unwrap_or(&rec.worktree),
-    );
-    copy::copy_entries(&repo.root, dir, &entries, &limits)?;
-    let deadline = it.settings.timeout.and_then(crate::time::deadline);
-    // The check sees what spawn's check saw, `GIT_AGENTS_PORT` included (a check that
-    // starts a server on it would otherwise fail here alone). The port is held in the
-    // task's record, driven by this process, while the check runs.
-    q.store.update(id, |r| r.owner = Some(Proc::current()))?;
-    let port = hold_port(q, rec, deadline);
-    let result = match port {
-        Ok(Some(port)) => {
-            let notes = q.store.notes_path(id);
-            let repo_name = repo.name();
-            let seat = seat(it, dir, into, port, &notes, &repo_name, deadline);
-            run_steps(q, it, cmd, &seat, &mut log)
-        }
-        Ok(None) => Ok(CheckResult::Interrupted),
-        Err(e) => Err(e),
-    };
-    q.store.update(id, |r| {
-        r.owner = None;
-        r.port = None;
-        r.set_child(None);
-    })?;
-    result
-}
-
-/// The task's setup commands and then `cmd`, each until one does not pass.
-fn run_steps(q: &Queue, it: &Item, cmd: &str, seat: &Seat, log: &mut File) -> Result<CheckResult> {
-    let steps = it
-        .settings
-        .setup
-        .iter()
-        .map(|s| ("setup", s.as_str()))
-        .chain([("check", cmd)]);
-    for (what, line) in steps {
-        match supervised(q, &it.rec.id, &seat.shell(line), log)? {
-            Outcome::Exited(0) => {}
-            Outcome::Exited(c) => {
-                return Ok(CheckResult::Failed(format!("{what} `{line}` exited {c}")));
-            }
-            Outcome::TimedOut => return Ok(CheckResult::Failed(format!("{what} timed out"))),
-            Outcome::Interrupted => return Ok(CheckResult::Interrupted),
-        }
-    }
-    Ok(CheckResult::Passed)
-}
-
-/// Reserve a port for the task, as spawn does for each attempt: one no other running
-/// task holds, waiting while they hold them all. `None`: interrupted (Ctrl-C, or
-/// `git agents stop`) while waiting.
-fn hold_port(q: &Queue, rec: &Record, deadline: Option<Instant>) -> Result<Option<u16>> {
-    let id = rec.id.as_str();
-    let stopped = || supervise::interrupted() || stop::requested(q.store, id);
-    let waited = q.store.wait_for_port(
-        id,
-        q.port_range,
-        || q.events.task(id, phase(Phase::WaitingForPort, rec)),
-        || {
-            if stopped() {
-                Some("interrupted while waiting".into())
-            } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                Some("timed out waiting for other tasks to give one back".into())
-            } else {
-                None
-            }
-        },
-    );
-    match waited {
-        Ok(p) => Ok(Some(p)),
-        Err(_) if stopped() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Where the task's merge jobs run and what they get: the environment and template
-/// placeholders spawn's jobs get, from the same launcher.
-fn seat<'a>(
-    it: &'a Item,
-    dir: &'a Path,
-    into: &'a str,
-    port: u16,
-    notes: &'a Path,
-    repo_name: &'a str,
-    deadline: Option<Instant>,
-) -> Seat<'a> {
-    Seat {
-        task: &it.rec.id,
-        branch: &it.rec.branch,
-        dir,
-        base: into,
-        attempt: it.rec.attempts.len().max(1) as u32,
-        port: Some(port),
-        index: 0,
-        notes,
-        repo_name,
-        env: &it.settings.env,
-        deadline,
-    }
-}
-
-/// Run a job of task `id` as spawn runs its jobs: its pid in the task's record while it
-/// runs (so `git agents stop` and `prune` find it), each output line as an event. A job
-/// that ends while `git agents stop` asks for the task was stopped, whatever its exit;
-/// none starts once it has asked. An error means it could not run at all.
-fn supervised(q: &Queue, id: &str, job: &Job, log: &mut File) -> Result<Outcome> {
-    if stop::requested(q.store, id) {
-        return Ok(Outcome::Interrupted);
-    }
-    let outcome = job.run(
-        log,
-        |pid| {
-            let _ = q.store.update(id, |r| r.set_child(Some(Proc::of(pid))));
-        },
-        |line| {
-            q.events.task(
-                id,
-                Kind::Output {
-                    line: line.to_string(),
-                },
-            )
-        },
-    );
-    let _ = q.store.update(id, |r| r.set_child(None));
-    let outcome = outcome?;
-    Ok(if stop::requested(q.store, id) {
-        Outcome::Interrupted
-    } else {
-        outcome
-    })
 }
 
 /// Merge `tip` (the queue's landed base) into the task's branch inside its worktree,
@@ -319,7 +129,7 @@ pub fn resolve_with_agent(
         })?;
         // Like every agent, this one gets a port no other running task holds; it waits
         // for one while other tasks hold them all, and never runs without.
-        hold_port(q, rec, deadline)
+        hold_port(q.env(), rec, deadline)
     })();
     let port = match prepared {
         Ok(Some(p)) => p,
@@ -339,7 +149,7 @@ pub fn resolve_with_agent(
         "==> git-agents merge: resolving conflicts with {into} in {}",
         listed
     );
-    let outcome = match supervised(q, id, &job, &mut log) {
+    let outcome = match supervised(q.env(), id, &job, &mut log, None) {
         Ok(o) => o,
         Err(e) => {
             abort_merge(wt);
