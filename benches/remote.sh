@@ -2,7 +2,8 @@
 # Benchmark the remote-run protocol's overhead per task (issue 17): what `runner: remote`
 # adds to a task besides the job itself. The remote is a local bare repository; the
 # dispatcher a `command` that clones it and runs `git agents run-task` (a stand-in for a
-# pod). 20 tasks with a trivial agent (one new file), JOBS at once (default 4).
+# pod). 20 tasks with a trivial agent (one new file), JOBS at once (default 1: the
+# protocol alone; with more, the jobs' own clones and runs share the cores with it).
 #
 # Per task, as each record's `remote` measures it in the driving process:
 #   push      pushing the base commit and the task's spec (refs/agents/{base,task}/ID)
@@ -17,7 +18,7 @@
 # Usage: benches/remote.sh [JOBS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-JOBS=${1:-4}
+JOBS=${1:-1}
 N=20
 
 cargo build --release --quiet
