@@ -476,3 +476,35 @@ fn ssh_takes_hosts_round_robin_within_their_job_limit() {
     assert_eq!(hosts.iter().filter(|h| **h == "h1").count(), 2, "{log}");
     assert_eq!(env.git(&["show", "agent/add-c:add-c.txt"]), "add-c\n");
 }
+
+#[test]
+fn a_detached_remote_batch_is_waited_for_and_logs_its_events() {
+    let env = setup(true);
+    env.cmd(&["spawn", "--trust", "--detach", "add-a", "add-b"])
+        .env("GIT_AGENTS_REMOTE_POLL_MS", "50")
+        .output()
+        .map(common::Run)
+        .unwrap()
+        .ok();
+    env.run(&["wait", "add-a", "add-b"]).ok();
+    for id in ["add-a", "add-b"] {
+        assert_eq!(env.record(id)["state"], "succeeded", "{id}");
+        assert_eq!(
+            env.git(&["show", &format!("agent/{id}:{id}.txt")]),
+            format!("{id}\n")
+        );
+    }
+    // The batch's event log (what watch follows) has the remote tasks' ends.
+    let mut events = String::new();
+    for e in std::fs::read_dir(env.agents_dir().join("events"))
+        .unwrap()
+        .flatten()
+    {
+        events += &std::fs::read_to_string(e.path()).unwrap();
+    }
+    let ended: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"task-ended\"") && l.contains("succeeded"))
+        .collect();
+    assert_eq!(ended.len(), 2, "{events}");
+}
