@@ -355,7 +355,7 @@ fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
     let env = setup(true);
     env.agent(
         "kubectl",
-        "case \"$1\" in\napply) cp \"$3\" \"$HOME/job.yaml\"; echo job created ;;\ndelete) echo \"$@\" > \"$HOME/delete.args\" ;;\nesac",
+        "case \"$1\" in\napply) cp \"$3\" \"$HOME/job.yaml\"; echo job created ;;\ndelete) echo \"$@\" > \"$HOME/delete.args\" ;;\nlogs) echo \"pod says hello from $2 in $4\" ;;\nesac",
     );
     env.git(&["config", "agents.remoteDispatch", "kubernetes"]);
     env.git(&["config", "agents.remoteImage", "registry.example/agents:1"]);
@@ -382,6 +382,11 @@ fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
     assert_eq!(rec["state"], "running");
     let name = rec["remote"]["job"].as_str().unwrap().to_string();
     assert!(yaml.contains(&format!("name: \"{name}\"")), "{yaml}");
+    let logs = env.run(&["logs", "add-a"]).ok().stdout();
+    assert!(
+        logs.contains(&format!("pod says hello from job/{name} in default")),
+        "{logs}"
+    );
     env.run(&["stop", "add-a"]).ok();
     child.wait().unwrap();
     let del = std::fs::read_to_string(env.home.join("delete.args")).unwrap();
@@ -415,7 +420,7 @@ fn github_actions_runs_the_shipped_workflow_which_is_valid() {
     let env = setup(true);
     env.agent(
         "gh",
-        "echo \"$@\" >> \"$HOME/gh.args\"\ncase \"$1 $2\" in\n'run list') echo 4242 ;;\nesac",
+        "echo \"$@\" >> \"$HOME/gh.args\"\ncase \"$1 $2\" in\n'run list') echo 4242 ;;\n'run view') echo \"run $3 log\" ;;\nesac",
     );
     env.git(&["config", "agents.remoteDispatch", "github-actions"]);
     let mut child = env
@@ -431,6 +436,8 @@ fn github_actions_runs_the_shipped_workflow_which_is_valid() {
         .as_str()
         .unwrap()
         .to_string();
+    let logs = env.run(&["logs", "add-a"]).ok().stdout();
+    assert!(logs.contains("run 4242 log"), "{logs}");
     env.run(&["stop", "add-a"]).ok();
     child.wait().unwrap();
     let calls = std::fs::read_to_string(&args).unwrap();
@@ -443,7 +450,9 @@ fn github_actions_runs_the_shipped_workflow_which_is_valid() {
         lines[1].starts_with("run list --workflow git-agents.yml"),
         "{calls}"
     );
-    assert_eq!(lines[2], "run cancel 4242", "{calls}");
+    assert_eq!(lines[2], "run view 4242 --log", "{calls}");
+    assert!(lines[3].starts_with("run list --workflow git-agents.yml"));
+    assert_eq!(lines[4], "run cancel 4242", "{calls}");
 }
 
 #[test]

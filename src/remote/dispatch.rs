@@ -220,6 +220,28 @@ impl Dispatch {
         })
     }
 
+    /// The command that prints the job's log from its engine, if it has one of its own.
+    pub fn logs(&self, t: &Ticket, p: &Params) -> Option<Vec<String>> {
+        match self {
+            Dispatch::Command(_) | Dispatch::Ssh => None,
+            Dispatch::Kubernetes => Some(vec![
+                "kubectl".into(),
+                "logs".into(),
+                format!("job/{}", t.job),
+                "--namespace".into(),
+                p.namespace.clone(),
+            ]),
+            Dispatch::GithubActions => Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "id=$(gh run list --workflow \"$1\" --json databaseId,displayTitle --jq \".[] | select(.displayTitle | contains(\\\"$2\\\")) | .databaseId\" | head -n 1); [ -n \"$id\" ] && gh run view \"$id\" --log".into(),
+                "sh".into(),
+                p.workflow.clone(),
+                t.job.to_string(),
+            ]),
+        }
+    }
+
     /// What cancels a job that outlives the dispatcher's own process (a Job, a run);
     /// `None` when ending that process ends the job.
     pub fn cancel(&self, root: &Path, t: &Ticket, p: &Params) -> Option<Job> {

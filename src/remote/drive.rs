@@ -151,6 +151,8 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
         nonce: &nonce,
         host: host.as_deref(),
     };
+    at.logs = rs.dispatch.logs(&ticket, &rs.params);
+    cx.store.update(id, |r| r.remote = Some(at.clone()))?;
     let scratch = cx.store.dir.join("remote");
     let job = match rs.dispatch.job(&root, &ticket, &rs.params, &scratch) {
         Ok(j) => j,

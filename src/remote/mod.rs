@@ -83,6 +83,10 @@ pub struct Where {
     pub dispatch_ms: u64,
     #[serde(default)]
     pub fetch_ms: u64,
+    /// The command that prints the job's log from its engine (`kubectl logs`, `gh run
+    /// view --log`), for `git agents logs` while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Vec<String>>,
 }
 
 impl Where {
@@ -197,6 +201,26 @@ fn params(
         .with_hint("install it, or choose another dispatcher"));
     }
     Ok(p)
+}
+
+/// What the engine's own log of a running remote task's job says (`git agents logs`);
+/// `None` when its dispatcher has no such log (the local log is the job's output).
+pub fn engine_log(root: &std::path::Path, rec: &crate::store::Record) -> Option<String> {
+    let argv = rec.remote.as_ref()?.logs.clone()?;
+    let job = crate::engine::launch::Job {
+        program: argv.first()?.into(),
+        args: argv[1..].to_vec(),
+        dir: root.to_path_buf(),
+        env: Vec::new(),
+        stdin: None,
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+        stop: None,
+    };
+    let mut out = Vec::new();
+    Some(match job.run(&mut out, |_| {}, |_| {}) {
+        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("cannot run {}: {e:#}\n", argv[0]),
+    })
 }
 
 /// A remote task's local worktree, made from its fetched branch when asked for (`git
