@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
             [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
+            [CompletionResult]::new('run-task', 'run-task', [CompletionResultType]::ParameterValue, 'Run one task dispatched with `runner: remote`, in this clone, and push its result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -328,6 +329,19 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'git-agents;run-task' {
+            [CompletionResult]::new('--remote', '--remote', [CompletionResultType]::ParameterName, 'The git remote the task came through')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in PATH (like git -C); may be repeated')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Manifest file to use instead of agents.yaml')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output (NO_COLOR is honoured by auto)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail about what happens')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'git-agents;help' {
             [CompletionResult]::new('spawn', 'spawn', [CompletionResultType]::ParameterValue, 'Create a worktree and branch per task and run its agent there, in parallel')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every agent task and worktree, in the state the repository shows')
@@ -345,6 +359,7 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the git-agents(1) man page, or install every page')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Follow running tasks live, from any terminal, until they end')
             [CompletionResult]::new('pick', 'pick', [CompletionResultType]::ParameterValue, 'Make a candidate the winner of a best-of-N task, over the automatic choice')
+            [CompletionResult]::new('run-task', 'run-task', [CompletionResultType]::ParameterValue, 'Run one task dispatched with `runner: remote`, in this clone, and push its result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -394,6 +409,9 @@ Register-ArgumentCompleter -Native -CommandName 'git-agents' -ScriptBlock {
             break
         }
         'git-agents;help;pick' {
+            break
+        }
+        'git-agents;help;run-task' {
             break
         }
         'git-agents;help;help' {

@@ -56,6 +56,9 @@ _git_agents_clap() {
             git__agents,prune)
                 cmd="git__agents__subcmd__prune"
                 ;;
+            git__agents,run-task)
+                cmd="git__agents__subcmd__run__subcmd__task"
+                ;;
             git__agents,show)
                 cmd="git__agents__subcmd__show"
                 ;;
@@ -107,6 +110,9 @@ _git_agents_clap() {
             git__agents__subcmd__help,prune)
                 cmd="git__agents__subcmd__help__subcmd__prune"
                 ;;
+            git__agents__subcmd__help,run-task)
+                cmd="git__agents__subcmd__help__subcmd__run__subcmd__task"
+                ;;
             git__agents__subcmd__help,show)
                 cmd="git__agents__subcmd__help__subcmd__show"
                 ;;
@@ -132,7 +138,7 @@ _git_agents_clap() {
 
     case "${cmd}" in
         git__agents)
-            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch pick help"
+            opts="-C -q -v -h -V --manifest --color --quiet --verbose --help --version spawn list ls merge prune logs show stop wait path init demo completions trust man watch pick run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,7 +229,7 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help)
-            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch pick help"
+            opts="spawn list merge prune logs show stop wait path init demo completions trust man watch pick run-task help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -377,6 +383,20 @@ _git_agents_clap() {
             return 0
             ;;
         git__agents__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__help__subcmd__run__subcmd__task)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -720,6 +740,39 @@ _git_agents_clap() {
                 return 0
             fi
             case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agents__subcmd__run__subcmd__task)
+            opts="-C -q -v -h --remote --manifest --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -C)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

@@ -46,6 +46,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
             cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
+            cand run-task 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;spawn'= {
@@ -307,6 +308,18 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'git-agents;run-task'= {
+            cand --remote 'The git remote the task came through'
+            cand -C 'Run as if started in PATH (like git -C); may be repeated'
+            cand --manifest 'Manifest file to use instead of agents.yaml'
+            cand --color 'When to colour output (NO_COLOR is honoured by auto)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Print more detail about what happens'
+            cand --verbose 'Print more detail about what happens'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'git-agents;help'= {
             cand spawn 'Create a worktree and branch per task and run its agent there, in parallel'
             cand list 'List every agent task and worktree, in the state the repository shows'
@@ -324,6 +337,7 @@ set edit:completion:arg-completer[git-agents] = {|@words|
             cand man 'Print the git-agents(1) man page, or install every page'
             cand watch 'Follow running tasks live, from any terminal, until they end'
             cand pick 'Make a candidate the winner of a best-of-N task, over the automatic choice'
+            cand run-task 'Run one task dispatched with `runner: remote`, in this clone, and push its result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'git-agents;help;spawn'= {
@@ -357,6 +371,8 @@ set edit:completion:arg-completer[git-agents] = {|@words|
         &'git-agents;help;watch'= {
         }
         &'git-agents;help;pick'= {
+        }
+        &'git-agents;help;run-task'= {
         }
         &'git-agents;help;help'= {
         }

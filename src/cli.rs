@@ -71,6 +71,7 @@ pub enum Command {
     Man(cmd::man::ManArgs),
     Watch(cmd::watch::WatchArgs),
     Pick(cmd::pick::PickArgs),
+    RunTask(cmd::run_task::RunTaskArgs),
 }
 
 /// What every command receives: the output layer and the global options.
@@ -140,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Man(args) => cmd::man::run(&ctx, args),
         Command::Watch(args) => cmd::watch::run(&ctx, args),
         Command::Pick(args) => cmd::pick::run(&ctx, args),
+        Command::RunTask(args) => cmd::run_task::run(&ctx, args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

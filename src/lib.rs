@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod manifest;
 pub mod merge;
 pub mod modules;
+pub mod remote;
 pub mod report;
 pub mod runner;
 pub mod sandbox;

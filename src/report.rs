@@ -199,7 +199,13 @@ pub fn effective_state(rec: &Record, live: &Live) -> State {
     // before making them, waiting for a port say) orphaned nothing: its state tells.
     let left_nothing = live.head.is_none()
         && matches!(state, State::Failed | State::TimedOut | State::Interrupted);
-    if !rec.worktree.is_dir() && !matches!(state, State::Empty | State::Merged) && !left_nothing {
+    // A remote task has a local worktree only once asked for one (`path`).
+    let remote = rec.remote.is_some();
+    if !rec.worktree.is_dir()
+        && !matches!(state, State::Empty | State::Merged)
+        && !left_nothing
+        && !remote
+    {
         return State::Orphaned;
     }
     state
@@ -293,6 +299,7 @@ pub fn task_json(store: &Store, rec: &Record, live: &Live) -> Value {
         "candidates": [],
         "winner": rec.graph.winner,
         "winner_reason": rec.graph.winner_reason,
+        "remote": rec.remote,
     })
 }
 
@@ -336,6 +343,7 @@ pub fn unrecorded_json(
         "candidates": [],
         "winner": null,
         "winner_reason": null,
+        "remote": null,
     })
 }
 

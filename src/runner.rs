@@ -89,7 +89,7 @@ pub fn check_template(what: &str, t: &[String]) -> Result<(), String> {
 /// A `runner` value as written in git config: a preset name, or a command split like a
 /// shell.
 pub fn parse_spec(text: &str) -> Result<Spec, String> {
-    if PRESETS.contains(&text.trim()) {
+    if PRESETS.contains(&text.trim()) || text.trim() == crate::remote::RUNNER {
         return Ok(Spec::Preset(text.trim().to_string()));
     }
     let t = crate::manifest::split_command(text).map_err(|e| format!("runner: {e}"))?;
@@ -348,10 +348,12 @@ impl<'de> Deserialize<'de> for SpecValue {
         impl<'de> Visitor<'de> for V {
             type Value = SpecValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a runner preset (docker, podman) or a command prefix as a list")
+                f.write_str(
+                    "a runner preset (docker, podman), remote, or a command prefix as a list",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SpecValue, E> {
-                if PRESETS.contains(&v) {
+                if PRESETS.contains(&v) || v == crate::remote::RUNNER {
                     Ok(SpecValue(Spec::Preset(v.to_string())))
                 } else {
                     Err(E::custom(format!(

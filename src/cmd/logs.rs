@@ -49,6 +49,15 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<Exit> {
     file.read_to_end(&mut buf)?;
     let mut pos = buf.len() as u64;
     ctx.ui.out(&view.text(buf, !args.follow));
+    // A remote job's engine keeps its own log while it runs (kubectl logs, gh run view).
+    if rec.process_state() == State::Running
+        && let Some(text) = crate::remote::engine_log(&ws.repo.root, &rec)
+    {
+        ctx.ui.out(&format!(
+            "==> the remote job's log, from its engine:\n{}",
+            crate::ui::escape_control_lines(&text)
+        ));
+    }
     if !args.follow {
         return Ok(Exit::Ok);
     }

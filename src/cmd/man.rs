@@ -257,6 +257,18 @@ fn key_help(key: &str) -> &'static str {
         RUNNER => "docker, podman or a command prefix the agent runs inside",
         RUNNER_IMAGE => "the image of the docker and podman runners",
         RUNNER_STOP => "command that stops a runner's container (default: the preset's)",
+        REMOTE_DISPATCH => {
+            "runner: remote: ssh, kubernetes, github-actions or a command that starts the task's job"
+        }
+        REMOTE_TIMEOUT => "how long a remote job may go without a status (default 6h)",
+        REMOTE_IMAGE => "the image of the kubernetes dispatcher's Job",
+        REMOTE_SECRET => {
+            "the Kubernetes Secret the Job's environment comes from (default git-agents)"
+        }
+        REMOTE_NAMESPACE => "the Kubernetes namespace of the Job (default default)",
+        REMOTE_WORKFLOW => "the GitHub Actions workflow of remote runs (default git-agents.yml)",
+        REMOTE_HOSTS => "the ssh dispatcher's hosts, separated by spaces",
+        REMOTE_HOST_JOBS => "remote jobs at once on each ssh host (default 1)",
         _ => "",
     }
 }

@@ -11,6 +11,7 @@ pub mod merge;
 pub mod path;
 pub mod pick;
 pub mod prune;
+pub mod run_task;
 pub mod show;
 pub mod spawn;
 pub mod stop;

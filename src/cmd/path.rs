@@ -19,6 +19,8 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<Exit> {
     let id = TaskId::parse(&args.id).map_err(Error::usage)?;
     let ws = Workspace::open_lenient(ctx)?;
     let rec = ws.record(id.as_str())?;
+    // A remote task's worktree is made here, from its fetched branch, when first asked for.
+    crate::remote::materialize(&ws.repo.root, &rec)?;
     if !rec.worktree.is_dir() {
         return Err(Error::refused(format!(
             "task {id} has no worktree any more ({} is gone)",

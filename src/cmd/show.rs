@@ -241,6 +241,9 @@ fn human(
         if let Some(i) = &r.isolation {
             fields.push(("sandbox", escape_control(&i.describe()).into_owned()));
         }
+        if let Some(w) = &r.remote {
+            fields.push(("where", escape_control(&w.describe()).into_owned()));
+        }
         if let Some(c) = r.exit_code {
             fields.push(("exit code", c.to_string()));
         }

@@ -27,6 +27,14 @@ pub const SANDBOX_NETWORK: &str = "agents.sandboxNetwork";
 pub const RUNNER: &str = "agents.runner";
 pub const RUNNER_IMAGE: &str = "agents.runnerImage";
 pub const RUNNER_STOP: &str = "agents.runnerStop";
+pub const REMOTE_DISPATCH: &str = "agents.remoteDispatch";
+pub const REMOTE_TIMEOUT: &str = "agents.remoteTimeout";
+pub const REMOTE_IMAGE: &str = "agents.remoteImage";
+pub const REMOTE_SECRET: &str = "agents.remoteSecret";
+pub const REMOTE_NAMESPACE: &str = "agents.remoteNamespace";
+pub const REMOTE_WORKFLOW: &str = "agents.remoteWorkflow";
+pub const REMOTE_HOSTS: &str = "agents.remoteHosts";
+pub const REMOTE_HOST_JOBS: &str = "agents.remoteHostJobs";
 
 pub const ALL: &[&str] = &[
     AGENT,
@@ -56,6 +64,14 @@ pub const ALL: &[&str] = &[
     RUNNER,
     RUNNER_IMAGE,
     RUNNER_STOP,
+    REMOTE_DISPATCH,
+    REMOTE_TIMEOUT,
+    REMOTE_IMAGE,
+    REMOTE_SECRET,
+    REMOTE_NAMESPACE,
+    REMOTE_WORKFLOW,
+    REMOTE_HOSTS,
+    REMOTE_HOST_JOBS,
 ];
 /// Keys that may be given several times; the values add up.
 pub const MULTI: &[&str] = &[SETUP, COPY, SANDBOX_WRITE];

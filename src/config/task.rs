@@ -38,6 +38,8 @@ pub struct TaskSettings {
     /// `sandbox`, `sandbox_write`, `sandbox_network`, `runner`, `runner_image`,
     /// `runner_stop`.
     pub sandbox: crate::sandbox::Settings,
+    /// `runner: remote`: how the task is dispatched (see `crate::remote`).
+    pub remote: Option<crate::remote::Settings>,
 }
 
 /// Where a task's next attempt runs after a failed one: a fresh worktree from the base
@@ -176,6 +178,14 @@ pub fn resolve_task(
     let mut env = top.env.clone();
     env.extend(task.env.clone());
 
+    let mut sandbox = super::sandbox::resolve(flags, task, git, top)?;
+    let remote = match &sandbox.runner {
+        Some(r) if crate::remote::is_runner(&r.spec) => {
+            sandbox.runner = None;
+            Some(crate::remote::resolve(task, git, top)?)
+        }
+        _ => None,
+    };
     Ok(TaskSettings {
         agent,
         base: flags
@@ -232,7 +242,8 @@ pub fn resolve_task(
             .or(git_retry_in)
             .or(top.retry_in)
             .unwrap_or_default(),
-        sandbox: super::sandbox::resolve(flags, task, git, top)?,
+        sandbox,
+        remote,
     })
 }
 

@@ -136,6 +136,7 @@ fn claim_one(store: &Store, p: &Planned, batch: &str, now: u64) -> Result<()> {
             candidate_of: p.candidate_of.clone(),
             ..Default::default()
         },
+        remote: None,
     })
 }
 

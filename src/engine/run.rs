@@ -284,6 +284,9 @@ impl Runner<'_> {
 
     /// The task's attempts, until one succeeds, the retries run out, or Ctrl-C.
     fn run_task(&self, t: &Planned, slot: usize) -> Result<()> {
+        if let Some(remote) = &t.settings.remote {
+            return crate::remote::drive::drive(&self.cx, t, remote);
+        }
         let (cx, id) = (&self.cx, t.id.as_str());
         let first = t.first_attempt;
         let last_n = first.saturating_add(t.settings.retries);

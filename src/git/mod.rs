@@ -118,6 +118,7 @@ impl Repo {
 mod cmd;
 mod diffstat;
 mod ops;
+pub mod remote;
 pub mod sandbox;
 mod scratch;
 pub mod store;

@@ -75,6 +75,10 @@ pub struct Layer {
     pub runner: Option<crate::runner::Spec>,
     pub runner_image: Option<String>,
     pub runner_stop: Option<Vec<String>>,
+    /// `runner: remote`: what starts the task's job (`remote_dispatch`), and how long a
+    /// job may go without a status (`remote_timeout`).
+    pub remote_dispatch: Option<crate::remote::Dispatch>,
+    pub remote_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

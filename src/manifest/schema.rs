@@ -41,6 +41,8 @@ const TOP_FIELDS: &[&str] = &[
     "runner",
     "runner_image",
     "runner_stop",
+    "remote_dispatch",
+    "remote_timeout",
 ];
 
 const TASK_FIELDS: &[&str] = &[
@@ -70,6 +72,8 @@ const TASK_FIELDS: &[&str] = &[
     "depends_on",
     "candidates",
     "agents",
+    "remote_dispatch",
+    "remote_timeout",
 ];
 
 pub(super) struct RawManifest {
@@ -157,6 +161,13 @@ fn isolation_field<'de, A: MapAccess<'de>>(
         "runner" => layer.runner = Some(map.next_value::<crate::runner::SpecValue>()?.0),
         "runner_image" => layer.runner_image = Some(map.next_value::<NonEmpty>()?.0),
         "runner_stop" => layer.runner_stop = Some(map.next_value::<crate::runner::StopValue>()?.0),
+        "remote_dispatch" => {
+            layer.remote_dispatch = Some(
+                map.next_value::<crate::remote::dispatch::DispatchValue>()?
+                    .0,
+            )
+        }
+        "remote_timeout" => layer.remote_timeout = Some(map.next_value::<DurationValue>()?.0),
         _ => return Ok(false),
     }
     Ok(true)

@@ -105,6 +105,10 @@ pub struct Record {
     /// Dependencies and best-of-N (README "Task graphs and best-of-N").
     #[serde(flatten, default)]
     pub graph: Graph,
+    /// `runner: remote`: where the task runs (remote, dispatcher, job) and what the
+    /// protocol cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::Where>,
 }
 
 /// What a record says of the task's place in a graph or a best-of-N group.

@@ -199,6 +199,17 @@ impl Context<'_> {
                 did.join(", ")
             ));
         }
+        // A remote task's private refs on the shared remote go with it.
+        if let Some(rec) = t.rec.as_ref().filter(|r| r.remote.is_some()) {
+            did.push(if would {
+                "would delete its private refs on the remote".into()
+            } else {
+                match crate::remote::forget(&self.repo.root, rec) {
+                    Ok(()) => "deleted its private refs on the remote".into(),
+                    Err(e) => format!("kept its private refs on the remote: {e:#}"),
+                }
+            });
+        }
         Fate::Pruned {
             why: r.why,
             did,

@@ -57,6 +57,8 @@ pub fn resolve_with_agent(
             "conflicts in {listed}; {why}"
         )))
     };
+    // A remote task gets its worktree here, from its fetched branch.
+    crate::remote::materialize(&q.repo.root, rec)?;
     if !wt.is_dir() {
         return give_up("its worktree is gone, so its agent cannot resolve them");
     }
