@@ -330,6 +330,9 @@ fn a_status_with_garbage_fails_the_task_with_the_reason() {
 /// Run `program args` (a schema checker installed by .ci/run) and insist it passes.
 #[track_caller]
 fn validates(program: &str, args: &[&str]) {
+    if !common::needs(program) {
+        return;
+    }
     let out = std::process::Command::new(program)
         .args(args)
         .output()

@@ -135,6 +135,9 @@ fn run_hostile(sandbox: &str) -> (Env, String, bool) {
 
 #[test]
 fn a_sandboxed_agent_fails_every_escape_and_its_work_lands() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let (env, report, harmed) = run_hostile("bwrap");
     for name in [
         "checkout",
@@ -191,6 +194,9 @@ fn the_same_agent_without_a_sandbox_escapes() {
 /// `sandbox_network: false` takes the network away.
 #[test]
 fn setup_check_tmp_write_paths_and_network() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     let shared = env.root.join("cache");
     std::fs::create_dir_all(shared.join("q")).unwrap();
@@ -284,6 +290,9 @@ fn nothing_created(env: &Env) {
 
 #[test]
 fn bad_sandbox_settings_are_usage_errors_and_create_nothing() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent("inside", "true");
     for (manifest, says) in [
@@ -397,6 +406,9 @@ fn bwrap_missing_or_unusable_is_an_error_naming_the_package() {
 /// rewritten from inside, nor can other refs be made; the packs cannot be deleted.
 #[test]
 fn the_repository_git_agents_relies_on_stays_intact() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent(
         "meddler",
@@ -461,6 +473,9 @@ git commit -q -m "own work"
 /// and leaves every branch where it was.
 #[test]
 fn a_branch_left_as_a_symref_or_garbage_is_refused() {
+    if !common::needs("bwrap") {
+        return;
+    }
     for (name, text) in [("sym", "ref: refs/heads/main"), ("junk", "not a sha")] {
         let env = Env::new();
         env.agent(
@@ -502,6 +517,9 @@ fn a_branch_left_as_a_symref_or_garbage_is_refused() {
 /// pruned.log: here setup's commit, made in the sandbox before the agent ran.
 #[test]
 fn a_branch_moved_back_logs_what_it_dropped() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent("rewind", "git reset -q --hard \"$GIT_AGENTS_BASE\"");
     env.write(
@@ -547,6 +565,9 @@ fn running_with(arg: &str) -> Vec<u32> {
 /// its own PID namespace does not hide it from git-agents.
 #[test]
 fn timeouts_and_stop_end_a_sandboxed_agent() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     let mark = format!("31.{}", std::process::id());
     env.agent("sleeper", &format!("sleep {mark} & exec sleep {mark}"));
@@ -607,6 +628,9 @@ fn timeouts_and_stop_end_a_sandboxed_agent() {
 /// `HEAD` is put back, `main` stays.
 #[test]
 fn a_head_pointed_at_another_branch_is_put_back() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent(
         "pivot",
@@ -637,6 +661,9 @@ fn a_head_pointed_at_another_branch_is_put_back() {
 /// Sandboxed tasks at once: each one's commits land on its own branch alone.
 #[test]
 fn parallel_sandboxed_tasks_each_land_their_own_commits() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent(
         "committer",
@@ -662,6 +689,9 @@ fn parallel_sandboxed_tasks_each_land_their_own_commits() {
 /// possible, so the sandbox refuses it before anything is created.
 #[test]
 fn a_reftable_repository_is_refused_up_front() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent("inside", "true");
     let repo = env.root.join("rt");
@@ -697,6 +727,9 @@ fn a_reftable_repository_is_refused_up_front() {
 /// The private ref dir lives only as long as a job.
 #[test]
 fn the_private_ref_dir_is_gone_after_the_job() {
+    if !common::needs("bwrap") {
+        return;
+    }
     let env = Env::new();
     env.agent(
         "one",

@@ -184,3 +184,19 @@ pub fn tasks(doc: &serde_json::Value) -> std::collections::BTreeMap<String, serd
         .map(|t| (t["id"].as_str().unwrap().to_string(), t.clone()))
         .collect()
 }
+
+/// Whether `program`, which a test needs beside git and sh (bwrap, a schema checker), is
+/// on PATH. `.ci/run` installs each and sets `GIT_AGENTS_CI`: there a missing one fails
+/// the test, loudly. Elsewhere (a plain `cargo test` on a machine without it) the test
+/// says so on stderr and is skipped.
+pub fn needs(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    if !found {
+        if std::env::var_os("GIT_AGENTS_CI").is_some_and(|v| !v.is_empty()) {
+            panic!("{program} is not installed, and .ci/run should have installed it");
+        }
+        eprintln!("NOTICE: {program} is not installed: skipping this test (.ci/run installs it)");
+    }
+    found
+}
