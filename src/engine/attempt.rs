@@ -6,10 +6,9 @@
 //! An attempt reports its phases and its children's output lines as events, and ends
 //! with an [`AttemptOutcome`]; the scheduler ([`super::run`]) records it.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
 
 use super::budget::{BatchBudget, Limits, Watch};
 use super::events::{Emitter, Kind, Phase};
@@ -20,7 +19,11 @@ use crate::git::{self, Repo};
 use crate::store::{Proc, Store};
 use crate::supervise::Outcome;
 use crate::task::AttemptOutcome;
-use crate::worktree;
+
+mod discard;
+mod notes;
+pub use discard::{discard, remove_worktree_and_branch};
+pub use notes::{append_notes, tail_of_log};
 
 /// What the attempts of a batch share.
 pub struct Context<'a> {
@@ -483,104 +486,4 @@ fn commit_leftovers(t: &Planned) -> Result<()> {
         return Ok(());
     }
     git::commit_task(wt, &git::subject_of(&t.prompt), t.id.as_str())
-}
-
-/// Throw away a failed attempt's worktree and branch. First, what cannot be found again
-/// is logged to pruned.log: uncommitted files (committing them may be what failed) saved
-/// as a commit, and each tip with commits beyond the base or that no other ref reaches.
-/// An error here stops before anything is removed.
-pub fn discard(cx: &Context, t: &Planned) -> Result<()> {
-    let id = t.id.as_str();
-    if let worktree::Found::Linked(a) = worktree::find(&cx.repo.common_dir, &t.worktree) {
-        // Unreadable status counts as changed: a needless snapshot costs nothing.
-        let dirty = crate::dirty::changes(&a.worktree, crate::dirty::Untracked::Count)
-            .map_or(true, |c| c.count > 0);
-        if dirty {
-            let msg = format!(
-                "git-agents: uncommitted files of task {id}\n\nSaved before a retry discarded {}.\n",
-                a.worktree.display()
-            );
-            let sha = worktree::snapshot(&a.worktree, &a, &msg, &copy::paths(&t.copy))
-                .context("cannot save the uncommitted files before the retry")?;
-            cx.store.log_discarded(id, &t.branch, &sha)?;
-        }
-    }
-    let tip = cx.repo.branch_tip(&t.branch);
-    // The worktree's HEAD too, when the agent committed off the branch.
-    let head = git::worktree_head(&t.worktree).filter(|h| Some(*h) != tip);
-    let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
-    let branch_ref = format!("refs/heads/{}", t.branch);
-    let unreached = cx
-        .repo
-        .reached_only_by(&tips, std::slice::from_ref(&branch_ref))
-        .unwrap_or_else(|_| tips.clone());
-    for sha in tips {
-        if sha != t.base_commit || unreached.contains(&sha) {
-            cx.store.log_discarded(id, &t.branch, &sha.to_string())?;
-        }
-    }
-    remove_worktree_and_branch(cx, t)
-}
-
-/// Remove the task's worktree (with the submodule commits an agent made inside it kept)
-/// and its branch. The caller has logged what they held.
-pub fn remove_worktree_and_branch(cx: &Context, t: &Planned) -> Result<()> {
-    let common = &cx.repo.common_dir;
-    // This worktree's admin dir, also when its directory was deleted by hand.
-    let admin = match worktree::find(common, &t.worktree) {
-        worktree::Found::Linked(a) => Some(a),
-        worktree::Found::Missing => {
-            let wt = worktree::canon(&t.worktree);
-            worktree::admins(common)
-                .into_iter()
-                .find(|a| a.worktree == wt)
-        }
-        _ => None,
-    };
-    // Commits an agent made inside a submodule live in the worktree's admin dir.
-    if let Some(a) = &admin {
-        let tip = cx.repo.branch_tip(&t.branch);
-        let head = git::worktree_head(&t.worktree);
-        let tips: Vec<gix::ObjectId> = [tip, head].into_iter().flatten().collect();
-        crate::modules::keep(common, &cx.repo.root, &a.dir, &tips, t.id.as_str(), false)?;
-    }
-    if t.worktree.exists() {
-        git::remove_worktree(&cx.repo.root, &t.worktree)?;
-    } else if let Some(a) = &admin {
-        // Only this worktree's stale metadata: `git worktree prune` would clear every
-        // other hand-deleted worktree's too, submodule stores and all.
-        let _lock = git::worktree_lock()?;
-        std::fs::remove_dir_all(&a.dir)
-            .with_context(|| format!("cannot remove {}", a.dir.display()))?;
-    }
-    if cx.repo.branch_exists(&t.branch) {
-        git::force_delete_branch(&cx.repo.root, &t.branch)?;
-    }
-    Ok(())
-}
-
-/// The last `lines` lines of the task's log from this attempt.
-pub fn tail_of_log(path: &Path, lines: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    // Only this attempt's part of the log.
-    let part = match text.rfind("==> git-agents: ") {
-        Some(i) => &text[i..],
-        None => &text[..],
-    };
-    let all: Vec<&str> = part.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Note a failed attempt in the task's notes (which the next attempt's agent can read):
-/// why, and the last lines of its output.
-pub fn append_notes(path: &Path, n: u32, detail: &str, tail: &str) -> Result<()> {
-    let mut file = crate::store::private_file(path, false)?;
-    writeln!(file, "## Attempt {n} failed: {detail}\n")?;
-    writeln!(file, "Last lines of its output:\n")?;
-    for line in tail.lines() {
-        writeln!(file, "    {line}")?;
-    }
-    writeln!(file)?;
-    Ok(())
 }
