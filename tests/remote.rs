@@ -520,3 +520,50 @@ fn a_detached_remote_batch_is_waited_for_and_logs_its_events() {
         .collect();
     assert_eq!(ended.len(), 2, "{events}");
 }
+
+#[test]
+fn merge_on_conflict_agent_makes_a_remote_task_s_worktree_and_resolves_there() {
+    let env = Env::new();
+    env.agent(
+        "clash",
+        r#"if git rev-parse -q --verify MERGE_HEAD >/dev/null; then
+  git diff --name-only --diff-filter=U | while read -r f; do
+    echo "resolved by $GIT_AGENTS_TASK" > "$f"
+  done
+  exit 0
+fi
+echo "from $GIT_AGENTS_TASK" > shared.txt"#,
+    );
+    env.agent("job", &job_script());
+    env.write(
+        "agents.yaml",
+        "tasks:\n  - id: one\n    prompt: one\n    command: [clash]\n  - id: two\n    prompt: two\n    command: [clash]\n",
+    );
+    env.git(&["add", "agents.yaml"]);
+    env.git(&["commit", "-qm", "manifest"]);
+    let bare = env.root.join("remote.git");
+    env.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["config", "agents.runner", "remote"]);
+    env.git(&["config", "agents.remoteDispatch", "job {url} {task} {job}"]);
+    spawn(&env, &[]).ok();
+    for id in ["one", "two"] {
+        assert_eq!(env.record(id)["state"], "succeeded");
+        assert!(
+            !env.worktree(id).exists(),
+            "a remote task got a local worktree"
+        );
+    }
+    let run = env
+        .cmd(&["merge", "--trust", "--on-conflict", "agent", "--json"])
+        .output()
+        .unwrap();
+    let run = common::Run(run);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    let t = common::tasks(&run.json());
+    assert_eq!(t["one"]["result"], "merged");
+    assert_eq!(t["two"]["result"], "merged", "{}", run.stderr());
+    // The conflict was resolved by the task's agent, in a worktree made for it here.
+    assert!(env.worktree("two").is_dir());
+    assert_eq!(env.git(&["show", "main:shared.txt"]), "resolved by two\n");
+}
