@@ -6,6 +6,10 @@ use super::*;
 /// Start a `git` command in `dir` with the hygiene described in the module docs.
 pub(super) fn command(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
+    // Tasks delete and move branches at the same time; git waits only 1 s for another
+    // process's packed-refs lock, which a loaded machine can exceed ("could not delete
+    // ... packed refs"). Waiting longer costs nothing when there is no contention.
+    cmd.args(["-c", "core.packedRefsTimeout=10000"]);
     cmd.current_dir(dir)
         .env("LC_ALL", "C")
         .env("GIT_TERMINAL_PROMPT", "0")
