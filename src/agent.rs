@@ -274,37 +274,18 @@ pub struct Vars<'a> {
 
 /// Substitute placeholders in one pass; unknown `{…}` are left as written.
 pub fn expand(arg: &str, v: &Vars) -> String {
-    let mut out = String::with_capacity(arg.len());
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open..];
-        let value = after.find('}').and_then(|close| {
-            let name = &after[1..close];
-            let val = match name {
-                "prompt" => v.prompt,
-                "prompt_file" => v.prompt_file,
-                "task" => v.task,
-                "branch" => v.branch,
-                "worktree" => v.worktree,
-                "base" => v.base,
-                _ => return None,
-            };
-            Some((val, close))
-        });
-        match value {
-            Some((val, close)) => {
-                out.push_str(val);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::template::expand(arg, |name| {
+        let val = match name {
+            "prompt" => v.prompt,
+            "prompt_file" => v.prompt_file,
+            "task" => v.task,
+            "branch" => v.branch,
+            "worktree" => v.worktree,
+            "base" => v.base,
+            _ => return None,
+        };
+        Some(val.to_string())
+    })
 }
 
 /// The `GIT_AGENTS_*` variables (and `COMPOSE_PROJECT_NAME`) for one attempt.

@@ -29,6 +29,7 @@ pub mod signature;
 pub mod store;
 pub mod supervise;
 pub mod task;
+pub mod template;
 pub mod time;
 pub mod trust;
 pub mod ui;

@@ -56,34 +56,14 @@ pub struct Runner {
 
 /// Why a template is refused, or nothing.
 pub fn check_template(what: &str, t: &[String]) -> Result<(), String> {
-    if t.is_empty() || t[0].trim().is_empty() {
-        return Err(format!(
+    crate::template::check(
+        what,
+        t,
+        PLACEHOLDERS,
+        &format!(
             "{what} must not be empty; give a command prefix such as [docker, run, --rm, IMAGE]"
-        ));
-    }
-    for arg in t {
-        let mut rest = arg.as_str();
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else { break };
-            let name = &after[..close];
-            if !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !PLACEHOLDERS.contains(&name)
-            {
-                return Err(format!(
-                    "{what}: unknown placeholder {{{name}}}; known: {}",
-                    PLACEHOLDERS
-                        .iter()
-                        .map(|p| format!("{{{p}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            rest = &after[close + 1..];
-        }
-    }
-    Ok(())
+        ),
+    )
 }
 
 /// A `runner` value as written in git config: a preset name, or a command split like a
@@ -193,41 +173,23 @@ pub struct Vars<'a> {
 
 /// Substitute placeholders in one pass (a value is never looked at again).
 pub fn expand(arg: &str, v: &Vars) -> String {
-    let mut out = String::with_capacity(arg.len());
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open..];
-        let value = after.find('}').and_then(|close| {
-            let val = match &after[1..close] {
-                "prompt" => v.prompt,
-                "prompt_file" => v.prompt_file,
-                "task" => v.task,
-                "branch" => v.branch,
-                "worktree" => v.worktree,
-                "base" => v.base,
-                "common_dir" => v.common_dir,
-                "container" => v.container,
-                "image" => v.image,
-                "port" => v.port,
-                "grace" => return Some((grace_secs(), close)),
-                _ => return None,
-            };
-            Some((val.to_string(), close))
-        });
-        match value {
-            Some((val, close)) => {
-                out.push_str(&val);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::template::expand(arg, |name| {
+        let val = match name {
+            "prompt" => v.prompt,
+            "prompt_file" => v.prompt_file,
+            "task" => v.task,
+            "branch" => v.branch,
+            "worktree" => v.worktree,
+            "base" => v.base,
+            "common_dir" => v.common_dir,
+            "container" => v.container,
+            "image" => v.image,
+            "port" => v.port,
+            "grace" => return Some(grace_secs()),
+            _ => return None,
+        };
+        Some(val.to_string())
+    })
 }
 
 fn grace_secs() -> String {

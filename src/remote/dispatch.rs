@@ -69,32 +69,12 @@ pub struct Ticket<'a> {
 }
 
 fn check_template(t: &[String]) -> Result<(), String> {
-    if t.is_empty() || t[0].trim().is_empty() {
-        return Err("remote_dispatch must not be an empty command".into());
-    }
-    for arg in t {
-        let mut rest = arg.as_str();
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else { break };
-            let name = &after[..close];
-            if !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !PLACEHOLDERS.contains(&name)
-            {
-                return Err(format!(
-                    "remote_dispatch: unknown placeholder {{{name}}}; known: {}",
-                    PLACEHOLDERS
-                        .iter()
-                        .map(|p| format!("{{{p}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            rest = &after[close + 1..];
-        }
-    }
-    Ok(())
+    crate::template::check(
+        "remote_dispatch",
+        t,
+        PLACEHOLDERS,
+        "remote_dispatch must not be an empty command",
+    )
 }
 
 impl Dispatch {
@@ -344,27 +324,7 @@ pub fn give_back(host: &str) {
 
 /// `{name}` replaced by its value, in one pass (a value is never expanded again).
 pub fn expand(arg: &str, vars: &BTreeMap<&str, String>) -> String {
-    let mut out = String::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after
-            .find('}')
-            .and_then(|c| vars.get(&after[..c]).map(|v| (c, v)))
-        {
-            Some((close, v)) => {
-                out.push_str(v);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::template::expand(arg, |name| vars.get(name).cloned())
 }
 
 /// `remote_dispatch` in the manifest: a name or a command list.
