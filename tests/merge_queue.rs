@@ -235,13 +235,18 @@ fn a_stopped_speculative_check_loses_its_whole_process_group() {
     spawn(&env, &queue);
     let pids = env.root.join("pids");
     std::fs::create_dir_all(&pids).unwrap();
-    // On a result holding t1's refused file, t1's own check fails at once; the others'
-    // (speculated on it) start a background sleeper and wait: only killing their group
-    // ends them.
+    // On a result holding t1's refused file, t1's own check fails once a check
+    // speculated on it has started (so the test does not hang on which comes first);
+    // those start a background sleeper and wait: only killing their group ends them.
     let check = format!(
-        "if [ -e bad ]; then [ \"$GIT_AGENTS_TASK\" = t1 ] && exit 1; \
-         sleep 30 & echo $! > {}/$GIT_AGENTS_TASK.$$; wait; fi; exit 0",
-        pids.display()
+        "if [ -e bad ]; then \
+           if [ \"$GIT_AGENTS_TASK\" = t1 ]; then \
+             i=0; while [ -z \"$(ls {p})\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+             exit 1; \
+           fi; \
+           sleep 30 & echo $! > {p}/$GIT_AGENTS_TASK.$$; wait; \
+         fi; exit 0",
+        p = pids.display()
     );
     let started = Instant::now();
     let run = env
