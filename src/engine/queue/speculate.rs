@@ -29,12 +29,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::Scope;
 
-use super::check::{self, Cancel, CheckResult, Checks, Env};
+use super::check::{self, Cancel, CheckResult, Env};
 use super::pool::Pool;
 use super::{Item, OnConflict};
 use crate::engine::events::Kind;
 use crate::merge::{Landing, Merger, Messages};
-use crate::supervise;
+
+mod answers;
 
 /// A check's answer: `Err` holds why it failed.
 type Fact = std::result::Result<(), String>;
@@ -452,60 +453,6 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 break;
             };
             self.running.retain(|r| r.id != done.id);
-        }
-    }
-}
-
-impl Checks for Speculator<'_, '_> {
-    fn check(
-        &mut self,
-        i: usize,
-        cmd: &str,
-        tip: ObjectId,
-        base: ObjectId,
-        into: &str,
-    ) -> Result<CheckResult> {
-        let head = (i, self.tree_of(tip)?);
-        loop {
-            if supervise::interrupted() {
-                return Ok(CheckResult::Interrupted);
-            }
-            // Answers that came in while the queue landed earlier tasks, then the
-            // free slots filled again, before anything else: the checks run meanwhile.
-            while let Ok(done) = self.rx.try_recv() {
-                if let Some(out) = self.record(done, head) {
-                    return out;
-                }
-            }
-            self.steer(i, base, head)?;
-            match self.known.get(&head) {
-                Some(Ok(())) => return Ok(CheckResult::Passed),
-                Some(Err(why)) => return Ok(CheckResult::Failed(why.clone())),
-                None => {}
-            }
-            if !self.running.iter().any(|r| r.key == head)
-                && !self.running.iter().any(|r| r.key.0 == i)
-                && self.running.len() < self.jobs
-            {
-                // Off the predictions (a merge the queue made otherwise): run it here.
-                let out = check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None)?;
-                match &out {
-                    CheckResult::Passed => {
-                        self.known.insert(head, Ok(()));
-                    }
-                    CheckResult::Failed(why) => {
-                        self.known.insert(head, Err(why.clone()));
-                    }
-                    CheckResult::Interrupted => {}
-                }
-                return Ok(out);
-            }
-            if self.running.is_empty() {
-                return check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None);
-            }
-            if let Some(out) = self.receive(head) {
-                return out;
-            }
         }
     }
 }
