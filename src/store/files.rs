@@ -2,18 +2,79 @@
 //! umask, written atomically, and locked with flock(2) within a time limit.
 
 use anyhow::{Context as _, Result};
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
 /// Holds the store lock until dropped.
 pub struct Lock {
-    _file: File,
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Unlock before letting the next thread of this process in, so it finds the
+        // flock free rather than napping on it.
+        // SAFETY: flock on a file descriptor we own.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        Gate::get().leave(&self.path);
+    }
+}
+
+/// The threads of this process queue for a lock here, woken as soon as it is given
+/// back; only the one at the front polls flock, against other processes. Without it,
+/// forty threads of one spawn would each nap and retry.
+struct Gate {
+    held: Mutex<HashSet<PathBuf>>,
+    freed: Condvar,
+}
+
+impl Gate {
+    fn get() -> &'static Gate {
+        static GATE: OnceLock<Gate> = OnceLock::new();
+        GATE.get_or_init(|| Gate {
+            held: Mutex::new(HashSet::new()),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Wait until no other thread of this process holds `path` (false: `deadline`
+    /// passed first), then hold it.
+    fn enter(&self, path: &Path, deadline: Option<Instant>) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        while held.contains(path) {
+            held = match deadline {
+                None => self.freed.wait(held).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.freed
+                        .wait_timeout(held, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+        held.insert(path.to_path_buf());
+        true
+    }
+
+    fn leave(&self, path: &Path) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.remove(path);
+        drop(held);
+        self.freed.notify_all();
+    }
 }
 
 /// Create `dir` and its missing parents readable by the user alone (0700) whatever the
@@ -87,23 +148,35 @@ fn lock_file_within(path: &Path, limit: u64) -> Result<Lock> {
     close_up(&file, path)?;
     // A limit too large for the clock means no limit, never a panic.
     let deadline = crate::time::deadline(Duration::from_secs(limit));
+    let held_too_long = || -> anyhow::Error {
+        Error::refused(format!(
+            "another git agents process has held {} for {limit}s",
+            path.display()
+        ))
+        .with_hint("wait for it to finish, or raise GIT_AGENTS_LOCK_TIMEOUT")
+        .into()
+    };
+    let gate = Gate::get();
+    if !gate.enter(path, deadline) {
+        return Err(held_too_long());
+    }
     loop {
         // SAFETY: flock on a file descriptor we own.
         let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if r == 0 {
-            return Ok(Lock { _file: file });
+            return Ok(Lock {
+                file,
+                path: path.to_path_buf(),
+            });
         }
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            gate.leave(path);
             return Err(err).context("cannot lock the git-agents state");
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::refused(format!(
-                "another git agents process has held {} for {limit}s",
-                path.display()
-            ))
-            .with_hint("wait for it to finish, or raise GIT_AGENTS_LOCK_TIMEOUT")
-            .into());
+            gate.leave(path);
+            return Err(held_too_long());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -156,5 +229,37 @@ mod tests {
         assert!(err.to_string().contains("another git agents process"));
         drop(held);
         assert!(lock_file_within(&path, 0).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    #[test]
+    fn threads_of_one_process_take_the_lock_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let inside = AtomicBool::new(false);
+        let turns = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let _held = lock_file_within(&path, 30).unwrap();
+                        assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                        turns.fetch_add(1, Ordering::SeqCst);
+                        inside.store(false, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(turns.load(Ordering::SeqCst), 400);
+        // Given back whole: the file's flock is free for another open file.
+        let other = File::open(&path).unwrap();
+        // SAFETY: flock on a file descriptor we own.
+        let r = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(r, 0);
     }
 }

@@ -30,20 +30,47 @@ pub use proc::Proc;
 pub use record::{Attempt, Graph, RECORD_VERSION, Record};
 
 use anyhow::{Context as _, Result};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::Error;
 
 pub struct Store {
     pub dir: PathBuf,
+    /// Records already parsed by [`Store::all`], by file name, with the identity of the
+    /// file they came from: records are only ever replaced by a rename, so a file with
+    /// the same inode, size and mtime holds the same record. A batch of hundreds of
+    /// tasks reads them all many times (each port claim, each scheduling pass).
+    seen: Mutex<HashMap<std::ffi::OsString, (FileId, Record)>>,
+}
+
+/// What tells one version of a record file from another.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+}
+
+impl FileId {
+    fn of(m: &fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+        }
+    }
 }
 
 impl Store {
     pub fn new(common_dir: &Path) -> Store {
         Store {
             dir: common_dir.join("agents"),
+            seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -117,16 +144,32 @@ impl Store {
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
         };
         let mut out = Vec::new();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         for entry in entries {
             let entry = entry?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(id) = name.strip_suffix(".json")
-                && let Ok(Some(r)) = self.load(id)
+            let file_name = entry.file_name();
+            let name = file_name.to_string_lossy();
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            let file = FileId::of(&meta);
+            if let Some((f, r)) = seen.get(&file_name)
+                && *f == file
             {
+                out.push(r.clone());
+                continue;
+            }
+            if let Ok(Some(r)) = self.load(id) {
+                // Cached under the identity seen before reading: if the file was
+                // replaced in between, the next call sees a new identity and reads again.
+                seen.insert(file_name.clone(), (file, r.clone()));
                 out.push(r);
             }
         }
+        drop(seen);
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
     }
@@ -195,5 +238,48 @@ impl Store {
             && b.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
         safe.then(|| b.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "id": id, "state": "pending", "branch": "agent/t", "base": "main",
+            "base_commit": "b", "worktree": "/w/t", "prompt": "p", "command": ["a"],
+            "check": null, "exit_code": null, "head": null, "created_at": 1,
+            "started_at": null, "finished_at": null, "owner": null, "child": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn all_sees_every_change_to_a_record_it_read_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.save(&record("a")).unwrap();
+        store.save(&record("b")).unwrap();
+        assert_eq!(store.all().unwrap().len(), 2);
+        // Same length, same second: only the file's identity tells them apart.
+        for port in [20001, 20002, 20003] {
+            store.update("a", |r| r.port = Some(port)).unwrap();
+            let a = store.all().unwrap().into_iter().find(|r| r.id == "a");
+            assert_eq!(a.unwrap().port, Some(port));
+        }
+        // Written behind the store's back (another process), then removed.
+        let mut c = record("c");
+        c.prompt = "from elsewhere".into();
+        let other = Store::new(dir.path());
+        other.save(&c).unwrap();
+        let all = store.all().unwrap();
+        assert_eq!(
+            all.iter().find(|r| r.id == "c").unwrap().prompt,
+            "from elsewhere"
+        );
+        std::fs::remove_file(store.record_path("b")).unwrap();
+        let ids: Vec<String> = store.all().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["a", "c"]);
     }
 }

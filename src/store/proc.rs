@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// A process identity that survives pid reuse: pid plus its kernel start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,11 +15,8 @@ pub struct Proc {
 
 impl Proc {
     pub fn current() -> Proc {
-        let pid = std::process::id();
-        Proc {
-            pid,
-            start: start_time(pid).unwrap_or(0),
-        }
+        static ME: OnceLock<Proc> = OnceLock::new();
+        *ME.get_or_init(|| Proc::of(std::process::id()))
     }
 
     pub fn of(pid: u32) -> Proc {
@@ -32,6 +30,11 @@ impl Proc {
     pub fn is_alive(&self) -> bool {
         if self.pid == 0 {
             return false;
+        }
+        if self.pid == std::process::id() {
+            // This process: alive, unless the record names an earlier one with our pid.
+            let me = Proc::current();
+            return self.start == 0 || me.start == 0 || self.start == me.start;
         }
         match proc_stat(self.pid) {
             Some((state, start)) => state != 'Z' && (self.start == 0 || start == self.start),
