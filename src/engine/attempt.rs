@@ -113,8 +113,7 @@ fn steps(
         if let Some(parent) = t.worktree.parent() {
             std::fs::create_dir_all(parent).map_err(internal)?;
         }
-        git::add_worktree(&cx.repo.root, &t.worktree, &t.branch, &t.base_commit)
-            .map_err(internal)?;
+        git::add_worktree(cx.repo, &t.worktree, &t.branch, &t.base_commit).map_err(internal)?;
         crate::fault::point("spawn:worktree-added");
     }
 
@@ -481,9 +480,11 @@ fn resumed_agent(
 /// Commit whatever the agent left uncommitted, with the user's identity; files the task
 /// copied in (`copy`) are never part of it.
 fn commit_leftovers(t: &Planned) -> Result<()> {
-    let wt = &t.worktree;
-    if !git::stage_all_except(wt, &copy::paths(&t.copy))? {
-        return Ok(());
-    }
-    git::commit_task(wt, &git::subject_of(&t.prompt), t.id.as_str())
+    git::commit_all_except(
+        &t.worktree,
+        &copy::paths(&t.copy),
+        &git::subject_of(&t.prompt),
+        t.id.as_str(),
+    )
+    .map(drop)
 }

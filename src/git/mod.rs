@@ -122,11 +122,13 @@ pub mod remote;
 pub mod sandbox;
 mod scratch;
 pub mod store;
+mod worktree_add;
 
-use cmd::{command, output, output_of, output_with_input, run, run_with_input, split_z};
+use cmd::{checked, command, output, output_of, output_with_input, run, run_with_input, split_z};
 pub use diffstat::{DiffStat, diffstat};
 pub use ops::*;
 pub use scratch::*;
+pub use worktree_add::add_worktree;
 
 /// How a branch's work is already part of a base (SPEC §5 prune: "work is in base").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,48 @@ pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Stage everything in `worktree` except `keep_out` (as [`stage_all_except`]) and
+/// commit it as [`commit_task`] does. Returns false when there was nothing to commit.
+/// Two git processes, not four: git itself says when nothing is staged (exit 1), and
+/// only then is the index asked why. git's automatic maintenance is not started after
+/// each task's commit (a batch of agents would start one per task); the user's own
+/// next commit runs it.
+pub fn commit_all_except(
+    worktree: &Path,
+    keep_out: &[String],
+    subject: &str,
+    id: &str,
+) -> Result<bool> {
+    run(worktree, &["add", "-A"])?;
+    if !keep_out.is_empty() {
+        let mut reset: Vec<&str> = vec!["reset", "-q", "--"];
+        reset.extend(keep_out.iter().map(String::as_str));
+        run(worktree, &reset)?;
+    }
+    let message = format!("{subject}\n\nAgent-Task: {id}\n");
+    let args = [
+        "-c",
+        "maintenance.auto=false",
+        "commit",
+        "--no-verify",
+        "--quiet",
+        "-F",
+        "-",
+    ];
+    let out = output_with_input(worktree, &args, message.as_bytes())?;
+    if out.status.success() {
+        return Ok(true);
+    }
+    if out.status.code() == Some(1)
+        && output(worktree, &["diff", "--cached", "--quiet"])?
+            .status
+            .success()
+    {
+        return Ok(false);
+    }
+    checked(&args, out).map(|_| true)
+}
+
 /// Longest subject git-agents writes, in characters: a commit subject is a title, and
 /// the whole prompt stays in the task's record.
 pub const SUBJECT_MAX: usize = 200;
@@ -57,12 +99,15 @@ pub fn subject_of(prompt: &str) -> String {
     format!("{cut}…")
 }
 
-/// Make a task's worktree at `path` on a new branch `branch` starting at `base`. The
-/// metadata is made under the worktree lock (git races there); the checkout, the slow
-/// part, runs outside it, so many worktrees fill in parallel. `checkout --force` fills
-/// index and files as `worktree add` would, with its filters, sparse patterns and
-/// post-checkout hook.
-pub fn add_worktree(root: &Path, path: &Path, branch: &str, base: &str) -> Result<()> {
+/// `git worktree add --no-checkout` of a task's worktree at `path`, on a new branch
+/// `branch` starting at `base` (see [`super::add_worktree`], which checks it out). Under
+/// the worktree lock: git races on half-written metadata.
+pub(super) fn add_worktree_by_git(
+    root: &Path,
+    path: &Path,
+    branch: &str,
+    base: &str,
+) -> Result<()> {
     run(
         root,
         &[
@@ -76,7 +121,6 @@ pub fn add_worktree(root: &Path, path: &Path, branch: &str, base: &str) -> Resul
             base.as_ref(),
         ] as &[&OsStr],
     )?;
-    run(path, &["checkout", "--force", "--quiet"])?;
     Ok(())
 }
 
