@@ -70,6 +70,28 @@ pub fn live(repo: &Repo, rec: &Record) -> Live {
     live
 }
 
+/// [`live`] for many records at once, spread over the machine's cores. Without
+/// `worktrees` only the branches are read (commits ahead and behind, the state): no
+/// worktree is opened, so `dirty` and `head_ref` stay `None`.
+pub fn live_all(repo: &Repo, recs: &[Record], worktrees: bool) -> Vec<Live> {
+    let local = repo.local();
+    let targets: Vec<Target> = recs
+        .iter()
+        .map(|rec| {
+            let mut t = Target::of(&local, rec);
+            if !worktrees {
+                t.worktree = None;
+            }
+            t
+        })
+        .collect();
+    let mut lives = inspect_all(repo, &targets);
+    for (live, rec) in lives.iter_mut().zip(recs) {
+        live.state = Some(effective_state(rec, live));
+    }
+    lives
+}
+
 /// [`inspect`] for many targets at once, spread over the machine's cores (each thread
 /// with its own handle on the repository); results in the order of `targets`.
 pub fn inspect_all(repo: &Repo, targets: &[Target]) -> Vec<Live> {

@@ -350,8 +350,9 @@ fn nothing(ctx: &Ctx, args: &SpawnArgs, why: &str) -> Exit {
 fn render(ctx: &Ctx, ws: &Workspace, args: &SpawnArgs, records: &[Record]) {
     let mut rows = Vec::new();
     let mut docs = Vec::new();
-    for rec in records {
-        let live = report::live(&ws.repo, rec);
+    // The table shows only commits ahead; the JSON has every live field.
+    let lives = report::live_all(&ws.repo, records, args.json);
+    for (rec, live) in records.iter().zip(lives) {
         if args.json {
             docs.push(report::task_json(&ws.store, rec, &live));
             continue;
