@@ -19,12 +19,16 @@
 #              dispatch, the starting point's in-memory merge, and waiting for a free
 #              slot behind other ready tasks).
 #
-# Usage: benches/graph.sh [JOBS]   (default 8)
+# Each figure is the median of ROUNDS rounds (default 3) that run plain git, flat and
+# graph one after the other, so a change in the machine's load touches all three.
+#
+# Usage: [ROUNDS=3] benches/graph.sh [JOBS]   (default 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-8}
 N=200
 LEVELS=6
+ROUNDS=${ROUNDS:-3}
 
 cargo build --release --quiet
 BIN=$PWD/target/release/git-agents
@@ -67,6 +71,7 @@ manifest() { # $1 = graph|flat
 
 run() { # $1 = graph|flat; prints wall seconds
     local repo=$TMP/$1
+    rm -rf "$repo"
     git init -q -b main "$repo"
     (
         cd "$repo"
@@ -124,6 +129,7 @@ PY
 plain() { # the plain-git floor: what any tool pays for N worktrees and N commits, and
     # the agents' sleep, $JOBS at a time (xargs -P), with no scheduling at all
     local repo=$TMP/plain
+    rm -rf "$repo" "$TMP/plain-wt"
     git init -q -b main "$repo"
     (
         cd "$repo"
@@ -139,10 +145,18 @@ plain() { # the plain-git floor: what any tool pays for N worktrees and N commit
     )
 }
 
-echo "$N tasks, depth $LEVELS, agent sleeps 0.1 s, -j $JOBS, $(nproc) cores"
-floor=$(plain)
-flat=$(run flat)
-graph=$(run graph)
+echo "$N tasks, depth $LEVELS, agent sleeps 0.1 s, -j $JOBS, $(nproc) cores, median of $ROUNDS rounds"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+floors=() flats=() graphs=()
+for ((r = 1; r <= ROUNDS; r++)); do
+    floors+=("$(plain)")
+    flats+=("$(run flat)")
+    graphs+=("$(run graph)")
+    echo "  round $r: plain git ${floors[-1]} s, flat ${flats[-1]} s, graph ${graphs[-1]} s" >&2
+done
+floor=$(median "${floors[@]}")
+flat=$(median "${flats[@]}")
+graph=$(median "${graphs[@]}")
 critical=$(echo "$LEVELS * 0.1" | bc)
 printf 'flat        %6.2f s\n' "$flat"
 printf 'graph       %6.2f s   (%.2fx flat)\n' "$graph" "$(echo "$graph / $flat" | bc -l)"
@@ -150,6 +164,9 @@ printf 'critical    %6.2f s\n' "$critical"
 printf 'overhead    %6.2f s   (graph - critical path agent time)\n' "$(echo "$graph - $critical" | bc)"
 printf 'graph-only  %6.2f s   (graph - flat)\n' "$(echo "$graph - $flat" | bc)"
 printf 'plain git   %6.2f s   (worktree add + sleep 0.1 + commit per task, %s at a time)\n' "$floor" "$JOBS"
+printf 'agents      %6.2f s   (%s x 0.1 s / %s: the agents alone at -j %s, however scheduled)\n' \
+    "$(echo "$N * 0.1 / $JOBS" | bc -l)" "$N" "$JOBS" "$JOBS"
+printf 'flat / plain git %.2f\n' "$(echo "$flat / $floor" | bc -l)"
 printf 'graph / plain git %.2f; beyond the plain-git floor %.2f s\n' \
     "$(echo "$graph / $floor" | bc -l)" "$(echo "$graph - $floor" | bc)"
 cat "$TMP/chain"

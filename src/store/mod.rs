@@ -182,14 +182,26 @@ impl Store {
         write_atomic(&path, &bytes)
     }
 
-    /// Load, change and save one record under the lock.
+    /// Load, change and save one record under the lock. A change that changes nothing
+    /// writes nothing (each write is a new file, and a batch makes thousands).
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record> {
         let _lock = self.lock()?;
-        let mut rec = self
-            .load(id)?
-            .with_context(|| format!("task record {id} disappeared"))?;
+        let path = self.record_path(id);
+        let before = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(anyhow::anyhow!("task record {id} disappeared"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut rec: Record = serde_json::from_slice(&before)
+            .with_context(|| format!("corrupt task record {}", path.display()))?;
         f(&mut rec);
-        self.save(&rec)?;
+        let after = serde_json::to_vec_pretty(&rec)?;
+        if after != before {
+            self.ensure_dir("tasks")?;
+            write_atomic(&path, &after)?;
+        }
         Ok(rec)
     }
 
