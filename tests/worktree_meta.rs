@@ -53,6 +53,36 @@ fn git_owns(env: &Env, id: &str) {
     );
 }
 
+/// A PATH whose `git` notes each `worktree add` it is asked for in the returned log,
+/// then runs the real git.
+fn wrapped_git(env: &Env) -> (String, std::path::PathBuf) {
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let log = env.root.join("adds.log");
+    let bin = env.root.join("wrapped-git");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in *' worktree add '*) echo add >> '{}';; esac\nexec '{}' \"$@\"\n",
+        log.display(),
+        real.trim()
+    );
+    std::fs::write(bin.join("git"), script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        bin.display(),
+        env.bin.display()
+    );
+    (path, log)
+}
+
 #[test]
 fn worktrees_made_without_git_worktree_add_are_gits_own() {
     let env = Env::new();
@@ -88,8 +118,39 @@ fn per_worktree_config_goes_through_git_worktree_add() {
     agent(&env);
     env.git(&["config", "extensions.worktreeConfig", "true"]);
     env.git(&["config", "--worktree", "user.name", "Main Worktree Only"]);
-    env.run(&["spawn"]).ok();
+    let (path, log) = wrapped_git(&env);
+    let out = env.cmd(&["spawn"]).env("PATH", &path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "add\nadd\n");
     for id in ["one", "two"] {
         git_owns(&env, id);
     }
+}
+
+#[test]
+fn git_agents_worktree_add_git_asks_git_for_every_worktree() {
+    let env = Env::new();
+    agent(&env);
+    let (path, log) = wrapped_git(&env);
+    let out = env
+        .cmd(&["spawn"])
+        .env("PATH", &path)
+        .env("GIT_AGENTS_WORKTREE_ADD", "git")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "add\nadd\n");
+    for id in ["one", "two"] {
+        git_owns(&env, id);
+    }
+    // Without it, the same spawn asks git for none.
+    std::fs::remove_file(&log).unwrap();
+    env.write(
+        "agents.yaml",
+        "command: [fake-agent]\ntasks:\n  - {id: three, prompt: Three}\n",
+    );
+    let out = env.cmd(&["spawn"]).env("PATH", &path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!log.exists());
+    git_owns(&env, "three");
 }
