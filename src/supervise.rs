@@ -182,8 +182,9 @@ pub fn run_halting(
 
     let mut stop: Option<(Outcome, Instant)> = None;
     // Scanning /proc costs a little; the token finds most members without it, so a scan
-    // now and then is enough to remember the rest.
-    let mut next_scan = Instant::now();
+    // now and then is enough to remember the rest. Not at once: the job has started
+    // nothing yet, and a batch of short jobs would pay a full scan each for nothing.
+    let mut next_scan = Instant::now() + Duration::from_millis(100);
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(25)) {
             Ok(line) => handle_line(line, log),
