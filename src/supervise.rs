@@ -185,17 +185,26 @@ pub fn run_halting(
     // now and then is enough to remember the rest. Not at once: the job has started
     // nothing yet, and a batch of short jobs would pay a full scan each for nothing.
     let mut next_scan = Instant::now() + Duration::from_millis(100);
+    let mut closed_polls = 0u32;
     let status = loop {
-        match rx.recv_timeout(Duration::from_millis(25)) {
-            Ok(line) => handle_line(line, log),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // Output closed; the child may still run. Keep polling without spinning.
-                std::thread::sleep(Duration::from_millis(10));
+        let closed = match rx.recv_timeout(Duration::from_millis(25)) {
+            Ok(line) => {
+                handle_line(line, log);
+                false
             }
-        }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
         if let Some(out) = handle.try_wait()? {
             break out.status;
+        }
+        if closed {
+            // Output closed and the child still runs: it is most likely exiting right
+            // now, so look again soon, then less often (one that closed its output and
+            // goes on may run for hours).
+            closed_polls += 1;
+            let nap = if closed_polls <= 20 { 1 } else { 10 };
+            std::thread::sleep(Duration::from_millis(nap));
         }
         if Instant::now() >= next_scan {
             guard.tree.scan();
