@@ -244,10 +244,6 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 }
             }
         }
-        // Batches no bigger than needed to give every slot one: smaller batches find a
-        // failing task in fewer rounds.
-        let unknown = chain.iter().filter(|p| p.fact.is_none()).count();
-        let size = self.batch.min(unknown.div_ceil(self.jobs)).max(1);
         let mut want = Vec::new();
         let mut k = 0;
         while k < chain.len() && want.len() < self.jobs {
@@ -270,6 +266,14 @@ impl<'s, 'e> Speculator<'s, 'e> {
                     matches!(p.fact, Some(Err(_))) && self.same_check(chain[k].item, p.item)
                 });
             if !failed {
+                // The undecided candidates from here spread evenly over the slots left
+                // (batches of at most N): a round covers as many of them as it can, and
+                // a batch no bigger than that finds a failing task in fewer rounds.
+                let unknown = chain[k..].iter().filter(|p| p.fact.is_none()).count();
+                let size = self
+                    .batch
+                    .min(unknown.div_ceil(self.jobs - want.len()))
+                    .max(1);
                 // A check already running on one of these results keeps its place:
                 // regrouping would throw its work away.
                 let end = (k..f)
@@ -300,18 +304,29 @@ impl<'s, 'e> Speculator<'s, 'e> {
 
     /// Bring the running checks in line with the predictions from item `i` on `base`;
     /// `head` is the answer the queue waits for.
-    fn steer(&mut self, i: usize, base: ObjectId, head: (usize, ObjectId)) -> Result<()> {
+    ///
+    /// The head is checked whatever the plan says, on its own: first when it is off the
+    /// predictions (a merge the queue made otherwise), else in a slot the plan leaves
+    /// free (a batch that holds it may fail).
+    fn steer(
+        &mut self,
+        i: usize,
+        base: ObjectId,
+        head: (usize, ObjectId),
+        tip: ObjectId,
+    ) -> Result<()> {
         let mut chain = self.chain(i, base)?;
         let want = self.plan(&mut chain);
         let mut keys: Vec<(usize, ObjectId)> = want
             .iter()
             .map(|&p| (chain[p].item, chain[p].tree))
             .collect();
-        if !self.known.contains_key(&head)
-            && !keys.contains(&head)
-            && chain.first().is_none_or(|p| (p.item, p.tree) != head)
-        {
-            keys.insert(0, head);
+        if !self.known.contains_key(&head) && !keys.contains(&head) {
+            if chain.iter().any(|p| (p.item, p.tree) == head) {
+                keys.push(head);
+            } else {
+                keys.insert(0, head);
+            }
         }
         for r in &mut self.running {
             if !r.cancelled && !keys.contains(&r.key) {
@@ -333,6 +348,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 );
             }
         }
+        self.pool.wake();
         for key in keys {
             if self.running.len() >= self.jobs {
                 break;
@@ -365,7 +381,9 @@ impl<'s, 'e> Speculator<'s, 'e> {
                         .collect();
                     (chain[at].commit, covers, ahead)
                 }
-                None => continue, // the head off the predictions: run by `check` itself
+                // The head off the predictions, on the base as it is.
+                None if key == head => (tip, vec![self.items[i].rec.id.clone()], Vec::new()),
+                None => continue,
             };
             self.start(key, commit, covers, ahead);
         }
@@ -402,8 +420,9 @@ impl<'s, 'e> Speculator<'s, 'e> {
             cancelled: false,
         });
         let (env, pool, into, tx) = (self.env, self.pool, &self.into[key.0], self.tx.clone());
+        let ticket = pool.ticket(key.0);
         self.scope.spawn(move || {
-            let result = check::check(env, pool, it, cmd, commit, into, Some(&cancel));
+            let result = check::check(env, pool, it, cmd, commit, into, ticket, Some(&cancel));
             let _ = tx.send(Done { id, result });
         });
     }
@@ -448,6 +467,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
             r.cancelled = true;
             r.cancel.cancel();
         }
+        self.pool.wake();
         while !self.running.is_empty() {
             let Ok(done) = self.rx.recv() else {
                 break;
