@@ -17,7 +17,7 @@
 
 use anyhow::Result;
 use gix::ObjectId;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
@@ -45,8 +45,9 @@ struct State {
     all: Vec<PathBuf>,
     /// Checkouts of new worktrees under way.
     making: usize,
-    /// Checks waiting for a worktree, served smallest first.
-    waiting: BTreeSet<Ticket>,
+    /// Checks waiting for a worktree, served smallest first, with the commit each
+    /// wants once its thread asks.
+    waiting: BTreeMap<Ticket, Option<String>>,
     issued: u64,
 }
 
@@ -89,7 +90,7 @@ impl Pool {
         let mut st = self.state();
         st.issued += 1;
         let t = Ticket(item, st.issued);
-        st.waiting.insert(t);
+        st.waiting.insert(t, None);
         t
     }
 
@@ -120,7 +121,7 @@ impl Pool {
                 // A worktree the check broke (its .git removed, say): make a new one.
                 Err(_) => {
                     self.drop_slot(repo, &slot.dir);
-                    self.state().waiting.insert(ticket);
+                    self.state().waiting.insert(ticket, Some(hex.clone()));
                 }
             }
         }
@@ -138,6 +139,9 @@ impl Pool {
         cancel: Option<&Cancel>,
     ) -> Result<Option<Slot>> {
         let mut st = self.state();
+        if let Some(want) = st.waiting.get_mut(&ticket) {
+            *want = Some(commit.to_string());
+        }
         loop {
             if cancel.is_some_and(Cancel::cancelled) {
                 st.waiting.remove(&ticket);
@@ -145,7 +149,10 @@ impl Pool {
                 self.turn.notify_all();
                 return Ok(None);
             }
-            if st.waiting.first() == Some(&ticket)
+            if st
+                .waiting
+                .first_key_value()
+                .is_some_and(|(t, _)| *t == ticket)
                 && let Some(slot) = st.free.pop()
             {
                 st.waiting.remove(&ticket);
@@ -160,15 +167,24 @@ impl Pool {
                 MAKE_AT_ONCE
             };
             if st.making < limit && st.free.len() + st.making < st.waiting.len() {
+                // Made at the commit of the first in line that has said: it will most
+                // likely take it.
+                let at = st
+                    .waiting
+                    .values()
+                    .flatten()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| commit.to_string());
                 let dir = Self::claim(&self.root, &mut st);
                 drop(st);
-                let made = self.make(repo, &dir, commit);
+                let made = self.make(repo, &dir, &at);
                 st = self.state();
                 st.making -= 1;
                 match made {
                     Ok(()) => st.free.push(Slot {
                         dir,
-                        clean_at: Some(commit.to_string()),
+                        clean_at: Some(at),
                     }),
                     Err(e) => {
                         st.waiting.remove(&ticket);
