@@ -52,7 +52,7 @@ impl Checks for Direct<'_> {
         _base: ObjectId,
         into: &str,
     ) -> Result<CheckResult> {
-        let ticket = self.pool.ticket(i);
+        let ticket = self.pool.ticket(i, tip);
         check(
             self.env,
             self.pool,

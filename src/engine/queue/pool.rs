@@ -8,7 +8,9 @@
 //! worktree is free first: one a check gave back, or a new one. New worktrees are made
 //! while fewer are free or under way than checks wait: one at a time until the first is
 //! whole (the head's check starts after a single checkout, not after N checkouts sharing
-//! the machine), then at most [`MAKE_AT_ONCE`] at a time while checks run.
+//! the machine), then at most one per core at a time while checks run. Once the queue
+//! has fewer checks left than worktrees, the free ones beyond that are removed while
+//! the last checks run ([`Pool::trim`]), not at the end.
 //!
 //! They live under the state dir as `pool-K.PID`, so the leftovers of a merge that was
 //! killed are removed by the next merge or `prune` ([`super::clean_scratch`]).
@@ -19,23 +21,28 @@ use anyhow::Result;
 use gix::ObjectId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
+use std::thread::Scope;
 
 use super::check::Cancel;
 use super::scratch::{remove_scratch, scratch_root};
 use crate::git::{self, Repo};
 use crate::store::Store;
 
-/// How many worktrees are made at once once the first exists: a checkout of a big
-/// repository is mostly the kernel creating files, and two at once already keep two
-/// cores busy.
-const MAKE_AT_ONCE: usize = 2;
+/// How many worktrees are made at once once the first exists: one per core. A checkout
+/// of a big repository is mostly the kernel creating files; more at once than cores
+/// only delays each.
+fn make_at_once() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
 
 pub struct Pool {
     root: PathBuf,
     fresh: bool,
     state: Mutex<State>,
     turn: Condvar,
+    elsewhere: AtomicBool,
 }
 
 #[derive(Default)]
@@ -46,8 +53,10 @@ struct State {
     /// Checkouts of new worktrees under way.
     making: usize,
     /// Checks waiting for a worktree, served smallest first, with the commit each
-    /// wants once its thread asks.
-    waiting: BTreeMap<Ticket, Option<String>>,
+    /// wants.
+    waiting: BTreeMap<Ticket, String>,
+    /// Why the last new worktree could not be made, for the first check in line.
+    failed: Option<String>,
     issued: u64,
 }
 
@@ -76,6 +85,7 @@ impl Pool {
             fresh: std::env::var("GIT_AGENTS_MERGE_SCRATCH").is_ok_and(|v| v == "fresh"),
             state: Mutex::new(State::default()),
             turn: Condvar::new(),
+            elsewhere: AtomicBool::new(false),
         }
     }
 
@@ -83,15 +93,22 @@ impl Pool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A place in the line for a worktree, for a check of queue item `item`: taken when
-    /// the check is decided on, before its thread runs, so the line keeps the queue's
-    /// order. Every ticket must be passed to [`Pool::take`].
-    pub fn ticket(&self, item: usize) -> Ticket {
+    /// A place in the line for a worktree, for a check of queue item `item` on `commit`:
+    /// taken when the check is decided on, before its thread runs, so the line keeps the
+    /// queue's order. Every ticket must be passed to [`Pool::take`].
+    pub fn ticket(&self, item: usize, commit: ObjectId) -> Ticket {
         let mut st = self.state();
         st.issued += 1;
         let t = Ticket(item, st.issued);
-        st.waiting.insert(t, None);
+        st.waiting.insert(t, commit.to_string());
         t
+    }
+
+    /// New worktrees are made by [`Pool::claim_make`] and [`Pool::finish_make`] on
+    /// threads of the caller's, not by the checks waiting for them (unless none is being
+    /// made): a check stopped while it waits then ends at once.
+    pub fn make_elsewhere(&self) {
+        self.elsewhere.store(true, Ordering::SeqCst);
     }
 
     /// Wake the checks waiting for a worktree, so a cancelled one leaves the line.
@@ -110,7 +127,7 @@ impl Pool {
     ) -> Result<Option<Slot>> {
         let hex = commit.to_string();
         loop {
-            let Some(slot) = self.wait_turn(repo, &hex, ticket, cancel)? else {
+            let Some(slot) = self.wait_turn(repo, ticket, cancel)? else {
                 return Ok(None);
             };
             if slot.clean_at.as_deref() == Some(hex.as_str()) {
@@ -121,27 +138,22 @@ impl Pool {
                 // A worktree the check broke (its .git removed, say): make a new one.
                 Err(_) => {
                     self.drop_slot(repo, &slot.dir);
-                    self.state().waiting.insert(ticket, Some(hex.clone()));
+                    self.state().waiting.insert(ticket, hex.clone());
                 }
             }
         }
     }
 
-    /// Wait until `ticket` is first in line and a worktree is free, making new ones
-    /// meanwhile while fewer are free or under way than checks wait. A new worktree goes
-    /// to whoever is first in line when it is whole, not to the check that made it: a
+    /// Wait until `ticket` is first in line and a worktree is free. A new worktree goes
+    /// to whoever is first in line when it is whole, not to the check it was made for: a
     /// check nearer the head may have asked since.
     fn wait_turn(
         &self,
         repo: &Repo,
-        commit: &str,
         ticket: Ticket,
         cancel: Option<&Cancel>,
     ) -> Result<Option<Slot>> {
         let mut st = self.state();
-        if let Some(want) = st.waiting.get_mut(&ticket) {
-            *want = Some(commit.to_string());
-        }
         loop {
             if cancel.is_some_and(Cancel::cancelled) {
                 st.waiting.remove(&ticket);
@@ -153,51 +165,71 @@ impl Pool {
                 .waiting
                 .first_key_value()
                 .is_some_and(|(t, _)| *t == ticket)
-                && let Some(slot) = st.free.pop()
             {
-                st.waiting.remove(&ticket);
-                drop(st);
-                self.turn.notify_all();
-                return Ok(Some(slot));
-            }
-            // Until one worktree is whole, only one is made: the head's check waits for it.
-            let limit = if st.made == st.making {
-                1
-            } else {
-                MAKE_AT_ONCE
-            };
-            if st.making < limit && st.free.len() + st.making < st.waiting.len() {
-                // Made at the commit of the first in line that has said: it will most
-                // likely take it.
-                let at = st
-                    .waiting
-                    .values()
-                    .flatten()
-                    .next()
-                    .cloned()
-                    .unwrap_or_else(|| commit.to_string());
-                let dir = Self::claim(&self.root, &mut st);
-                drop(st);
-                let made = self.make(repo, &dir, &at);
-                st = self.state();
-                st.making -= 1;
-                match made {
-                    Ok(()) => st.free.push(Slot {
-                        dir,
-                        clean_at: Some(at),
-                    }),
-                    Err(e) => {
-                        st.waiting.remove(&ticket);
-                        drop(st);
-                        self.turn.notify_all();
-                        return Err(e);
-                    }
+                if let Some(slot) = st.free.pop() {
+                    st.waiting.remove(&ticket);
+                    drop(st);
+                    self.turn.notify_all();
+                    return Ok(Some(slot));
                 }
-                self.turn.notify_all();
+                if let Some(why) = st.failed.take() {
+                    st.waiting.remove(&ticket);
+                    drop(st);
+                    self.turn.notify_all();
+                    return Err(anyhow::anyhow!(why));
+                }
+            }
+            let inline = !self.elsewhere.load(Ordering::SeqCst) || st.making == 0;
+            if inline && let Some((dir, at)) = Self::wanted(&self.root, &mut st) {
+                drop(st);
+                let _ = self.finish_make(repo, &dir, &at);
+                st = self.state();
                 continue;
             }
             st = self.turn.wait(st).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Claim the next worktree to make, and the commit to make it at, when more checks
+    /// wait than worktrees are free or being made. Until one is whole only one is made
+    /// (the head's check waits for it), then one per core at a time.
+    pub fn claim_make(&self) -> Option<(PathBuf, String)> {
+        Self::wanted(&self.root, &mut self.state())
+    }
+
+    fn wanted(root: &Path, st: &mut State) -> Option<(PathBuf, String)> {
+        let limit = if st.made == st.making {
+            1
+        } else {
+            make_at_once()
+        };
+        if st.making >= limit || st.free.len() + st.making >= st.waiting.len() {
+            return None;
+        }
+        // At the commit of the first in line: it will most likely take it.
+        let at = st.waiting.values().next()?.clone();
+        Some((Self::claim(root, st), at))
+    }
+
+    /// Make the worktree [`Pool::claim_make`] claimed and add it to the free ones. A
+    /// failure goes to the first check in line.
+    pub fn finish_make(&self, repo: &Repo, dir: &Path, at: &str) -> Result<()> {
+        let made = self.make(repo, dir, at);
+        let mut st = self.state();
+        st.making -= 1;
+        match &made {
+            Ok(()) => st.free.push(Slot {
+                dir: dir.to_path_buf(),
+                clean_at: Some(at.to_string()),
+            }),
+            Err(e) => {
+                st.all.retain(|d| d != dir);
+                st.failed = Some(format!("{e:#}"));
+            }
+        }
+        drop(st);
+        self.turn.notify_all();
+        made
     }
 
     /// Name a new worktree and count its checkout as under way.
@@ -236,6 +268,41 @@ impl Pool {
     fn drop_slot(&self, repo: &Repo, dir: &Path) {
         remove_scratch(repo, dir);
         self.state().all.retain(|d| d != dir);
+    }
+
+    /// Make the worktrees the pool wants ([`Pool::claim_make`]), each on a thread of
+    /// `scope`: a check stopped while it waits for one ends at once, and the next check
+    /// of its task need not wait for a checkout to finish. Each such thread looks again
+    /// once its worktree is whole.
+    pub fn fill<'s, 'e>(&'e self, scope: &'s Scope<'s, 'e>, repo: &'e Repo) {
+        while let Some((dir, at)) = self.claim_make() {
+            scope.spawn(move || {
+                let _ = self.finish_make(repo, &dir, &at);
+                self.fill(scope, repo);
+            });
+        }
+    }
+
+    /// Remove, on a thread of `scope`, the free worktrees beyond `keep` (the most checks
+    /// the queue may still run): the last checks run meanwhile.
+    pub fn trim<'s, 'e>(&'e self, scope: &'s Scope<'s, 'e>, repo: &'e Repo, keep: usize) {
+        let mut extra = Vec::new();
+        {
+            let mut st = self.state();
+            while st.all.len() > keep
+                && let Some(slot) = st.free.pop()
+            {
+                st.all.retain(|d| *d != slot.dir);
+                extra.push(slot.dir);
+            }
+        }
+        if !extra.is_empty() {
+            scope.spawn(move || {
+                for dir in extra {
+                    remove_scratch(repo, &dir);
+                }
+            });
+        }
     }
 
     /// Remove every scratch worktree this pool made (the end of the queue).

@@ -110,6 +110,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
         batch: usize,
     ) -> Result<Self> {
         let (tx, rx) = channel();
+        pool.make_elsewhere();
         Ok(Speculator {
             scope,
             env,
@@ -387,6 +388,10 @@ impl<'s, 'e> Speculator<'s, 'e> {
             };
             self.start(key, commit, covers, ahead);
         }
+        let left = (i..self.items.len())
+            .filter(|&k| self.items[k].check.is_some())
+            .count();
+        self.pool.trim(self.scope, self.env.repo, left);
         Ok(())
     }
 
@@ -420,7 +425,8 @@ impl<'s, 'e> Speculator<'s, 'e> {
             cancelled: false,
         });
         let (env, pool, into, tx) = (self.env, self.pool, &self.into[key.0], self.tx.clone());
-        let ticket = pool.ticket(key.0);
+        let ticket = pool.ticket(key.0, commit);
+        pool.fill(self.scope, env.repo);
         self.scope.spawn(move || {
             let result = check::check(env, pool, it, cmd, commit, into, ticket, Some(&cancel));
             let _ = tx.send(Done { id, result });

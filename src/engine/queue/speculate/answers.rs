@@ -40,7 +40,7 @@ impl Checks for Speculator<'_, '_> {
                 && self.running.len() < self.jobs
             {
                 // Off the predictions (a merge the queue made otherwise): run it here.
-                let ticket = self.pool.ticket(i);
+                let ticket = self.pool.ticket(i, tip);
                 let out = check::check(
                     self.env,
                     self.pool,
@@ -63,7 +63,7 @@ impl Checks for Speculator<'_, '_> {
                 return Ok(out);
             }
             if self.running.is_empty() {
-                let ticket = self.pool.ticket(i);
+                let ticket = self.pool.ticket(i, tip);
                 return check::check(
                     self.env,
                     self.pool,
