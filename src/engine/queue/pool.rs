@@ -6,11 +6,15 @@
 //! Checks line up for a worktree in the queue's order ([`Pool::ticket`]: the task nearest
 //! the head of the queue first) and are served in that order, each with whichever
 //! worktree is free first: one a check gave back, or a new one. New worktrees are made
-//! while fewer are free or under way than checks wait: one at a time until the first is
-//! whole (the head's check starts after a single checkout, not after N checkouts sharing
-//! the machine), then at most one per core at a time while checks run. Once the queue
-//! has fewer checks left than worktrees, the free ones beyond that are removed while
-//! the last checks run ([`Pool::trim`]), not at the end.
+//! while more checks wait than worktrees are free or being made, each at the commit of
+//! the check it will most likely serve, and (in the speculative queue) on threads of
+//! their own ([`Pool::fill`]), so a check stopped while it waits ends at once. They are
+//! made all at once, up front: on a slow filesystem a checkout running beside the
+//! checks holds up their moves (measured: `git reset --hard` of a few files waited
+//! seconds for two checkouts to end), and one made first, alone, then the others while
+//! checks run, was slower end to end than all at once. Once the queue has fewer checks
+//! left than worktrees, the free ones beyond that are removed while the last checks run
+//! ([`Pool::trim`]), not at the end.
 //!
 //! They live under the state dir as `pool-K.PID`, so the leftovers of a merge that was
 //! killed are removed by the next merge or `prune` ([`super::clean_scratch`]).
@@ -29,13 +33,6 @@ use super::check::Cancel;
 use super::scratch::{remove_scratch, scratch_root};
 use crate::git::{self, Repo};
 use crate::store::Store;
-
-/// How many worktrees are made at once once the first exists: one per core. A checkout
-/// of a big repository is mostly the kernel creating files; more at once than cores
-/// only delays each.
-fn make_at_once() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
 
 pub struct Pool {
     root: PathBuf,
@@ -191,23 +188,16 @@ impl Pool {
     }
 
     /// Claim the next worktree to make, and the commit to make it at, when more checks
-    /// wait than worktrees are free or being made. Until one is whole only one is made
-    /// (the head's check waits for it), then one per core at a time.
+    /// wait than worktrees are free or being made.
     pub fn claim_make(&self) -> Option<(PathBuf, String)> {
         Self::wanted(&self.root, &mut self.state())
     }
 
     fn wanted(root: &Path, st: &mut State) -> Option<(PathBuf, String)> {
-        let limit = if st.made == st.making {
-            1
-        } else {
-            make_at_once()
-        };
-        if st.making >= limit || st.free.len() + st.making >= st.waiting.len() {
-            return None;
-        }
-        // At the commit of the first in line: it will most likely take it.
-        let at = st.waiting.values().next()?.clone();
+        let served = st.free.len() + st.making;
+        // At the commit of the first in line that the worktrees free or under way will
+        // not serve: it will most likely take this one, with nothing to move.
+        let at = st.waiting.values().nth(served)?.clone();
         Some((Self::claim(root, st), at))
     }
 
