@@ -15,12 +15,17 @@
 //! on the old ones are stopped (their process groups killed) and the candidates are
 //! checked again on the new results (a `requeued` event says which and why).
 //!
-//! With `--batch N`, one check decides N consecutive candidates that share a check: it
-//! runs on the result holding all N. A pass lands them all; a failure is bisected (the
-//! first half's result checked, then the half that holds the failure; with slots for
-//! all of them, every prefix at once) until the failing candidate is found. This trusts that a result passes only when every task in it would
-//! have passed on its own prefix (a deterministic check that fails because of a task,
-//! not because of a combination): the README says so.
+//! With `--batch N`, one check decides up to N consecutive candidates that share a
+//! check: it runs on the result holding them all. A pass lands them all; a failure is
+//! bisected (the first half's result checked, then the half that holds the failure;
+//! with slots for all of them, every prefix at once) until the failing candidate is
+//! found. Two rules place the checks, both sound for any placement of failures: the
+//! undecided candidates are spread evenly over the slots left (U of them over S slots:
+//! batches of U/S rounded up, at most N), so a round that passes everywhere decides as
+//! many as it can; and the slots a bisection leaves go on past the failed batch, on the
+//! result without its last candidate. This trusts that a result passes only when every
+//! task in it would have passed on its own prefix (a deterministic check that fails
+//! because of a task, not because of a combination): the README says so.
 
 use anyhow::Result;
 use gix::ObjectId;
