@@ -625,3 +625,55 @@ fn new_scratch_worktrees_are_made_at_the_results_waiting_for_them() {
         "{made:?}"
     );
 }
+
+#[test]
+fn a_bisection_leaves_its_spare_slots_to_batches_of_the_candidates_after_it() {
+    let env = Env::new();
+    let queue: Vec<(String, String)> = (1..=10)
+        .map(|i| {
+            let id = format!("t{i:02}");
+            let mut script = format!("echo {i} > f{i}.txt\n");
+            if i == 3 {
+                script.push_str("mkdir -p bad; echo 3 > bad/t03\n");
+            }
+            (id, script)
+        })
+        .collect();
+    spawn(&env, &queue);
+    let orig = rev(&env, "main");
+    let saved = save_records(&env);
+    let check = "test ! -e bad";
+    let (sequential, _) = merge_from(&env, &orig, &saved, &["--check", check, "--jobs", "1"]);
+    let (batched, _) = merge_from(
+        &env,
+        &orig,
+        &saved,
+        &["--check", check, "--batch", "4", "--jobs", "4"],
+    );
+    assert_eq!(batched, sequential);
+    // Ten candidates over four slots: batches of 3, 3, 3 and 1; t01–t03 fails. Its
+    // bisection takes two slots (t01, t02), and the seven candidates after t03 are
+    // spread over the two left: t04–t07 and t08–t10, so no third round is needed
+    // for them (batches sized for all nine undecided over four slots would be of 3).
+    let batches: Vec<Vec<String>> = events(&env)
+        .iter()
+        .filter(|e| e["kind"] == "queue-check")
+        .map(|e| {
+            e["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert!(
+        batches.contains(&vec![
+            "t04".to_string(),
+            "t05".into(),
+            "t06".into(),
+            "t07".into()
+        ]),
+        "{batches:?}"
+    );
+}
