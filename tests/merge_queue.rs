@@ -571,3 +571,109 @@ fn checks_run_ahead_by_agents_jobs_unless_told_one_at_a_time() {
     assert_eq!(out.landed, ["t1", "t2", "t3"]);
     assert_eq!(checks(&env), speculative, "agents.jobs = 1 still ran ahead");
 }
+
+#[test]
+fn new_scratch_worktrees_are_made_at_the_results_waiting_for_them() {
+    let env = Env::new();
+    let queue: Vec<(String, String)> = (1..=4)
+        .map(|i| (format!("t{i}"), format!("echo {i} > f{i}.txt\n")))
+        .collect();
+    spawn(&env, &queue);
+    let orig = rev(&env, "main");
+    let saved = save_records(&env);
+    // Every checkout of a new scratch worktree says on which commit it is made.
+    let log = env.root.join("pool.log");
+    let hook = env.repo.join(".git/hooks/post-checkout");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n\
+             case \"$PWD\" in */scratch/pool-*) git rev-parse HEAD >> {} ;; esac\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (out, _) = merge_from(&env, &orig, &saved, &["--check", "true", "--jobs", "4"]);
+    assert_eq!(out.landed, ["t1", "t2", "t3", "t4"]);
+    // Each was made on the predicted result of a different candidate (none made on one
+    // result to be moved to another at once), the head's among them.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut made: Vec<String> = text
+        .lines()
+        .map(|c| {
+            env.git(&[
+                "show",
+                "-s",
+                "--format=%(trailers:key=Agent-Task,valueonly)",
+                c,
+            ])
+            .trim()
+            .to_string()
+        })
+        .collect();
+    made.sort();
+    let n = made.len();
+    made.dedup();
+    assert_eq!(made.len(), n, "{text}");
+    assert!(made.contains(&"t1".to_string()), "{made:?}");
+    assert!(
+        made.iter()
+            .all(|t| ["t1", "t2", "t3", "t4"].contains(&t.as_str())),
+        "{made:?}"
+    );
+}
+
+#[test]
+fn a_bisection_leaves_its_spare_slots_to_batches_of_the_candidates_after_it() {
+    let env = Env::new();
+    let queue: Vec<(String, String)> = (1..=10)
+        .map(|i| {
+            let id = format!("t{i:02}");
+            let mut script = format!("echo {i} > f{i}.txt\n");
+            if i == 3 {
+                script.push_str("mkdir -p bad; echo 3 > bad/t03\n");
+            }
+            (id, script)
+        })
+        .collect();
+    spawn(&env, &queue);
+    let orig = rev(&env, "main");
+    let saved = save_records(&env);
+    let check = "test ! -e bad";
+    let (sequential, _) = merge_from(&env, &orig, &saved, &["--check", check, "--jobs", "1"]);
+    let (batched, _) = merge_from(
+        &env,
+        &orig,
+        &saved,
+        &["--check", check, "--batch", "4", "--jobs", "4"],
+    );
+    assert_eq!(batched, sequential);
+    // Ten candidates over four slots: batches of 3, 3, 3 and 1; t01–t03 fails. Its
+    // bisection takes two slots (t01, t02), and the seven candidates after t03 are
+    // spread over the two left: t04–t07 and t08–t10, so no third round is needed
+    // for them (batches sized for all nine undecided over four slots would be of 3).
+    let batches: Vec<Vec<String>> = events(&env)
+        .iter()
+        .filter(|e| e["kind"] == "queue-check")
+        .map(|e| {
+            e["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert!(
+        batches.contains(&vec![
+            "t04".to_string(),
+            "t05".into(),
+            "t06".into(),
+            "t07".into()
+        ]),
+        "{batches:?}"
+    );
+}

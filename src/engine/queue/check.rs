@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::pool::Pool;
+use super::pool::{Pool, Ticket};
 use super::{Item, phase};
 use crate::copy;
 use crate::engine::events::{Emitter, Kind, Phase};
@@ -52,7 +52,17 @@ impl Checks for Direct<'_> {
         _base: ObjectId,
         into: &str,
     ) -> Result<CheckResult> {
-        check(self.env, self.pool, &self.items[i], cmd, tip, into, None)
+        let ticket = self.pool.ticket(i, tip);
+        check(
+            self.env,
+            self.pool,
+            &self.items[i],
+            cmd,
+            tip,
+            into,
+            ticket,
+            None,
+        )
     }
 }
 
@@ -106,7 +116,8 @@ impl Cancel {
 }
 
 /// Run the task's setup and `cmd` on `candidate` in a scratch worktree of `pool` moved
-/// there, with the task's `copy` entries.
+/// there (once `ticket`'s turn for one has come), with the task's `copy` entries.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     env: Env,
     pool: &Pool,
@@ -114,12 +125,15 @@ pub fn check(
     cmd: &str,
     candidate: ObjectId,
     into: &str,
+    ticket: Ticket,
     cancel: Option<&Cancel>,
 ) -> Result<CheckResult> {
     let rec = &it.rec;
     let short = candidate.to_hex_with_len(10).to_string();
     env.events.task(&rec.id, phase(Phase::Check, rec));
-    let slot = pool.take(env.repo, candidate)?;
+    let Some(slot) = pool.take(env.repo, candidate, ticket, cancel)? else {
+        return Ok(CheckResult::Interrupted);
+    };
     let result = run_check(env, it, cmd, slot.dir(), into, &short, cancel);
     pool.give_back(env.repo, slot, result.is_ok());
     result

@@ -15,12 +15,17 @@
 //! on the old ones are stopped (their process groups killed) and the candidates are
 //! checked again on the new results (a `requeued` event says which and why).
 //!
-//! With `--batch N`, one check decides N consecutive candidates that share a check: it
-//! runs on the result holding all N. A pass lands them all; a failure is bisected (the
-//! first half's result checked, then the half that holds the failure; with slots for
-//! all of them, every prefix at once) until the failing candidate is found. This trusts that a result passes only when every task in it would
-//! have passed on its own prefix (a deterministic check that fails because of a task,
-//! not because of a combination): the README says so.
+//! With `--batch N`, one check decides up to N consecutive candidates that share a
+//! check: it runs on the result holding them all. A pass lands them all; a failure is
+//! bisected (the first half's result checked, then the half that holds the failure;
+//! with slots for all of them, every prefix at once) until the failing candidate is
+//! found. Two rules place the checks, both sound for any placement of failures: the
+//! undecided candidates are spread evenly over the slots left (U of them over S slots:
+//! batches of U/S rounded up, at most N), so a round that passes everywhere decides as
+//! many as it can; and the slots a bisection leaves go on past the failed batch, on the
+//! result without its last candidate. This trusts that a result passes only when every
+//! task in it would have passed on its own prefix (a deterministic check that fails
+//! because of a task, not because of a combination): the README says so.
 
 use anyhow::Result;
 use gix::ObjectId;
@@ -110,6 +115,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
         batch: usize,
     ) -> Result<Self> {
         let (tx, rx) = channel();
+        pool.make_elsewhere();
         Ok(Speculator {
             scope,
             env,
@@ -244,10 +250,6 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 }
             }
         }
-        // Batches no bigger than needed to give every slot one: smaller batches find a
-        // failing task in fewer rounds.
-        let unknown = chain.iter().filter(|p| p.fact.is_none()).count();
-        let size = self.batch.min(unknown.div_ceil(self.jobs)).max(1);
         let mut want = Vec::new();
         let mut k = 0;
         while k < chain.len() && want.len() < self.jobs {
@@ -270,6 +272,14 @@ impl<'s, 'e> Speculator<'s, 'e> {
                     matches!(p.fact, Some(Err(_))) && self.same_check(chain[k].item, p.item)
                 });
             if !failed {
+                // The undecided candidates from here spread evenly over the slots left
+                // (batches of at most N): a round covers as many of them as it can, and
+                // a batch no bigger than that finds a failing task in fewer rounds.
+                let unknown = chain[k..].iter().filter(|p| p.fact.is_none()).count();
+                let size = self
+                    .batch
+                    .min(unknown.div_ceil(self.jobs - want.len()))
+                    .max(1);
                 // A check already running on one of these results keeps its place:
                 // regrouping would throw its work away.
                 let end = (k..f)
@@ -300,18 +310,29 @@ impl<'s, 'e> Speculator<'s, 'e> {
 
     /// Bring the running checks in line with the predictions from item `i` on `base`;
     /// `head` is the answer the queue waits for.
-    fn steer(&mut self, i: usize, base: ObjectId, head: (usize, ObjectId)) -> Result<()> {
+    ///
+    /// The head is checked whatever the plan says, on its own: first when it is off the
+    /// predictions (a merge the queue made otherwise), else in a slot the plan leaves
+    /// free (a batch that holds it may fail).
+    fn steer(
+        &mut self,
+        i: usize,
+        base: ObjectId,
+        head: (usize, ObjectId),
+        tip: ObjectId,
+    ) -> Result<()> {
         let mut chain = self.chain(i, base)?;
         let want = self.plan(&mut chain);
         let mut keys: Vec<(usize, ObjectId)> = want
             .iter()
             .map(|&p| (chain[p].item, chain[p].tree))
             .collect();
-        if !self.known.contains_key(&head)
-            && !keys.contains(&head)
-            && chain.first().is_none_or(|p| (p.item, p.tree) != head)
-        {
-            keys.insert(0, head);
+        if !self.known.contains_key(&head) && !keys.contains(&head) {
+            if chain.iter().any(|p| (p.item, p.tree) == head) {
+                keys.push(head);
+            } else {
+                keys.insert(0, head);
+            }
         }
         for r in &mut self.running {
             if !r.cancelled && !keys.contains(&r.key) {
@@ -333,6 +354,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
                 );
             }
         }
+        self.pool.wake();
         for key in keys {
             if self.running.len() >= self.jobs {
                 break;
@@ -365,10 +387,16 @@ impl<'s, 'e> Speculator<'s, 'e> {
                         .collect();
                     (chain[at].commit, covers, ahead)
                 }
-                None => continue, // the head off the predictions: run by `check` itself
+                // The head off the predictions, on the base as it is.
+                None if key == head => (tip, vec![self.items[i].rec.id.clone()], Vec::new()),
+                None => continue,
             };
             self.start(key, commit, covers, ahead);
         }
+        let left = (i..self.items.len())
+            .filter(|&k| self.items[k].check.is_some())
+            .count();
+        self.pool.trim(self.scope, self.env.repo, left);
         Ok(())
     }
 
@@ -402,8 +430,10 @@ impl<'s, 'e> Speculator<'s, 'e> {
             cancelled: false,
         });
         let (env, pool, into, tx) = (self.env, self.pool, &self.into[key.0], self.tx.clone());
+        let ticket = pool.ticket(key.0, commit);
+        pool.fill(self.scope, env.repo);
         self.scope.spawn(move || {
-            let result = check::check(env, pool, it, cmd, commit, into, Some(&cancel));
+            let result = check::check(env, pool, it, cmd, commit, into, ticket, Some(&cancel));
             let _ = tx.send(Done { id, result });
         });
     }
@@ -448,6 +478,7 @@ impl<'s, 'e> Speculator<'s, 'e> {
             r.cancelled = true;
             r.cancel.cancel();
         }
+        self.pool.wake();
         while !self.running.is_empty() {
             let Ok(done) = self.rx.recv() else {
                 break;

@@ -29,7 +29,7 @@ impl Checks for Speculator<'_, '_> {
                     return out;
                 }
             }
-            self.steer(i, base, head)?;
+            self.steer(i, base, head, tip)?;
             match self.known.get(&head) {
                 Some(Ok(())) => return Ok(CheckResult::Passed),
                 Some(Err(why)) => return Ok(CheckResult::Failed(why.clone())),
@@ -40,7 +40,17 @@ impl Checks for Speculator<'_, '_> {
                 && self.running.len() < self.jobs
             {
                 // Off the predictions (a merge the queue made otherwise): run it here.
-                let out = check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None)?;
+                let ticket = self.pool.ticket(i, tip);
+                let out = check::check(
+                    self.env,
+                    self.pool,
+                    &self.items[i],
+                    cmd,
+                    tip,
+                    into,
+                    ticket,
+                    None,
+                )?;
                 match &out {
                     CheckResult::Passed => {
                         self.known.insert(head, Ok(()));
@@ -53,7 +63,17 @@ impl Checks for Speculator<'_, '_> {
                 return Ok(out);
             }
             if self.running.is_empty() {
-                return check::check(self.env, self.pool, &self.items[i], cmd, tip, into, None);
+                let ticket = self.pool.ticket(i, tip);
+                return check::check(
+                    self.env,
+                    self.pool,
+                    &self.items[i],
+                    cmd,
+                    tip,
+                    into,
+                    ticket,
+                    None,
+                );
             }
             if let Some(out) = self.receive(head) {
                 return out;
