@@ -103,6 +103,12 @@ run() {
   shift
   local t0
   : > "$starts"
+  # Each run starts on a quiet disk: the last run's removed worktrees, which a merge
+  # deletes in the background once it has answered, are gone, and written out.
+  while find "$repo/.git/agents/trash" -mindepth 1 -maxdepth 1 ! -name '*.pid' 2>/dev/null | grep -q .; do
+    sleep 0.1
+  done
+  sync
   t0=$(now)
   (cd "$repo" && "$@" > /dev/null 2>&1) || true
   local took=$(( $(now) - t0 ))

@@ -80,11 +80,30 @@ fn merge_from(env: &Env, orig: &str, saved: &Path, args: &[&str]) -> (Outcome, S
         landed: landed(env, orig),
         tree: rev(env, "main^{tree}"),
     };
-    // No scratch worktree outlives the queue.
+    // No scratch worktree outlives the queue: git knows none, the scratch dir is empty
+    // at once, and their files, moved into the trash, are deleted in the background.
     assert!(
         !env.git(&["worktree", "list"]).contains("scratch"),
         "{all:?}: scratch left behind"
     );
+    let scratch = env.agents_dir().join("scratch");
+    assert!(
+        std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()),
+        "{all:?}: files left in {}",
+        scratch.display()
+    );
+    let trash = env.agents_dir().join("trash");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(&trash).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.path().extension().is_none_or(|x| x != "pid"))
+    }) {
+        assert!(
+            std::time::Instant::now() < until,
+            "{all:?}: the trash was not emptied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     env.git(&["update-ref", "refs/heads/main", orig]);
     env.git(&["reset", "-q", "--hard", "main"]);
     let tasks_dir = env.agents_dir().join("tasks");

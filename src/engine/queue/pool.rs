@@ -30,7 +30,8 @@ use std::sync::{Condvar, Mutex};
 use std::thread::Scope;
 
 use super::check::Cancel;
-use super::scratch::{remove_scratch, scratch_root};
+use super::scratch::{remove_scratch, scratch_root, trash_scratch};
+use crate::engine::cleanup::Trash;
 use crate::git::{self, Repo};
 use crate::store::Store;
 
@@ -40,6 +41,9 @@ pub struct Pool {
     state: Mutex<State>,
     turn: Condvar,
     elsewhere: AtomicBool,
+    /// Where removed worktrees go: their files are deleted in the background once the
+    /// queue ends ([`Pool::clear`]), not while the merge waits.
+    trash: Trash,
 }
 
 #[derive(Default)]
@@ -83,6 +87,7 @@ impl Pool {
             state: Mutex::new(State::default()),
             turn: Condvar::new(),
             elsewhere: AtomicBool::new(false),
+            trash: Trash::new(store),
         }
     }
 
@@ -256,8 +261,17 @@ impl Pool {
     }
 
     fn drop_slot(&self, repo: &Repo, dir: &Path) {
-        remove_scratch(repo, dir);
+        self.discard(repo, dir);
         self.state().all.retain(|d| d != dir);
+    }
+
+    /// Remove a worktree of the pool: into the trash, or (`GIT_AGENTS_MERGE_SCRATCH=fresh`,
+    /// the old way the benchmark compares with, or when the trash cannot take it) on the
+    /// spot.
+    fn discard(&self, repo: &Repo, dir: &Path) {
+        if self.fresh || trash_scratch(repo, dir, &self.trash).is_err() {
+            remove_scratch(repo, dir);
+        }
     }
 
     /// Make the worktrees the pool wants ([`Pool::claim_make`]), each on a thread of
@@ -289,7 +303,7 @@ impl Pool {
         if !extra.is_empty() {
             scope.spawn(move || {
                 for dir in extra {
-                    remove_scratch(repo, &dir);
+                    self.discard(repo, &dir);
                 }
             });
         }
@@ -303,7 +317,10 @@ impl Pool {
             std::mem::take(&mut st.all)
         };
         for d in dirs {
-            remove_scratch(repo, &d);
+            self.discard(repo, &d);
         }
+        // Their files go in the background; a merge killed before this leaves its trash
+        // to the next prune, like prune's own.
+        let _ = self.trash.empty_in_background(Vec::new());
     }
 }

@@ -41,3 +41,23 @@ pub(super) fn remove_scratch(repo: &Repo, dir: &Path) {
         }
     }
 }
+
+/// Remove a scratch worktree as `git worktree remove --force` would, but without keeping
+/// anyone waiting for its files: the directory is moved into `trash` (one rename; the
+/// trash is emptied in the background) and git's metadata of it is removed.
+pub(super) fn trash_scratch(
+    repo: &Repo,
+    dir: &Path,
+    trash: &crate::engine::cleanup::Trash,
+) -> anyhow::Result<()> {
+    let wt = crate::worktree::canon(dir);
+    let admin = crate::worktree::admins(&repo.common_dir)
+        .into_iter()
+        .find(|a| a.worktree == wt);
+    trash.take(dir, "scratch")?;
+    if let Some(a) = admin {
+        let _lock = git::worktree_lock()?;
+        std::fs::remove_dir_all(&a.dir)?;
+    }
+    Ok(())
+}
