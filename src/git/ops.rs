@@ -8,71 +8,70 @@ use super::*;
 /// refuse when such a path is ignored, so they are unstaged after `add -A` instead.
 /// Returns whether anything is staged.
 pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<bool> {
+    stage(worktree, keep_out)?;
+    Ok(!nothing_staged(worktree)?)
+}
+
+fn stage(worktree: &Path, keep_out: &[String]) -> Result<()> {
     run(worktree, &["add", "-A"])?;
     if !keep_out.is_empty() {
         let mut reset: Vec<&str> = vec!["reset", "-q", "--"];
         reset.extend(keep_out.iter().map(String::as_str));
         run(worktree, &reset)?;
     }
-    Ok(!output(worktree, &["diff", "--cached", "--quiet"])?
+    Ok(())
+}
+
+fn nothing_staged(worktree: &Path) -> Result<bool> {
+    Ok(output(worktree, &["diff", "--cached", "--quiet"])?
         .status
         .success())
 }
 
+/// How an agent's work is committed: the message on stdin, hooks skipped (the task's
+/// check is where validation belongs, and a hook must not block saving an agent's work),
+/// and no automatic maintenance started (a batch of agents would start one per task;
+/// the user's own next commit runs it).
+const TASK_COMMIT: [&str; 7] = [
+    "-c",
+    "maintenance.auto=false",
+    "commit",
+    "--no-verify",
+    "--quiet",
+    "-F",
+    "-",
+];
+
+fn task_message(subject: &str, id: &str) -> String {
+    format!("{subject}\n\nAgent-Task: {id}\n")
+}
+
 /// Commit what is staged as an agent's work: `subject`, then the `Agent-Task` trailer,
-/// with the user's identity (and signed when git's config says so). Hooks are skipped:
-/// the task's check is where validation belongs, and a hook must not block saving an
-/// agent's work.
+/// with the user's identity (and signed when git's config says so).
 pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
-    let message = format!("{subject}\n\nAgent-Task: {id}\n");
-    run_with_input(
-        worktree,
-        &["commit", "--no-verify", "--quiet", "-F", "-"],
-        message.as_bytes(),
-    )?;
+    run_with_input(worktree, &TASK_COMMIT, task_message(subject, id).as_bytes())?;
     Ok(())
 }
 
 /// Stage everything in `worktree` except `keep_out` (as [`stage_all_except`]) and
 /// commit it as [`commit_task`] does. Returns false when there was nothing to commit.
 /// Two git processes, not four: git itself says when nothing is staged (exit 1), and
-/// only then is the index asked why. git's automatic maintenance is not started after
-/// each task's commit (a batch of agents would start one per task); the user's own
-/// next commit runs it.
+/// only then is the index asked why.
 pub fn commit_all_except(
     worktree: &Path,
     keep_out: &[String],
     subject: &str,
     id: &str,
 ) -> Result<bool> {
-    run(worktree, &["add", "-A"])?;
-    if !keep_out.is_empty() {
-        let mut reset: Vec<&str> = vec!["reset", "-q", "--"];
-        reset.extend(keep_out.iter().map(String::as_str));
-        run(worktree, &reset)?;
-    }
-    let message = format!("{subject}\n\nAgent-Task: {id}\n");
-    let args = [
-        "-c",
-        "maintenance.auto=false",
-        "commit",
-        "--no-verify",
-        "--quiet",
-        "-F",
-        "-",
-    ];
-    let out = output_with_input(worktree, &args, message.as_bytes())?;
+    stage(worktree, keep_out)?;
+    let out = output_with_input(worktree, &TASK_COMMIT, task_message(subject, id).as_bytes())?;
     if out.status.success() {
         return Ok(true);
     }
-    if out.status.code() == Some(1)
-        && output(worktree, &["diff", "--cached", "--quiet"])?
-            .status
-            .success()
-    {
+    if out.status.code() == Some(1) && nothing_staged(worktree)? {
         return Ok(false);
     }
-    checked(&args, out).map(|_| true)
+    checked(&TASK_COMMIT, out).map(|_| true)
 }
 
 /// Longest subject git-agents writes, in characters: a commit subject is a title, and

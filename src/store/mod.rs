@@ -122,12 +122,17 @@ impl Store {
     }
 
     pub fn load(&self, id: &str) -> Result<Option<Record>> {
+        Ok(self.read(id)?.map(|(_, rec)| rec))
+    }
+
+    /// A record and the bytes it was read from; `None` when there is none.
+    fn read(&self, id: &str) -> Result<Option<(Vec<u8>, Record)>> {
         let path = self.record_path(id);
         match fs::read(&path) {
             Ok(bytes) => {
-                Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-                    format!("corrupt task record {}", path.display())
-                })?))
+                let rec = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("corrupt task record {}", path.display()))?;
+                Ok(Some((bytes, rec)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -186,21 +191,14 @@ impl Store {
     /// writes nothing (each write is a new file, and a batch makes thousands).
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Record)) -> Result<Record> {
         let _lock = self.lock()?;
-        let path = self.record_path(id);
-        let before = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(anyhow::anyhow!("task record {id} disappeared"));
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let mut rec: Record = serde_json::from_slice(&before)
-            .with_context(|| format!("corrupt task record {}", path.display()))?;
+        let (before, mut rec) = self
+            .read(id)?
+            .with_context(|| format!("task record {id} disappeared"))?;
         f(&mut rec);
         let after = serde_json::to_vec_pretty(&rec)?;
         if after != before {
             self.ensure_dir("tasks")?;
-            write_atomic(&path, &after)?;
+            write_atomic(&self.record_path(id), &after)?;
         }
         Ok(rec)
     }

@@ -52,18 +52,23 @@ impl Checks for Direct<'_> {
         _base: ObjectId,
         into: &str,
     ) -> Result<CheckResult> {
-        let ticket = self.pool.ticket(i, tip);
-        check(
-            self.env,
-            self.pool,
-            &self.items[i],
-            cmd,
-            tip,
-            into,
-            ticket,
-            None,
-        )
+        check_now(self.env, self.pool, &self.items[i], i, cmd, tip, into)
     }
+}
+
+/// [`check`] of item `i` on `tip`, run on this thread: its place in the pool's line is
+/// taken now, and nothing stops it half-way.
+pub(super) fn check_now(
+    env: Env,
+    pool: &Pool,
+    it: &Item,
+    i: usize,
+    cmd: &str,
+    tip: ObjectId,
+    into: &str,
+) -> Result<CheckResult> {
+    let ticket = pool.ticket(i, tip);
+    check(env, pool, it, cmd, tip, into, ticket, None)
 }
 
 pub enum CheckResult {

@@ -28,16 +28,14 @@ pub fn clean_scratch(repo: &Repo, store: &Store) {
 pub(super) fn remove_scratch(repo: &Repo, dir: &Path) {
     let removed = git::remove_worktree(&repo.root, dir);
     if removed.is_err() || dir.exists() {
-        let wt = crate::worktree::canon(dir);
+        let admin = admin_of(repo, dir);
         let _ = std::fs::remove_dir_all(dir);
         // Only this scratch worktree's metadata: `git worktree prune` would also clear
         // hand-deleted task worktrees', with the submodule stores inside them.
-        if let Some(a) = crate::worktree::admins(&repo.common_dir)
-            .into_iter()
-            .find(|a| a.worktree == wt)
+        if let Some(a) = admin
             && let Ok(_lock) = git::worktree_lock()
         {
-            let _ = std::fs::remove_dir_all(&a.dir);
+            let _ = std::fs::remove_dir_all(a);
         }
     }
 }
@@ -50,14 +48,21 @@ pub(super) fn trash_scratch(
     dir: &Path,
     trash: &crate::engine::cleanup::Trash,
 ) -> anyhow::Result<()> {
-    let wt = crate::worktree::canon(dir);
-    let admin = crate::worktree::admins(&repo.common_dir)
-        .into_iter()
-        .find(|a| a.worktree == wt);
+    let admin = admin_of(repo, dir);
     trash.take(dir, "scratch")?;
     if let Some(a) = admin {
         let _lock = git::worktree_lock()?;
-        std::fs::remove_dir_all(&a.dir)?;
+        std::fs::remove_dir_all(a)?;
     }
     Ok(())
+}
+
+/// The directory of git's metadata for the worktree at `dir` (under
+/// `<common dir>/worktrees/`), looked up before the worktree goes.
+fn admin_of(repo: &Repo, dir: &Path) -> Option<std::path::PathBuf> {
+    let wt = crate::worktree::canon(dir);
+    crate::worktree::admins(&repo.common_dir)
+        .into_iter()
+        .find(|a| a.worktree == wt)
+        .map(|a| a.dir)
 }

@@ -40,17 +40,7 @@ impl Checks for Speculator<'_, '_> {
                 && self.running.len() < self.jobs
             {
                 // Off the predictions (a merge the queue made otherwise): run it here.
-                let ticket = self.pool.ticket(i, tip);
-                let out = check::check(
-                    self.env,
-                    self.pool,
-                    &self.items[i],
-                    cmd,
-                    tip,
-                    into,
-                    ticket,
-                    None,
-                )?;
+                let out = check::check_now(self.env, self.pool, &self.items[i], i, cmd, tip, into)?;
                 match &out {
                     CheckResult::Passed => {
                         self.known.insert(head, Ok(()));
