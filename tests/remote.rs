@@ -223,9 +223,25 @@ fn a_job_that_dies_without_status_fails_after_the_timeout() {
 fn stop_cancels_a_remote_job() {
     let env = setup(true);
     env.agent("agent", "sleep 30");
+    // The job's status push outlives the stop's SIGTERM (it ignores it), so the status of
+    // an agent that died of the stop reaches the remote while the stop request stands:
+    // the task must still read `interrupted`, not the job's `failed`.
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap()
+        .stdout;
+    let real = String::from_utf8(real).unwrap();
+    env.agent(
+        "git",
+        &format!(
+            "case \" $* \" in *' push '*) trap '' TERM;; esac\nexec '{}' \"$@\"",
+            real.trim()
+        ),
+    );
     let mut child = env
         .cmd(&["spawn", "--trust", "add-a"])
-        .env("GIT_AGENTS_REMOTE_POLL_MS", "50")
+        .env("GIT_AGENTS_REMOTE_POLL_MS", "1000")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

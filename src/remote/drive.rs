@@ -197,10 +197,18 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
                 });
                 let_go = Some(Instant::now());
             }
+            // A stop wins over a status: `stop` writes its request before it signals
+            // the job, so a status pushed by a job dying of that signal is always
+            // found with the request already standing (as a local agent's exit code
+            // is, whatever it is, once a stop was asked).
+            let stopped =
+                || supervise::interrupted() || crate::engine::stop::requested(cx.store, id);
             if let Some(ms) = probe(cx.repo, rs, t, &nonce, &mut stale) {
-                break Ended::Status(ms);
+                if !stopped() {
+                    break Ended::Status(ms);
+                }
             }
-            if supervise::interrupted() || crate::engine::stop::requested(cx.store, id) {
+            if stopped() {
                 break Ended::Stopped;
             }
             match exit {
