@@ -132,13 +132,15 @@ fn git_config_budgets_apply_and_flags_beat_them() {
 #[test]
 fn a_spent_batch_budget_stops_the_running_agent_and_leaves_the_rest_pending() {
     let env = Env::new();
-    // aider's report: $0.04 per task; task b lingers after it.
+    // aider's report: $0.04 per task; task b lingers after it (its background process
+    // named before the report, which may stop it at once).
     env.agent(
         "aider",
         &format!(
             "echo x > \"x-$GIT_AGENTS_TASK.txt\"\n\
+             if [ \"$GIT_AGENTS_TASK\" = b ]; then sleep 300 & echo $! > '{}/bg-b'; fi\n\
              echo 'Tokens: 1k sent, 10 received. Cost: $0.04 message, $0.04 session.'\n\
-             if [ \"$GIT_AGENTS_TASK\" = b ]; then sleep 300 & echo $! > '{}/bg-b'; wait; fi",
+             wait",
             env.root.display()
         ),
     );
