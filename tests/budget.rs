@@ -5,24 +5,11 @@
 
 mod common;
 
-use common::{Env, tasks};
+use common::{Env, alive, tasks};
 use std::time::{Duration, Instant};
 
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !matches!(
-            s[s.rfind(')').unwrap() + 2..].chars().next(),
-            Some('Z' | 'X')
-        )
-    })
-}
-
 fn pid(env: &Env, name: &str) -> u32 {
-    std::fs::read_to_string(env.root.join(name))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    common::read_pid(&env.root.join(name))
 }
 
 /// An opencode stand-in that reports $0.05 and 110 tokens per step, forever, with a

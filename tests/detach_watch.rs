@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Env, Run, tasks};
+use common::{Env, Run, alive, tasks};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -53,10 +53,6 @@ fn proc_stat(pid: u32) -> Option<(char, i64, i64)> {
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some((f[0].chars().next()?, f[3].parse().ok()?, f[4].parse().ok()?))
-}
-
-fn alive(pid: u32) -> bool {
-    proc_stat(pid).is_some_and(|(s, _, _)| s != 'Z')
 }
 
 #[track_caller]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Env, tasks};
+use common::{Env, alive, read_pid, tasks};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -180,34 +180,6 @@ fn absurd_environment_knobs_never_panic() {
     let run = env.run(&["show", "k23"]).ok();
     assert!(run.stdout().contains("9999-12-31"), "{}", run.stdout());
     env.run(&["list", "--json"]).ok();
-}
-
-/// Whether a process still runs (a zombie does not count: it has ended).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
-            state != 'Z' && state != 'X'
-        }
-        Err(_) => false,
-    }
-}
-
-fn read_pid(path: &Path) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && let Ok(pid) = s.trim().parse()
-        {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never written",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use common::{Env, tasks};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A fake agent that writes its prompt (first argument) into a file named after the task.
 fn writer(env: &Env) {
@@ -122,11 +122,7 @@ fn a_kill_9_of_spawn_reads_interrupted() {
         .spawn()
         .unwrap();
     let pid_file = env.repo.join(".worktrees/long.pid");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "the agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let agent = common::read_pid(&pid_file);
     assert_eq!(list(&env, &[])["long"]["state"], "running");
 
     unsafe { libc::kill(spawn.id() as i32, libc::SIGKILL) };
@@ -143,12 +139,7 @@ fn a_kill_9_of_spawn_reads_interrupted() {
     let show = env.run(&["show", "long"]).ok().stdout();
     assert!(show.contains("interrupted (recorded as running)"), "{show}");
 
-    let agent: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    unsafe { libc::kill(-agent, libc::SIGKILL) };
+    unsafe { libc::kill(-(agent as i32), libc::SIGKILL) };
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, alive};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -81,15 +81,6 @@ echo left > left.txt
 "#
         ),
     );
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !matches!(
-            s[s.rfind(')').unwrap() + 2..].chars().next(),
-            Some('Z' | 'X')
-        )
-    })
 }
 
 fn tip(env: &Env, rev: &str) -> String {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Env, tasks};
+use common::{Env, alive, read_pid, tasks};
 use std::time::{Duration, Instant};
 
 /// A fake agent that writes its prompt (first argument) into a file named after the task.
@@ -229,25 +229,8 @@ fn timeout_stops_the_agent_and_its_children() {
         start.elapsed()
     );
     assert_eq!(tasks(&run.json())["slow"]["state"], "timed-out");
-    let child: i32 = std::fs::read_to_string(env.repo.join(".worktrees/slow.child"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let child = read_pid(&env.repo.join(".worktrees/slow.child"));
     assert!(!alive(child), "grandchild {child} survived the timeout");
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie (reparented, not yet reaped) counts as dead.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
 }
 
 #[test]
@@ -263,12 +246,8 @@ fn ctrl_c_interrupts_every_task_keeps_worktrees_and_exits_130() {
     );
     let mut child = env.cmd(&["spawn", "-j", "2"]).spawn().unwrap();
     // Wait until both running agents have started.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(env.repo.join(".worktrees/a.child").exists()
-        && env.repo.join(".worktrees/b.child").exists())
-    {
-        assert!(Instant::now() < deadline, "agents did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    for id in ["a", "b"] {
+        read_pid(&env.repo.join(format!(".worktrees/{id}.child")));
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
@@ -277,11 +256,7 @@ fn ctrl_c_interrupts_every_task_keeps_worktrees_and_exits_130() {
         assert_eq!(env.record(id)["state"], "interrupted");
         assert!(env.worktree(id).is_dir());
         for f in ["pid", "child"] {
-            let pid: i32 = std::fs::read_to_string(env.repo.join(format!(".worktrees/{id}.{f}")))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
+            let pid = read_pid(&env.repo.join(format!(".worktrees/{id}.{f}")));
             assert!(!alive(pid), "{id}: process {pid} survived Ctrl-C");
         }
     }
@@ -714,23 +689,9 @@ fn kill_9_of_spawn_does_not_leave_the_agent_running_unsupervised() {
         .spawn()
         .unwrap();
     let pid_file = env.repo.join(".worktrees/k9.pid");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pid_file.exists()
-        || std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .is_empty()
-    {
-        assert!(Instant::now() < deadline, "agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let pid = read_pid(&pid_file);
     child.kill().unwrap();
     child.wait().unwrap();
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
         assert!(
@@ -742,7 +703,7 @@ fn kill_9_of_spawn_does_not_leave_the_agent_running_unsupervised() {
     // The record still says running, but its owner is gone: readers can tell.
     let rec = env.record("k9");
     assert_eq!(rec["state"], "running");
-    let owner = rec["owner"]["pid"].as_i64().unwrap() as i32;
+    let owner = rec["owner"]["pid"].as_u64().unwrap() as u32;
     assert!(!alive(owner));
 }
 

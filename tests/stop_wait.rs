@@ -4,21 +4,10 @@
 
 mod common;
 
-use common::{Env, tasks};
+use common::{Env, alive, read_pid, tasks};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-/// Whether a process still runs (a zombie does not count: it has ended).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
-            state != 'Z' && state != 'X'
-        }
-        Err(_) => false,
-    }
-}
 
 fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -26,23 +15,6 @@ fn wait_for(path: &Path) {
         assert!(
             Instant::now() < deadline,
             "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn read_pid(path: &Path) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && let Ok(pid) = s.trim().parse()
-        {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never written",
             path.display()
         );
         std::thread::sleep(Duration::from_millis(10));

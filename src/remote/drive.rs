@@ -203,10 +203,10 @@ pub fn drive(cx: &Context, t: &Planned, rs: &Settings) -> Result<()> {
             // is, whatever it is, once a stop was asked).
             let stopped =
                 || supervise::interrupted() || crate::engine::stop::requested(cx.store, id);
-            if let Some(ms) = probe(cx.repo, rs, t, &nonce, &mut stale) {
-                if !stopped() {
-                    break Ended::Status(ms);
-                }
+            if let Some(ms) = probe(cx.repo, rs, t, &nonce, &mut stale)
+                && !stopped()
+            {
+                break Ended::Status(ms);
             }
             if stopped() {
                 break Ended::Stopped;

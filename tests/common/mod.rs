@@ -200,3 +200,34 @@ pub fn needs(program: &str) -> bool {
     }
     found
 }
+
+/// Whether process `pid` lives: a zombie (dead, not yet reaped) counts as gone.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s.rfind(')')
+                .and_then(|i| s[i + 1..].trim_start().chars().next()),
+            Some('Z' | 'X') | None
+        )
+    })
+}
+
+/// The pid a fake agent wrote to `path` (`echo $$ > path`), waiting up to 30 s for it: the
+/// file can exist, empty, before the shell's write.
+#[track_caller]
+pub fn read_pid(path: &Path) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && let Ok(pid) = s.trim().parse()
+        {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} was never written",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
