@@ -6,12 +6,18 @@
 //! gitrepository-layout(5) describes them, in well under a millisecond:
 //!
 //! ```text
-//! <common dir>/worktrees/<name>/locked     "initializing" while it is being made
 //! <common dir>/worktrees/<name>/gitdir     <worktree>/.git (absolute)
 //! <common dir>/worktrees/<name>/commondir  ../..
 //! <common dir>/worktrees/<name>/HEAD       ref: refs/heads/<branch>
 //! <worktree>/.git                          gitdir: <common dir>/worktrees/<name>
 //! ```
+//!
+//! Other git processes read every worktree's metadata at any time (a `git branch -D` of
+//! another task does), and die on a file they find half-written. So the admin dir is
+//! filled in a staging dir of the state dir and renamed into `worktrees/` whole, by a
+//! rename that refuses a name already taken (git's name1, name2, … then follow). The
+//! worktree's `.git` is written before, so the admin dir is never seen pointing at
+//! nothing; where such a rename is not supported, git makes the worktree.
 //!
 //! The branch is created first, by compare-and-swap (it must not exist). Anything that
 //! asks more of `worktree add` (per-worktree config, sparse checkouts, relative paths,
@@ -29,9 +35,14 @@ pub fn add_worktree(repo: &Repo, path: &Path, branch: &str, base: &str) -> Resul
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let plain_path = |p: &Path| p.to_str().is_some_and(|s| !s.contains('\n'));
-    if writes_itself(repo) && plain_name(&name) && plain_path(path) {
-        add_metadata(repo, path, &name, branch, base)?;
-    } else {
+    let by_git = !(writes_itself(repo) && plain_name(&name) && plain_path(path))
+        || match add_metadata(repo, path, &name, branch, base) {
+            Ok(()) => false,
+            // Rolled back: nothing of it is left for git to trip on.
+            Err(e) if e.is::<Unsupported>() => true,
+            Err(e) => return Err(e),
+        };
+    if by_git {
         add_worktree_by_git(&repo.root, path, branch, base)?;
     }
     run(path, &["checkout", "--force", "--quiet"])?;
@@ -109,11 +120,10 @@ fn add_metadata(repo: &Repo, path: &Path, name: &str, branch: &str, base: &str) 
         .with_context(|| format!("cannot create branch {branch}"))?;
     let made = write_admin(repo, path, name, &full);
     if let Err(e) = made {
-        // Nothing half-made stays: the admin dir, the worktree's .git, the new branch.
-        if let Ok(admin) = &e.1 {
-            let _ = fs::remove_dir_all(admin);
-        }
+        // Nothing half-made stays: the worktree's .git, the new branch (the admin dir is
+        // moved into place last, by a step that either happens whole or not at all).
         let _ = fs::remove_file(path.join(".git"));
+        let _ = fs::remove_file(path.join(".git.new"));
         let _ = fs::remove_dir(path);
         let _ = local.edit_reference(RefEdit {
             change: Change::Delete {
@@ -123,64 +133,153 @@ fn add_metadata(repo: &Repo, path: &Path, name: &str, branch: &str, base: &str) 
             name: full.as_str().try_into()?,
             deref: false,
         });
-        return Err(e.0);
+        return Err(e);
     }
     Ok(())
 }
 
-/// The metadata files; on failure, the error and the admin dir if one was made.
-fn write_admin(
-    repo: &Repo,
-    path: &Path,
-    name: &str,
-    full_ref: &str,
-) -> std::result::Result<(), (anyhow::Error, Result<PathBuf>)> {
+/// This filesystem cannot rename without replacing: git makes the worktree instead.
+#[derive(Debug)]
+struct Unsupported;
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no rename that refuses an existing name here")
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// Rename `from` to `to`, refusing (`AlreadyExists`) when `to` exists, even empty.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+        let (from, to) = (c(from)?, c(to)?);
+        // SAFETY: two NUL-terminated paths that live across the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (from, to);
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+}
+
+/// Write `file` whole or not at all: readers see the old file or the new one.
+fn write_whole(file: &Path, text: &str) -> Result<()> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, text)
+        .and_then(|()| fs::rename(&tmp, file))
+        .with_context(|| format!("cannot write {}", file.display()))
+}
+
+/// Staged admin dirs that a process killed mid-add left (`<name>.<pid>.<n>`, its pid
+/// gone), removed once per process.
+fn clear_stale_stages(staging: &Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = fs::read_dir(staging) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.rsplit('.').nth(1))
+                .and_then(|p| p.parse::<libc::pid_t>().ok());
+            // SAFETY: signal 0 only asks whether the process exists.
+            let gone = pid.is_some_and(|p| {
+                p > 0
+                    && unsafe { libc::kill(p, 0) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+            });
+            if gone {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    });
+}
+
+/// The metadata files, the admin dir moved into place last.
+fn write_admin(repo: &Repo, path: &Path, name: &str, full_ref: &str) -> Result<()> {
     let all = repo.common_dir.join("worktrees");
-    fs::create_dir_all(&all)
-        .with_context(|| format!("cannot create {}", all.display()))
-        .map_err(|e| (e, Err(anyhow!("none"))))?;
+    let staging = repo.common_dir.join("agents").join("staging");
+    for dir in [&all, &staging] {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let wt =
+        fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    clear_stale_stages(&staging);
+    // Filled where no git looks, then moved into worktrees/ in one rename.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stage = staging.join(format!("{name}.{}.{seq}", std::process::id()));
+    let _ = fs::remove_dir_all(&stage);
+    let staged = (|| -> Result<()> {
+        fs::create_dir(&stage).with_context(|| format!("cannot create {}", stage.display()))?;
+        let write = |file: &str, text: String| {
+            let file = stage.join(file);
+            fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))
+        };
+        write("gitdir", format!("{}\n", wt.join(".git").display()))?;
+        write("commondir", "../..\n".into())?;
+        write("HEAD", format!("ref: {full_ref}\n"))
+    })();
+    if let Err(e) = staged {
+        let _ = fs::remove_dir_all(&stage);
+        return Err(e);
+    }
     // As git does: the worktree's name, then name1, name2, … while one is taken.
     let mut admin = all.join(name);
     let mut n = 0u32;
     loop {
-        match fs::create_dir(&admin) {
-            Ok(()) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => {
+        let linked = write_whole(&wt.join(".git"), &format!("gitdir: {}\n", admin.display()))
+            .and_then(|()| match rename_noreplace(&stage, &admin) {
+                Ok(()) => Ok(true),
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY))
+                        && n < 10_000 =>
+                {
+                    Ok(false)
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                    Err(anyhow::Error::new(Unsupported))
+                }
+                Err(e) => {
+                    Err(anyhow::Error::from(e)
+                        .context(format!("cannot create {}", admin.display())))
+                }
+            });
+        match linked {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
                 n += 1;
                 admin = all.join(format!("{name}{n}"));
             }
             Err(e) => {
-                return Err((
-                    anyhow::Error::from(e).context(format!("cannot create {}", admin.display())),
-                    Err(anyhow!("none")),
-                ));
+                let _ = fs::remove_dir_all(&stage);
+                return Err(e);
             }
         }
     }
-    let fail = |e: anyhow::Error| (e, Ok(admin.clone()));
-    let write = |file: &Path, text: &str| {
-        fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))
-    };
-    // Locked while half-made, so a `git worktree prune` meanwhile leaves it alone.
-    write(&admin.join("locked"), "initializing\n").map_err(fail)?;
-    fs::create_dir_all(path)
-        .with_context(|| format!("cannot create {}", path.display()))
-        .map_err(fail)?;
-    let wt = fs::canonicalize(path)
-        .with_context(|| format!("cannot resolve {}", path.display()))
-        .map_err(fail)?;
-    write(
-        &admin.join("gitdir"),
-        &format!("{}\n", wt.join(".git").display()),
-    )
-    .map_err(fail)?;
-    write(&wt.join(".git"), &format!("gitdir: {}\n", admin.display())).map_err(fail)?;
-    write(&admin.join("commondir"), "../..\n").map_err(fail)?;
-    write(&admin.join("HEAD"), &format!("ref: {full_ref}\n")).map_err(fail)?;
-    fs::remove_file(admin.join("locked"))
-        .with_context(|| format!("cannot unlock {}", admin.display()))
-        .map_err(fail)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -200,21 +299,90 @@ mod tests {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    #[test]
-    fn a_branch_that_exists_leaves_nothing_half_made() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("repo");
+    /// A repository with one empty commit; its root (canonical) and that commit.
+    fn repo(tmp: &Path) -> (Repo, PathBuf, String) {
+        let root = tmp.join("repo");
         std::fs::create_dir(&root).unwrap();
         git(&root, &["init", "-q", "-b", "main"]);
         git(&root, &["commit", "-q", "--allow-empty", "-m", "base"]);
-        git(&root, &["branch", "agent/x"]);
-        let base = git(&root, &["rev-parse", "main"]);
+        let base = git(&root, &["rev-parse", "main"]).trim().to_string();
         let root = fs::canonicalize(&root).unwrap();
         let repo = Repo {
             gix: gix::open(&root).unwrap().into_sync(),
             common_dir: root.join(".git"),
             root: root.clone(),
         };
+        (repo, root, base)
+    }
+
+    /// git reads every worktree's metadata while worktrees are being made (a `branch -D`
+    /// of another task does): it must never find a file half-written, which it takes
+    /// for a corrupt repository ("failed to read .../commondir").
+    #[test]
+    fn git_never_reads_half_written_metadata() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, root, base) = repo(tmp.path());
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let failures = std::thread::scope(|s| {
+            let read = || {
+                let mut failures = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = Command::new("git")
+                        .args(["worktree", "list", "--porcelain"])
+                        .current_dir(&root)
+                        .env("GIT_CONFIG_NOSYSTEM", "1")
+                        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                        .output()
+                        .unwrap();
+                    if !out.status.success() {
+                        failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+                    }
+                }
+                failures
+            };
+            let readers = [s.spawn(read), s.spawn(read)];
+            for i in 0..300 {
+                let path = root.join(".worktrees").join(format!("t{i}"));
+                add_metadata(
+                    &repo,
+                    &path,
+                    &format!("t{i}"),
+                    &format!("agent/t{i}"),
+                    &base,
+                )
+                .unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            readers
+                .map(|r| r.join().unwrap())
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+        });
+        assert!(failures.is_empty(), "{failures:?}");
+        // Nothing of the writing is left behind.
+        let left: Vec<_> = fs::read_dir(root.join(".git/worktrees/t7"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, ["HEAD", "commondir", "gitdir"]);
+        assert_eq!(
+            fs::read_dir(root.join(".git/agents/staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(!root.join(".worktrees/t7/.git.new").exists());
+    }
+
+    #[test]
+    fn a_branch_that_exists_leaves_nothing_half_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, root, base) = repo(tmp.path());
+        git(&root, &["branch", "agent/x"]);
+        let base = format!("{base}\n");
         let path = root.join(".worktrees").join("x");
         let err = add_metadata(&repo, &path, "x", "agent/x", base.trim()).unwrap_err();
         assert!(format!("{err:#}").contains("agent/x"), "{err:#}");
