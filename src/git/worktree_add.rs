@@ -221,9 +221,9 @@ fn clear_stale_stages(staging: &Path) {
 fn write_admin(repo: &Repo, path: &Path, name: &str, full_ref: &str) -> Result<()> {
     let all = repo.common_dir.join("worktrees");
     let staging = repo.common_dir.join("agents").join("staging");
-    for dir in [&all, &staging] {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    fs::create_dir_all(&all).with_context(|| format!("cannot create {}", all.display()))?;
+    // In the state dir, private as all of it is.
+    crate::store::private_dir(&staging)?;
     fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
     let wt =
         fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?;
