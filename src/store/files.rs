@@ -199,6 +199,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             return Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
         }
         f.write_all(bytes)?;
+        // The clock's own nanoseconds, not the file system's tick: with the inode (which
+        // the next write may be given again) and the length, this is what tells a
+        // cached read of the file (`Store::all`) that it changed.
+        f.set_modified(std::time::SystemTime::now())?;
         f.sync_data()?;
         drop(f);
         fs::rename(&tmp, path)?;

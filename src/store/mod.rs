@@ -42,8 +42,11 @@ pub struct Store {
     pub dir: PathBuf,
     /// Records already parsed by [`Store::all`], by file name, with the identity of the
     /// file they came from: records are only ever replaced by a rename, so a file with
-    /// the same inode, size and mtime holds the same record. A batch of hundreds of
-    /// tasks reads them all many times (each port claim, each scheduling pass).
+    /// the same inode, size and mtime holds the same record. The inode alone would not
+    /// tell (a file system hands a freed one out again at once), nor would its tick-coarse
+    /// mtime: `write_atomic` stamps each write with the clock's nanoseconds. A batch of
+    /// hundreds of tasks reads them all many times (each port claim, each scheduling
+    /// pass).
     seen: Mutex<HashMap<std::ffi::OsString, (FileId, Record)>>,
 }
 
@@ -277,6 +280,17 @@ mod tests {
             store.update("a", |r| r.port = Some(port)).unwrap();
             let a = store.all().unwrap().into_iter().find(|r| r.id == "a");
             assert_eq!(a.unwrap().port, Some(port));
+        }
+        // Two writes between reads: the file system may give the second the inode the
+        // first replaced, within the same clock tick, at the same length.
+        for round in 0..50 {
+            store.update("a", |r| r.port = Some(30000 + round)).unwrap();
+            let a = store.all().unwrap().into_iter().find(|r| r.id == "a");
+            assert_eq!(a.unwrap().port, Some(30000 + round));
+            store.update("a", |r| r.port = Some(31000 + round)).unwrap();
+            store.update("a", |r| r.port = Some(32000 + round)).unwrap();
+            let a = store.all().unwrap().into_iter().find(|r| r.id == "a");
+            assert_eq!(a.unwrap().port, Some(32000 + round), "round {round}");
         }
         // Written behind the store's back (another process), then removed.
         let mut c = record("c");
