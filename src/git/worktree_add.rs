@@ -138,7 +138,8 @@ fn add_metadata(repo: &Repo, path: &Path, name: &str, branch: &str, base: &str) 
     Ok(())
 }
 
-/// This filesystem cannot rename without replacing: git makes the worktree instead.
+/// No rename here that refuses a taken name (or the state dir is on another file
+/// system than git's): git makes the worktree instead.
 #[derive(Debug)]
 struct Unsupported;
 
@@ -260,7 +261,12 @@ fn write_admin(repo: &Repo, path: &Path, name: &str, full_ref: &str) -> Result<(
                 {
                     Ok(false)
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::ENOSYS | libc::EXDEV)
+                    ) =>
+                {
                     Err(anyhow::Error::new(Unsupported))
                 }
                 Err(e) => {
