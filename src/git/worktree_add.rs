@@ -195,27 +195,29 @@ fn write_whole(file: &Path, text: &str) -> Result<()> {
 /// gone), removed once per process.
 fn clear_stale_stages(staging: &Path) {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let Ok(entries) = fs::read_dir(staging) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.rsplit('.').nth(1))
-                .and_then(|p| p.parse::<libc::pid_t>().ok());
-            // SAFETY: signal 0 only asks whether the process exists.
-            let gone = pid.is_some_and(|p| {
-                p > 0
-                    && unsafe { libc::kill(p, 0) } != 0
-                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            });
-            if gone {
-                let _ = fs::remove_dir_all(e.path());
-            }
+    ONCE.call_once(|| clear_stages_of_the_dead(staging));
+}
+
+fn clear_stages_of_the_dead(staging: &Path) {
+    let Ok(entries) = fs::read_dir(staging) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.rsplit('.').nth(1))
+            .and_then(|p| p.parse::<libc::pid_t>().ok());
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid.is_some_and(|p| {
+            p > 0
+                && unsafe { libc::kill(p, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        });
+        if gone {
+            let _ = fs::remove_dir_all(e.path());
         }
-    });
+    }
 }
 
 /// The metadata files, the admin dir moved into place last.
@@ -381,6 +383,22 @@ mod tests {
             0
         );
         assert!(!root.join(".worktrees/t7/.git.new").exists());
+    }
+
+    #[test]
+    fn stages_left_by_dead_processes_are_cleared_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = tmp.path();
+        // A pid above any pid_max names no process.
+        let dead = staging.join("t1.2000000000.0");
+        let mine = staging.join(format!("t2.{}.0", std::process::id()));
+        for d in [&dead, &mine] {
+            fs::create_dir(d).unwrap();
+            fs::write(d.join("HEAD"), "ref: refs/heads/x\n").unwrap();
+        }
+        clear_stages_of_the_dead(staging);
+        assert!(!dead.exists());
+        assert!(mine.join("HEAD").exists());
     }
 
     #[test]
