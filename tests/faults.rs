@@ -164,6 +164,7 @@ fn assert_sound(env: &Env, point: &str, base_before: &str) {
 fn crashes_during_spawn() {
     for point in [
         "spawn:claimed",
+        "spawn:worktree-staged",
         "spawn:worktree-added",
         "spawn:child-started",
         "spawn:agent-done",

@@ -255,25 +255,18 @@ fn write_admin(repo: &Repo, path: &Path, name: &str, full_ref: &str) -> Result<(
     let mut n = 0u32;
     loop {
         let linked = write_whole(&wt.join(".git"), &format!("gitdir: {}\n", admin.display()))
-            .and_then(|()| match rename_noreplace(&stage, &admin) {
-                Ok(()) => Ok(true),
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY))
-                        && n < 10_000 =>
-                {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EINVAL | libc::ENOSYS | libc::EXDEV)
-                    ) =>
-                {
-                    Err(anyhow::Error::new(Unsupported))
-                }
-                Err(e) => {
-                    Err(anyhow::Error::from(e)
-                        .context(format!("cannot create {}", admin.display())))
+            .and_then(|()| {
+                crate::fault::point("spawn:worktree-staged");
+                let Err(e) = rename_noreplace(&stage, &admin) else {
+                    return Ok(true);
+                };
+                match e.raw_os_error() {
+                    Some(libc::EEXIST | libc::ENOTEMPTY) if n < 10_000 => Ok(false),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
+                        Err(anyhow::Error::new(Unsupported))
+                    }
+                    _ => Err(anyhow::Error::from(e)
+                        .context(format!("cannot create {}", admin.display()))),
                 }
             });
         match linked {

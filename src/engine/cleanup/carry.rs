@@ -136,7 +136,11 @@ impl Context<'_> {
                     if let Err(e) = self.trash.take(path, &t.id) {
                         return Fate::Failed(format!("{e:#}; nothing removed"));
                     }
+                    // The admin dir is gone when a crash came between the worktree's
+                    // `.git` and its admin dir (or it was deleted by hand): only the
+                    // files were left to move.
                     if let Some(admin) = admin
+                        && std::fs::symlink_metadata(admin).is_ok()
                         && let Err(e) = self.trash.take(admin, &format!("{}.git", t.id))
                     {
                         return Fate::Failed(format!(
