@@ -374,7 +374,7 @@ fn kubernetes_renders_a_valid_job_naming_the_secret_and_stop_deletes_it() {
     let env = setup(true);
     env.agent(
         "kubectl",
-        "case \"$1\" in\napply) cp \"$3\" \"$HOME/job.yaml\"; echo job created ;;\ndelete) echo \"$@\" > \"$HOME/delete.args\" ;;\nlogs) echo \"pod says hello from $2 in $4\" ;;\nesac",
+        "case \"$1\" in\napply) cp \"$3\" \"$HOME/job.tmp\" && mv \"$HOME/job.tmp\" \"$HOME/job.yaml\"; echo job created ;;\ndelete) echo \"$@\" > \"$HOME/delete.args\" ;;\nlogs) echo \"pod says hello from $2 in $4\" ;;\nesac",
     );
     env.git(&["config", "agents.remoteDispatch", "kubernetes"]);
     env.git(&["config", "agents.remoteImage", "registry.example/agents:1"]);

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 const FAKE_DOCKER: &str = r#"case "$1" in
 run)
-  printf '%s\n' "$@" > "$HOME/run.args"
   name=; prev=
   for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
+  # The pid first, then run.args whole: a test that sees run.args can stop us.
+  echo $$ > "$HOME/$name.pid"
+  printf '%s\n' "$@" > "$HOME/run.args.tmp" && mv "$HOME/run.args.tmp" "$HOME/run.args"
   while [ $# -gt 0 ] && [ "$1" != test-image ]; do shift; done
   shift
-  echo $$ > "$HOME/$name.pid"
   exec "$@"
   ;;
 stop)

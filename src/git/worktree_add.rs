@@ -362,11 +362,10 @@ mod tests {
         });
         assert!(failures.is_empty(), "{failures:?}");
         // Nothing of the writing is left behind.
-        let left: Vec<_> = fs::read_dir(root.join(".git/worktrees/t7"))
+        let mut left: Vec<_> = fs::read_dir(root.join(".git/worktrees/t7"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        let mut left = left;
         left.sort();
         assert_eq!(left, ["HEAD", "commondir", "gitdir"]);
         assert_eq!(
