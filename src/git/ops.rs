@@ -6,13 +6,7 @@ use super::*;
 /// Stage everything in a worktree except `keep_out` (paths that came in through `copy`,
 /// ignored or not: secrets stay out of commits). An exclude pathspec would make git
 /// refuse when such a path is ignored, so they are unstaged after `add -A` instead.
-/// Returns whether anything is staged.
-pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<bool> {
-    stage(worktree, keep_out)?;
-    Ok(!nothing_staged(worktree)?)
-}
-
-fn stage(worktree: &Path, keep_out: &[String]) -> Result<()> {
+pub fn stage_all_except(worktree: &Path, keep_out: &[String]) -> Result<()> {
     run(worktree, &["add", "-A"])?;
     if !keep_out.is_empty() {
         let mut reset: Vec<&str> = vec!["reset", "-q", "--"];
@@ -46,24 +40,18 @@ fn task_message(subject: &str, id: &str) -> String {
     format!("{subject}\n\nAgent-Task: {id}\n")
 }
 
-/// Commit what is staged as an agent's work: `subject`, then the `Agent-Task` trailer,
-/// with the user's identity (and signed when git's config says so).
-pub fn commit_task(worktree: &Path, subject: &str, id: &str) -> Result<()> {
-    run_with_input(worktree, &TASK_COMMIT, task_message(subject, id).as_bytes())?;
-    Ok(())
-}
-
 /// Stage everything in `worktree` except `keep_out` (as [`stage_all_except`]) and
-/// commit it as [`commit_task`] does. Returns false when there was nothing to commit.
-/// Two git processes, not four: git itself says when nothing is staged (exit 1), and
-/// only then is the index asked why.
+/// commit it as an agent's work: `subject`, then the `Agent-Task` trailer, with the
+/// user's identity (and signed when git's config says so). Returns false when there was
+/// nothing to commit. Two git processes, not four: git itself says when nothing is
+/// staged (exit 1), and only then is the index asked why.
 pub fn commit_all_except(
     worktree: &Path,
     keep_out: &[String],
     subject: &str,
     id: &str,
 ) -> Result<bool> {
-    stage(worktree, keep_out)?;
+    stage_all_except(worktree, keep_out)?;
     let out = output_with_input(worktree, &TASK_COMMIT, task_message(subject, id).as_bytes())?;
     if out.status.success() {
         return Ok(true);

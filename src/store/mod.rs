@@ -184,10 +184,12 @@ impl Store {
 
     /// Write a record atomically: a reader sees the old or the new one, never half.
     pub fn save(&self, rec: &Record) -> Result<()> {
+        self.write_record(&rec.id, &serde_json::to_vec_pretty(rec)?)
+    }
+
+    fn write_record(&self, id: &str, bytes: &[u8]) -> Result<()> {
         self.ensure_dir("tasks")?;
-        let path = self.record_path(&rec.id);
-        let bytes = serde_json::to_vec_pretty(rec)?;
-        write_atomic(&path, &bytes)
+        write_atomic(&self.record_path(id), bytes)
     }
 
     /// Load, change and save one record under the lock. A change that changes nothing
@@ -200,8 +202,7 @@ impl Store {
         f(&mut rec);
         let after = serde_json::to_vec_pretty(&rec)?;
         if after != before {
-            self.ensure_dir("tasks")?;
-            write_atomic(&self.record_path(id), &after)?;
+            self.write_record(id, &after)?;
         }
         Ok(rec)
     }

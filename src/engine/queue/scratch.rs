@@ -41,8 +41,9 @@ pub(super) fn remove_scratch(repo: &Repo, dir: &Path) {
 }
 
 /// Remove a scratch worktree as `git worktree remove --force` would, but without keeping
-/// anyone waiting for its files: the directory is moved into `trash` (one rename; the
-/// trash is emptied in the background) and git's metadata of it is removed.
+/// anyone waiting for its files: the directory and then git's metadata of it are moved
+/// into `trash` (a rename each, under the worktree lock, as prune moves a task's; the
+/// trash is emptied in the background).
 pub(super) fn trash_scratch(
     repo: &Repo,
     dir: &Path,
@@ -51,8 +52,7 @@ pub(super) fn trash_scratch(
     let admin = admin_of(repo, dir);
     trash.take(dir, "scratch")?;
     if let Some(a) = admin {
-        let _lock = git::worktree_lock()?;
-        std::fs::remove_dir_all(a)?;
+        trash.take(&a, "scratch.git")?;
     }
     Ok(())
 }

@@ -182,11 +182,11 @@ pub fn resolve_with_agent(
         return give_up(&why);
     }
     // Commit the resolution (or whatever the agent left after committing it itself).
-    let staged = git::stage_all_except(wt, &copied)?;
     if merging {
+        git::stage_all_except(wt, &copied)?;
         git::commit_merge(wt)?;
-    } else if staged {
-        git::commit_task(wt, &format!("Resolve conflicts with {into}"), id)?;
+    } else {
+        git::commit_all_except(wt, &copied, &format!("Resolve conflicts with {into}"), id)?;
     }
     restore(State::Succeeded, None)?;
     Ok(Resolution::Again)

@@ -53,17 +53,7 @@ impl Checks for Speculator<'_, '_> {
                 return Ok(out);
             }
             if self.running.is_empty() {
-                let ticket = self.pool.ticket(i, tip);
-                return check::check(
-                    self.env,
-                    self.pool,
-                    &self.items[i],
-                    cmd,
-                    tip,
-                    into,
-                    ticket,
-                    None,
-                );
+                return check::check_now(self.env, self.pool, &self.items[i], i, cmd, tip, into);
             }
             if let Some(out) = self.receive(head) {
                 return out;
